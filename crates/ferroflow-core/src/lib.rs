@@ -1,0 +1,14 @@
+//! ferroflow's pure core: MLflow's entities, its validation rules, its error codes and
+//! its search language. Nothing here does I/O; storage and HTTP build on it.
+
+pub mod error;
+pub mod names;
+pub mod paging;
+pub mod search;
+pub mod types;
+pub mod validation;
+
+pub use error::{Error, ErrorCode, Result};
+
+/// Milliseconds since the Unix epoch, MLflow's timestamp unit.
+pub type Millis = i64;

@@ -1,0 +1,1 @@
+//! MLflow's search language: filter strings and order_by clauses. (Being built.)
