@@ -1,1 +1,180 @@
+//! ferroflow's embedded metadata store on SQLite.
+//!
+//! Writes go through one writer thread that commits concurrent requests together
+//! (group commit); reads use pooled WAL connections and never block writes.
 
+mod db;
+mod experiments;
+mod runs;
+mod schema;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferroflow_core::paging::{decode_offset, page_from};
+use ferroflow_core::types::{
+    DatasetInput, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
+    RunInfo,
+};
+use ferroflow_core::Result;
+use ferroflow_store::{
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
+    SearchRuns, TrackingStore, UpdateRun,
+};
+
+pub use db::SyncMode;
+
+use db::Database;
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// Root under which new experiments get their artifact location, e.g. `mlflow-artifacts:/`.
+    pub default_artifact_root: String,
+    pub sync: SyncMode,
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Database>,
+    default_artifact_root: Arc<str>,
+}
+
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `options.path`, migrating it to the current schema.
+    pub fn open(options: SqliteOptions) -> Result<Self> {
+        let root = options.default_artifact_root.clone();
+        let db = Database::open(&options.path, options.sync, |conn| {
+            schema::migrate(conn)?;
+            experiments::ensure_default_experiment(conn, &root, now_millis())
+        })?;
+        Ok(Self { db, default_artifact_root: root.into() })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+}
+
+#[async_trait]
+impl TrackingStore for SqliteStore {
+    async fn create_experiment(&self, request: CreateExperiment) -> Result<String> {
+        let root = Arc::clone(&self.default_artifact_root);
+        self.db.write(move |conn| experiments::create(conn, request, &root, now_millis())).await
+    }
+
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        let id = experiment_id.to_string();
+        self.db.read(move |conn| experiments::get(conn, &id)).await
+    }
+
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+        let name = name.to_string();
+        self.db.read(move |conn| experiments::get_by_name(conn, &name)).await
+    }
+
+    async fn search_experiments(&self, request: SearchExperiments) -> Result<Page<Experiment>> {
+        self.db.read(move |conn| search::experiments(conn, request)).await
+    }
+
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        let (id, name) = (experiment_id.to_string(), new_name.to_string());
+        self.db.write(move |conn| experiments::rename(conn, &id, &name, now_millis())).await
+    }
+
+    async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db
+            .write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Deleted, now_millis()))
+            .await
+    }
+
+    async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db
+            .write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Active, now_millis()))
+            .await
+    }
+
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: ExperimentTag) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |conn| experiments::set_tag(conn, &id, tag)).await
+    }
+
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let (id, key) = (experiment_id.to_string(), key.to_string());
+        self.db.write(move |conn| experiments::delete_tag(conn, &id, &key)).await
+    }
+
+    async fn create_run(&self, request: CreateRun) -> Result<Run> {
+        self.db.write(move |conn| runs::create(conn, request, now_millis())).await
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Run> {
+        let id = run_id.to_string();
+        self.db.read(move |conn| runs::load(conn, &id)).await
+    }
+
+    async fn update_run(&self, request: UpdateRun) -> Result<RunInfo> {
+        self.db.write(move |conn| runs::update(conn, request)).await
+    }
+
+    async fn delete_run(&self, run_id: &str) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |conn| runs::set_lifecycle(conn, &id, LifecycleStage::Deleted, now_millis())).await
+    }
+
+    async fn restore_run(&self, run_id: &str) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |conn| runs::set_lifecycle(conn, &id, LifecycleStage::Active, now_millis())).await
+    }
+
+    async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>> {
+        self.db.read(move |conn| search::runs(conn, request)).await
+    }
+
+    async fn log_batch(&self, batch: LogBatch) -> Result<()> {
+        self.db.write(move |conn| runs::log_batch(conn, batch)).await
+    }
+
+    async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let (id, key) = (run_id.to_string(), key.to_string());
+        self.db.write(move |conn| runs::delete_tag(conn, &id, &key)).await
+    }
+
+    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |conn| runs::log_inputs(conn, &id, datasets, models)).await
+    }
+
+    async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |conn| runs::log_outputs(conn, &id, models)).await
+    }
+
+    async fn get_metric_history(&self, query: MetricHistoryQuery) -> Result<Page<Metric>> {
+        self.db
+            .read(move |conn| {
+                let offset = decode_offset(query.page_token.as_deref())?;
+                let points = runs::metric_history(conn, &query.run_id, &query.metric_key, offset, query.max_results)?;
+                Ok(match query.max_results {
+                    Some(max_results) => page_from(points, offset, max_results),
+                    None => Page { items: points, next_page_token: None },
+                })
+            })
+            .await
+    }
+
+    async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>> {
+        self.db.read(move |conn| search::bulk_interval(conn, query)).await
+    }
+}

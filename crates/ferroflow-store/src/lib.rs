@@ -1,1 +1,119 @@
+//! The one storage interface ferroflow's HTTP layer talks to.
+//!
+//! Each method is one MLflow operation and is atomic: it either applies completely or,
+//! on error, changes nothing. Backends (SQLite, PostgreSQL) implement [`TrackingStore`]
+//! and must all pass the shared [`conformance`] suite.
 
+pub mod conformance;
+
+use async_trait::async_trait;
+use ferroflow_core::types::{
+    DatasetInput, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run,
+    RunInfo, RunStatus, RunTag, ViewType,
+};
+use ferroflow_core::Result;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateExperiment {
+    pub name: String,
+    /// Where the experiment's artifacts go; `None` means `<default root>/<experiment id>`.
+    pub artifact_location: Option<String>,
+    pub tags: Vec<ExperimentTag>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchExperiments {
+    pub filter: Option<String>,
+    pub order_by: Vec<String>,
+    pub view_type: ViewType,
+    pub max_results: usize,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateRun {
+    /// `None` means the default experiment, "0".
+    pub experiment_id: Option<String>,
+    pub user_id: Option<String>,
+    pub run_name: Option<String>,
+    /// `None` means now.
+    pub start_time: Option<i64>,
+    pub tags: Vec<RunTag>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRun {
+    pub run_id: String,
+    pub status: Option<RunStatus>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+/// A validated log-batch. Single log-metric/log-parameter/set-tag calls are batches of one.
+#[derive(Debug, Clone, Default)]
+pub struct LogBatch {
+    pub run_id: String,
+    pub metrics: Vec<Metric>,
+    pub params: Vec<Param>,
+    pub tags: Vec<RunTag>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchRuns {
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<String>,
+    pub run_view_type: ViewType,
+    pub max_results: usize,
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricHistoryQuery {
+    pub run_id: String,
+    pub metric_key: String,
+    /// `None` returns the whole history in one page.
+    pub max_results: Option<usize>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BulkIntervalQuery {
+    pub run_ids: Vec<String>,
+    pub metric_key: String,
+    /// Inclusive step range; both or neither.
+    pub steps: Option<(i64, i64)>,
+    pub max_results: usize,
+}
+
+#[async_trait]
+pub trait TrackingStore: Send + Sync + 'static {
+    /// Returns the new experiment's id.
+    async fn create_experiment(&self, request: CreateExperiment) -> Result<String>;
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment>;
+    async fn search_experiments(&self, request: SearchExperiments) -> Result<Page<Experiment>>;
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
+    /// Soft-deletes the experiment and its runs.
+    async fn delete_experiment(&self, experiment_id: &str) -> Result<()>;
+    async fn restore_experiment(&self, experiment_id: &str) -> Result<()>;
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: ExperimentTag) -> Result<()>;
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+
+    async fn create_run(&self, request: CreateRun) -> Result<Run>;
+    async fn get_run(&self, run_id: &str) -> Result<Run>;
+    async fn update_run(&self, request: UpdateRun) -> Result<RunInfo>;
+    async fn delete_run(&self, run_id: &str) -> Result<()>;
+    async fn restore_run(&self, run_id: &str) -> Result<()>;
+    async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>>;
+
+    async fn log_batch(&self, batch: LogBatch) -> Result<()>;
+    async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
+    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()>;
+    async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()>;
+
+    async fn get_metric_history(&self, query: MetricHistoryQuery) -> Result<Page<Metric>>;
+    /// Metric points of several runs, each run sampled down to `max_results` points;
+    /// every returned metric carries its `run_id`.
+    async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>>;
+}

@@ -1,0 +1,222 @@
+//! Connection handling: one writer thread that groups concurrent writes into one
+//! transaction (group commit), and a pool of read-only connections for WAL readers.
+//!
+//! Each write job runs inside its own SAVEPOINT, so a failing request rolls back alone
+//! while its neighbours in the same group still commit. Callers are answered only after
+//! the group's COMMIT, so an acknowledged write is in the WAL before the client hears
+//! back, and survives `kill -9`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ferroflow_core::{Error, Result};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Survives a crash of the process (WAL, `synchronous=NORMAL`).
+    #[default]
+    Normal,
+    /// Also survives power loss: fsync on every group commit (`synchronous=FULL`).
+    Full,
+}
+
+/// The most write jobs one group commit takes; bounds the latency of a group.
+const MAX_GROUP: usize = 1024;
+const WRITE_QUEUE_DEPTH: usize = 8192;
+const READER_POOL_SIZE: usize = 8;
+
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+type WriteJob = Box<dyn Job>;
+
+/// A queued write: its work, and the channel its caller waits on.
+trait Job: Send {
+    /// Runs the work in a savepoint; the returned completion answers the caller once the
+    /// group's commit outcome is known.
+    fn run(self: Box<Self>, conn: &Connection) -> Completion;
+    /// Answers the caller without running the work.
+    fn fail(self: Box<Self>, error: Error);
+}
+
+struct TypedJob<T, F> {
+    work: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Completion {
+        let TypedJob { work, reply } = *self;
+        let outcome = run_in_savepoint(conn, work);
+        Box::new(move |committed: Result<()>| {
+            let _ = reply.send(committed.and(outcome));
+        })
+    }
+
+    fn fail(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+pub(crate) fn db_error(error: rusqlite::Error) -> Error {
+    Error::internal(format!("database error: {error}"))
+}
+
+pub(crate) struct Database {
+    writer: mpsc::Sender<WriteJob>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if sync == SyncMode::Full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "cache_size", -16000)?;
+    Ok(())
+}
+
+impl Database {
+    /// Opens (creating if needed) the database, runs `init` on the writer connection
+    /// before any request is served, and starts the writer thread.
+    pub(crate) fn open(
+        path: &Path,
+        sync: SyncMode,
+        init: impl FnOnce(&mut Connection) -> Result<()>,
+    ) -> Result<Arc<Self>> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::internal(format!("cannot create database folder {}: {e}", parent.display()))
+            })?;
+        }
+        let mut writer = Connection::open(path).map_err(db_error)?;
+        configure(&writer, sync).map_err(db_error)?;
+        init(&mut writer)?;
+
+        let (sender, mut receiver) = mpsc::channel::<WriteJob>(WRITE_QUEUE_DEPTH);
+        std::thread::Builder::new()
+            .name("ferroflow-sqlite-writer".into())
+            .spawn(move || {
+                while let Some(first) = receiver.blocking_recv() {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match receiver.try_recv() {
+                            Ok(job) => group.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_group(&writer, group);
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the writer thread: {e}")))?;
+
+        Ok(Arc::new(Self { writer: sender, readers: Mutex::new(Vec::new()), path: path.to_path_buf() }))
+    }
+
+    /// Runs `work` in the next group commit and returns its result once committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T>>();
+        let job: WriteJob = Box::new(TypedJob { work, reply });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| Error::internal("the database writer has stopped"))?;
+        answer.await.map_err(|_| Error::internal("the database writer dropped a request"))?
+    }
+
+    /// Runs `work` on a pooled read connection inside one read transaction, so that
+    /// multi-query reads see one consistent snapshot.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = db.take_reader()?;
+            let outcome = (|| {
+                conn.execute_batch("BEGIN").map_err(db_error)?;
+                let outcome = catch_unwind(AssertUnwindSafe(|| work(&conn)))
+                    .unwrap_or_else(|_| Err(Error::internal("a read query panicked")));
+                conn.execute_batch("COMMIT").map_err(db_error)?;
+                outcome
+            })();
+            if conn.is_autocommit() {
+                db.return_reader(conn);
+            }
+            outcome
+        })
+        .await
+        .map_err(|e| Error::internal(format!("read task failed: {e}")))?
+    }
+
+    fn take_reader(&self) -> Result<Connection> {
+        if let Some(conn) = self.readers.lock().expect("reader pool poisoned").pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(db_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_error)?;
+        conn.pragma_update(None, "cache_size", -16000).map_err(db_error)?;
+        Ok(conn)
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        let mut pool = self.readers.lock().expect("reader pool poisoned");
+        if pool.len() < READER_POOL_SIZE {
+            pool.push(conn);
+        }
+    }
+}
+
+fn run_in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT request").map_err(db_error)?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)))
+        .unwrap_or_else(|_| Err(Error::internal("a write request panicked")));
+    let closing = if outcome.is_ok() {
+        conn.execute_batch("RELEASE request")
+    } else {
+        conn.execute_batch("ROLLBACK TO request; RELEASE request")
+    };
+    closing.map_err(db_error)?;
+    outcome
+}
+
+fn commit_group(conn: &Connection, group: Vec<WriteJob>) {
+    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = db_error(error);
+        for job in group {
+            job.fail(error.clone());
+        }
+        return;
+    }
+    let completions: Vec<Completion> = group.into_iter().map(|job| job.run(conn)).collect();
+    let committed = conn.execute_batch("COMMIT").map_err(db_error);
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for completion in completions {
+        completion(committed.clone());
+    }
+}
+
+
+impl Database {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,524 @@
+//! Run, metric, param, tag and input/output operations on one connection.
+
+use std::collections::HashMap;
+
+use ferroflow_core::names::generate_run_name;
+use ferroflow_core::types::{
+    Dataset, DatasetInput, InputTag, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
+    RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RunTag,
+};
+use ferroflow_core::{Error, Result};
+use ferroflow_store::{CreateRun, LogBatch, UpdateRun};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::db::db_error;
+use crate::experiments;
+
+pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+
+/// The id columns of a run that writes need: its surrogate key and its lifecycle.
+pub(crate) struct RunRef {
+    pub pk: i64,
+    pub experiment_id: i64,
+    pub lifecycle_stage: LifecycleStage,
+}
+
+pub(crate) fn run_not_found(run_id: &str) -> Error {
+    Error::not_found(format!("Run with id={run_id} not found"))
+}
+
+pub(crate) fn find(conn: &Connection, run_id: &str) -> Result<RunRef> {
+    conn.prepare_cached("SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?1")
+        .map_err(db_error)?
+        .query_row([run_id], |row| {
+            let stage: String = row.get(2)?;
+            Ok(RunRef {
+                pk: row.get(0)?,
+                experiment_id: row.get(1)?,
+                lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
+            })
+        })
+        .optional()
+        .map_err(db_error)?
+        .ok_or_else(|| run_not_found(run_id))
+}
+
+/// Finds a run that writes may change: it must exist and be active.
+pub(crate) fn find_active(conn: &Connection, run_id: &str) -> Result<RunRef> {
+    let run = find(conn, run_id)?;
+    if run.lifecycle_stage != LifecycleStage::Active {
+        return Err(Error::invalid_parameter(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {}.",
+            run.lifecycle_stage.as_str()
+        )));
+    }
+    Ok(run)
+}
+
+/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
+pub(crate) fn clamp_infinity(value: f64) -> f64 {
+    if value == f64::INFINITY {
+        f64::MAX
+    } else if value == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        value
+    }
+}
+
+pub(crate) fn create(conn: &Connection, request: CreateRun, now: i64) -> Result<Run> {
+    let experiment_id = request.experiment_id.filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
+    let experiment = experiments::get(conn, &experiment_id)?;
+    experiments::require_active(&experiment)?;
+
+    let tag_name = request.tags.iter().rev().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+    let requested_name = request.run_name.filter(|n| !n.is_empty());
+    let run_name = match (requested_name, tag_name) {
+        (Some(name), Some(tag)) if name != tag => {
+            return Err(Error::invalid_parameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different \
+                 values (run_name='{name}', mlflow.runName='{tag}')."
+            )));
+        }
+        (Some(name), _) | (None, Some(name)) if !name.is_empty() => name,
+        _ => generate_run_name(&mut rand::rng()),
+    };
+
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let artifact_uri = experiments::join_uri(&experiment.artifact_location, &format!("{run_id}/artifacts"));
+    let start_time = request.start_time.unwrap_or(now);
+    let user_id = request.user_id.unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7)",
+    )
+    .map_err(db_error)?
+    .execute(params![
+        run_id,
+        experiments::experiment_pk(&experiment_id)?,
+        run_name,
+        user_id,
+        RunStatus::Running.number(),
+        start_time,
+        artifact_uri
+    ])
+    .map_err(db_error)?;
+    let pk = conn.last_insert_rowid();
+    let mut tags = request.tags;
+    tags.retain(|t| t.key != RUN_NAME_TAG);
+    tags.push(RunTag::new(RUN_NAME_TAG, run_name.clone()));
+    for tag in &tags {
+        upsert_tag(conn, pk, tag)?;
+    }
+    load(conn, &run_id)
+}
+
+fn upsert_tag(conn: &Connection, run_pk: i64, tag: &RunTag) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO tags (run_pk, key, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value",
+    )
+    .map_err(db_error)?
+    .execute(params![run_pk, tag.key, tag.value])
+    .map_err(db_error)?;
+    if tag.key == RUN_NAME_TAG {
+        conn.prepare_cached("UPDATE runs SET name = ?1 WHERE run_pk = ?2")
+            .map_err(db_error)?
+            .execute(params![tag.value, run_pk])
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+const INFO_COLUMNS: &str = "run_pk, run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+     artifact_uri, lifecycle_stage";
+
+fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, RunInfo)> {
+    let run_id: String = row.get(1)?;
+    let stage: String = row.get(9)?;
+    let status: i64 = row.get(5)?;
+    Ok((
+        row.get(0)?,
+        RunInfo {
+            run_uuid: run_id.clone(),
+            experiment_id: row.get::<_, i64>(2)?.to_string(),
+            run_name: row.get(3)?,
+            user_id: row.get(4)?,
+            status: RunStatus::from_number(status).unwrap_or(RunStatus::Running),
+            start_time: row.get(6)?,
+            end_time: row.get(7)?,
+            artifact_uri: row.get(8)?,
+            lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
+            run_id,
+        },
+    ))
+}
+
+pub(crate) fn load_info(conn: &Connection, run_id: &str) -> Result<(i64, RunInfo)> {
+    conn.prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = ?1"))
+        .map_err(db_error)?
+        .query_row([run_id], info_from_row)
+        .optional()
+        .map_err(db_error)?
+        .ok_or_else(|| run_not_found(run_id))
+}
+
+fn key_values(conn: &Connection, sql: &str, run_pk: i64) -> Result<Vec<KeyValue>> {
+    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
+    let rows = statement
+        .query_map([run_pk], |row| Ok(KeyValue::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .map_err(db_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+}
+
+fn metric_from_row(row: &Row<'_>) -> rusqlite::Result<Metric> {
+    let is_nan: bool = row.get(4)?;
+    let value: f64 = row.get(3)?;
+    Ok(Metric::new(row.get::<_, String>(0)?, if is_nan { f64::NAN } else { value }, row.get(2)?, row.get(1)?))
+}
+
+/// Assembles the full run: info, latest metrics, params, tags, inputs and outputs.
+pub(crate) fn assemble(conn: &Connection, run_pk: i64, info: RunInfo) -> Result<Run> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT k.key, l.step, l.timestamp, l.value, l.is_nan FROM latest_metrics l \
+             JOIN metric_keys k ON k.key_id = l.key_id WHERE l.run_pk = ?1 ORDER BY k.key",
+        )
+        .map_err(db_error)?;
+    let metrics = statement
+        .query_map([run_pk], metric_from_row)
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    let params = key_values(conn, "SELECT key, value FROM params WHERE run_pk = ?1 ORDER BY key", run_pk)?;
+    // Tags keep insertion order (rowid-less table: order by key would reorder the client's tags),
+    // so sort by key for a stable answer; MLflow's own order is unspecified.
+    let tags = key_values(conn, "SELECT key, value FROM tags WHERE run_pk = ?1 ORDER BY key", run_pk)?;
+    let inputs = load_inputs(conn, run_pk)?;
+    let outputs = load_outputs(conn, run_pk)?;
+    Ok(Run { info, data: RunData { metrics, params, tags }, inputs, outputs })
+}
+
+pub(crate) fn load(conn: &Connection, run_id: &str) -> Result<Run> {
+    let (pk, info) = load_info(conn, run_id)?;
+    assemble(conn, pk, info)
+}
+
+fn load_inputs(conn: &Connection, run_pk: i64) -> Result<RunInputs> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT d.dataset_pk, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_pk = i.dataset_pk \
+             WHERE i.run_pk = ?1 ORDER BY i.position",
+        )
+        .map_err(db_error)?;
+    let rows = statement
+        .query_map([run_pk], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                Dataset {
+                    name: row.get(1)?,
+                    digest: row.get(2)?,
+                    source_type: row.get(3)?,
+                    source: row.get(4)?,
+                    schema: row.get(5)?,
+                    profile: row.get(6)?,
+                },
+            ))
+        })
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    let mut dataset_inputs = Vec::with_capacity(rows.len());
+    let mut tag_statement = conn
+        .prepare_cached(
+            "SELECT key, value FROM run_dataset_input_tags WHERE run_pk = ?1 AND dataset_pk = ?2 ORDER BY key",
+        )
+        .map_err(db_error)?;
+    for (dataset_pk, dataset) in rows {
+        let tags = tag_statement
+            .query_map(params![run_pk, dataset_pk], |row| Ok(InputTag::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(db_error)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_error)?;
+        dataset_inputs.push(DatasetInput { tags, dataset });
+    }
+    let mut model_statement =
+        conn.prepare_cached("SELECT model_id FROM run_model_inputs WHERE run_pk = ?1 ORDER BY model_id").map_err(db_error)?;
+    let model_inputs = model_statement
+        .query_map([run_pk], |row| Ok(ModelInput { model_id: row.get(0)? }))
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    Ok(RunInputs { dataset_inputs, model_inputs })
+}
+
+fn load_outputs(conn: &Connection, run_pk: i64) -> Result<RunOutputs> {
+    let mut statement = conn
+        .prepare_cached("SELECT model_id, step FROM run_model_outputs WHERE run_pk = ?1 ORDER BY step, model_id")
+        .map_err(db_error)?;
+    let model_outputs = statement
+        .query_map([run_pk], |row| Ok(ModelOutput { model_id: row.get(0)?, step: row.get(1)? }))
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    Ok(RunOutputs { model_outputs })
+}
+
+pub(crate) fn update(conn: &Connection, request: UpdateRun) -> Result<RunInfo> {
+    let run = find_active(conn, &request.run_id)?;
+    if let Some(status) = request.status {
+        conn.execute("UPDATE runs SET status = ?1 WHERE run_pk = ?2", params![status.number(), run.pk])
+            .map_err(db_error)?;
+    }
+    if let Some(end_time) = request.end_time {
+        conn.execute("UPDATE runs SET end_time = ?1 WHERE run_pk = ?2", params![end_time, run.pk])
+            .map_err(db_error)?;
+    }
+    if let Some(name) = request.run_name.filter(|n| !n.is_empty()) {
+        upsert_tag(conn, run.pk, &RunTag::new(RUN_NAME_TAG, name))?;
+    }
+    Ok(load_info(conn, &request.run_id)?.1)
+}
+
+pub(crate) fn set_lifecycle(conn: &Connection, run_id: &str, stage: LifecycleStage, now: i64) -> Result<()> {
+    let run = find(conn, run_id)?;
+    let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+    conn.execute(
+        "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE run_pk = ?3",
+        params![stage.as_str(), deleted_time, run.pk],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Interns a metric key, returning its integer id.
+pub(crate) fn metric_key_id(conn: &Connection, key: &str) -> Result<i64> {
+    if let Some(id) = conn
+        .prepare_cached("SELECT key_id FROM metric_keys WHERE key = ?1")
+        .map_err(db_error)?
+        .query_row([key], |row| row.get(0))
+        .optional()
+        .map_err(db_error)?
+    {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO metric_keys (key) VALUES (?1)")
+        .map_err(db_error)?
+        .execute([key])
+        .map_err(db_error)?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
+    let run = find_active(conn, &batch.run_id)?;
+    for param in &batch.params {
+        let existing: Option<String> = conn
+            .prepare_cached("SELECT value FROM params WHERE run_pk = ?1 AND key = ?2")
+            .map_err(db_error)?
+            .query_row(params![run.pk, param.key], |row| row.get(0))
+            .optional()
+            .map_err(db_error)?;
+        match existing {
+            Some(value) if value == param.value => {}
+            Some(value) => {
+                return Err(Error::invalid_parameter(format!(
+                    "Changing param values is not allowed. Param with key='{}' was already logged with \
+                     value='{}' for run ID='{}'. Attempted logging new value '{}'.",
+                    param.key, value, batch.run_id, param.value
+                )));
+            }
+            None => {
+                conn.prepare_cached("INSERT INTO params (run_pk, key, value) VALUES (?1, ?2, ?3)")
+                    .map_err(db_error)?
+                    .execute(params![run.pk, param.key, param.value])
+                    .map_err(db_error)?;
+            }
+        }
+    }
+    let mut key_ids: HashMap<&str, i64> = HashMap::new();
+    for metric in &batch.metrics {
+        let key_id = match key_ids.get(metric.key.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = metric_key_id(conn, &metric.key)?;
+                key_ids.insert(&metric.key, id);
+                id
+            }
+        };
+        insert_metric(conn, run.pk, key_id, metric)?;
+    }
+    for tag in &batch.tags {
+        upsert_tag(conn, run.pk, tag)?;
+    }
+    Ok(())
+}
+
+fn insert_metric(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
+    let is_nan = metric.value.is_nan();
+    let value = if is_nan { 0.0 } else { clamp_infinity(metric.value) };
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .map_err(db_error)?
+    .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
+    .map_err(db_error)?;
+    // The latest value wins by (step, timestamp, value), with NaN below any number.
+    conn.prepare_cached(
+        "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+         value = excluded.value, is_nan = excluded.is_nan \
+         WHERE (excluded.step, excluded.timestamp, 1 - excluded.is_nan, excluded.value) \
+             > (latest_metrics.step, latest_metrics.timestamp, 1 - latest_metrics.is_nan, latest_metrics.value)",
+    )
+    .map_err(db_error)?
+    .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(crate) fn delete_tag(conn: &Connection, run_id: &str, key: &str) -> Result<()> {
+    let run = find_active(conn, run_id)?;
+    let removed = conn
+        .execute("DELETE FROM tags WHERE run_pk = ?1 AND key = ?2", params![run.pk, key])
+        .map_err(db_error)?;
+    if removed == 0 {
+        return Err(Error::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+    }
+    Ok(())
+}
+
+pub(crate) fn log_inputs(conn: &Connection, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+    let run = find_active(conn, run_id)?;
+    for input in datasets {
+        let dataset = &input.dataset;
+        conn.prepare_cached(
+            "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+        )
+        .map_err(db_error)?
+        .execute(params![
+            run.experiment_id,
+            dataset.name,
+            dataset.digest,
+            dataset.source_type,
+            dataset.source,
+            dataset.schema,
+            dataset.profile
+        ])
+        .map_err(db_error)?;
+        let dataset_pk: i64 = conn
+            .prepare_cached("SELECT dataset_pk FROM datasets WHERE experiment_id = ?1 AND name = ?2 AND digest = ?3")
+            .map_err(db_error)?
+            .query_row(params![run.experiment_id, dataset.name, dataset.digest], |row| row.get(0))
+            .map_err(db_error)?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO run_dataset_inputs (run_pk, dataset_pk, position) \
+                 VALUES (?1, ?2, (SELECT COUNT(*) FROM run_dataset_inputs WHERE run_pk = ?1))",
+            )
+            .map_err(db_error)?
+            .execute(params![run.pk, dataset_pk])
+            .map_err(db_error)?;
+        // Like MLflow, a dataset already logged to this run keeps its original tags.
+        if inserted > 0 {
+            for tag in &input.tags {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO run_dataset_input_tags (run_pk, dataset_pk, key, value) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(db_error)?
+                .execute(params![run.pk, dataset_pk, tag.key, tag.value])
+                .map_err(db_error)?;
+            }
+        }
+    }
+    for model in models {
+        conn.prepare_cached("INSERT OR IGNORE INTO run_model_inputs (run_pk, model_id) VALUES (?1, ?2)")
+            .map_err(db_error)?
+            .execute(params![run.pk, model.model_id])
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn log_outputs(conn: &Connection, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
+    let run = find_active(conn, run_id)?;
+    for model in models {
+        conn.prepare_cached("INSERT OR REPLACE INTO run_model_outputs (run_pk, model_id, step) VALUES (?1, ?2, ?3)")
+            .map_err(db_error)?
+            .execute(params![run.pk, model.model_id, model.step])
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// One page of runs of the given experiments in MLflow's default order
+/// (start_time DESC, run_id ASC), fetching one extra row to detect a next page.
+pub(crate) fn page_in_default_order(
+    conn: &Connection,
+    experiment_pks: &[i64],
+    stages: &[LifecycleStage],
+    offset: u64,
+    limit: usize,
+) -> Result<Vec<Run>> {
+    if experiment_pks.is_empty() || stages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let experiment_list = experiment_pks.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",");
+    let stage_list = stages.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+    // Both lists are integers or fixed literals, never request text.
+    let sql = format!(
+        "SELECT {INFO_COLUMNS} FROM runs WHERE experiment_id IN ({experiment_list}) \
+         AND lifecycle_stage IN ({stage_list}) ORDER BY start_time DESC, run_uuid LIMIT ?1 OFFSET ?2"
+    );
+    let mut statement = conn.prepare(&sql).map_err(db_error)?;
+    let infos = statement
+        .query_map(params![limit as i64 + 1, offset as i64], info_from_row)
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    infos.into_iter().map(|(pk, info)| assemble(conn, pk, info)).collect()
+}
+
+
+/// A metric's history, ordered by step, timestamp and value.
+pub(crate) fn metric_history(
+    conn: &Connection,
+    run_id: &str,
+    key: &str,
+    offset: u64,
+    limit: Option<usize>,
+) -> Result<Vec<Metric>> {
+    let run = find(conn, run_id)?;
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT ?3, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
+             WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
+             ORDER BY m.step, m.timestamp, m.value LIMIT ?4 OFFSET ?5",
+        )
+        .map_err(db_error)?;
+    let limit = limit.map(|l| l as i64 + 1).unwrap_or(-1);
+    let rows = statement
+        .query_map(params![run.pk, key, key, limit, offset as i64], metric_from_row)
+        .map_err(db_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+}
+
+/// All points of one run's metric within an inclusive step range, ordered by step.
+pub(crate) fn metric_points_in_steps(
+    conn: &Connection,
+    run_pk: i64,
+    key: &str,
+    steps: Option<(i64, i64)>,
+) -> Result<Vec<Metric>> {
+    let (low, high) = steps.unwrap_or((i64::MIN, i64::MAX));
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT ?2, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
+             WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
+             AND m.step BETWEEN ?3 AND ?4 ORDER BY m.step, m.timestamp, m.value",
+        )
+        .map_err(db_error)?;
+    let rows = statement.query_map(params![run_pk, key, low, high], metric_from_row).map_err(db_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+}

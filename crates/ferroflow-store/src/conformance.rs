@@ -1,0 +1,446 @@
+//! The behaviour every [`TrackingStore`] backend must show, as plain async functions.
+//!
+//! A backend runs the whole suite with [`conformance_suite!`], handing it an expression
+//! that yields `(store, guard)`: a fresh, empty store and whatever must live as long as it
+//! (a temp folder, a scratch database). Each case panics on a violation.
+
+use ferroflow_core::types::{
+    Dataset, DatasetInput, ExperimentTag, InputTag, LifecycleStage, Metric, ModelOutput, Param, RunStatus,
+    RunTag, ViewType,
+};
+use ferroflow_core::ErrorCode;
+
+use crate::{
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
+    SearchRuns, TrackingStore, UpdateRun,
+};
+
+/// Expands to one `#[tokio::test]` per conformance case for the store built by `$make`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            default_experiment_exists,
+            experiment_lifecycle,
+            experiment_tags,
+            run_names_and_tags,
+            run_update_and_lifecycle,
+            params_are_write_once,
+            failed_batch_changes_nothing,
+            metrics_latest_and_history,
+            metric_history_pages,
+            search_runs_default_order_and_paging,
+            search_experiments_paging,
+            inputs_and_outputs,
+            bulk_interval_samples,
+            concurrent_writers_all_succeed,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $make;
+                $crate::conformance::$case(&store).await;
+            }
+        )+
+    };
+}
+
+fn experiment(name: &str) -> CreateExperiment {
+    CreateExperiment { name: name.to_string(), ..Default::default() }
+}
+
+async fn new_run<S: TrackingStore>(store: &S, experiment_id: &str) -> String {
+    let request = CreateRun { experiment_id: Some(experiment_id.to_string()), ..Default::default() };
+    store.create_run(request).await.expect("create run").info.run_id
+}
+
+fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
+    Metric::new(key, value, timestamp, step)
+}
+
+async fn log<S: TrackingStore>(store: &S, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<RunTag>) -> ferroflow_core::Result<()> {
+    store.log_batch(LogBatch { run_id: run_id.to_string(), metrics, params, tags }).await
+}
+
+pub async fn default_experiment_exists<S: TrackingStore>(store: &S) {
+    let default = store.get_experiment("0").await.expect("experiment 0");
+    assert_eq!(default.name, "Default");
+    assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
+    assert_eq!(store.get_experiment_by_name("Default").await.unwrap().experiment_id, "0");
+}
+
+pub async fn experiment_lifecycle<S: TrackingStore>(store: &S) {
+    let id = store.create_experiment(experiment("exp-a")).await.unwrap();
+    assert_ne!(id, "0");
+    let created = store.get_experiment(&id).await.unwrap();
+    assert_eq!(created.name, "exp-a");
+    assert!(created.artifact_location.ends_with(&format!("/{id}")), "{}", created.artifact_location);
+
+    let duplicate = store.create_experiment(experiment("exp-a")).await.unwrap_err();
+    assert_eq!(duplicate.code, ErrorCode::ResourceAlreadyExists);
+    let missing = store.get_experiment("987654").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_experiment("not-a-number").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_experiment_by_name("nope").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+
+    store.rename_experiment(&id, "exp-b").await.unwrap();
+    assert_eq!(store.get_experiment_by_name("exp-b").await.unwrap().experiment_id, id);
+    assert!(store.get_experiment_by_name("exp-a").await.is_err());
+
+    let run_id = new_run(store, &id).await;
+    store.delete_experiment(&id).await.unwrap();
+    assert_eq!(store.get_experiment(&id).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Deleted);
+    let in_deleted = store
+        .create_run(CreateRun { experiment_id: Some(id.clone()), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(in_deleted.code, ErrorCode::InvalidParameterValue);
+    assert_eq!(store.rename_experiment(&id, "exp-c").await.unwrap_err().code, ErrorCode::InvalidState);
+
+    store.restore_experiment(&id).await.unwrap();
+    assert_eq!(store.get_experiment(&id).await.unwrap().lifecycle_stage, LifecycleStage::Active);
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Active);
+}
+
+pub async fn experiment_tags<S: TrackingStore>(store: &S) {
+    let request = CreateExperiment {
+        name: "tagged".into(),
+        artifact_location: Some("s3://bucket/path".into()),
+        tags: vec![ExperimentTag::new("team", "a")],
+    };
+    let id = store.create_experiment(request).await.unwrap();
+    let created = store.get_experiment(&id).await.unwrap();
+    assert_eq!(created.artifact_location, "s3://bucket/path");
+    assert_eq!(created.tags, vec![ExperimentTag::new("team", "a")]);
+    store.set_experiment_tag(&id, ExperimentTag::new("team", "b")).await.unwrap();
+    store.set_experiment_tag(&id, ExperimentTag::new("k", "v")).await.unwrap();
+    let tags = store.get_experiment(&id).await.unwrap().tags;
+    assert_eq!(tags, vec![ExperimentTag::new("k", "v"), ExperimentTag::new("team", "b")]);
+    store.delete_experiment_tag(&id, "k").await.unwrap();
+    let missing = store.delete_experiment_tag(&id, "k").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+}
+
+pub async fn run_names_and_tags<S: TrackingStore>(store: &S) {
+    let generated = store.create_run(CreateRun::default()).await.unwrap();
+    assert_eq!(generated.info.experiment_id, "0");
+    assert_eq!(generated.info.status, RunStatus::Running);
+    assert_eq!(generated.info.run_name.split('-').count(), 3, "{}", generated.info.run_name);
+    let name_tag = generated.data.tags.iter().find(|t| t.key == "mlflow.runName").unwrap();
+    assert_eq!(name_tag.value, generated.info.run_name);
+    assert!(generated.info.artifact_uri.ends_with(&format!("/{}/artifacts", generated.info.run_id)));
+
+    let from_tag = store
+        .create_run(CreateRun { tags: vec![RunTag::new("mlflow.runName", "by-tag")], ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(from_tag.info.run_name, "by-tag");
+
+    let conflict = store
+        .create_run(CreateRun {
+            run_name: Some("a".into()),
+            tags: vec![RunTag::new("mlflow.runName", "b")],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code, ErrorCode::InvalidParameterValue);
+
+    // Setting the tag renames the run.
+    let run_id = from_tag.info.run_id;
+    log(store, &run_id, vec![], vec![], vec![RunTag::new("mlflow.runName", "renamed")]).await.unwrap();
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.run_name, "renamed");
+    store.delete_tag(&run_id, "mlflow.runName").await.unwrap();
+    assert_eq!(store.delete_tag(&run_id, "absent").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_run("0123456789abcdef0123456789abcdef").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+pub async fn run_update_and_lifecycle<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let info = store
+        .update_run(UpdateRun {
+            run_id: run_id.clone(),
+            status: Some(RunStatus::Finished),
+            end_time: Some(1234),
+            run_name: Some("new-name".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!((info.status, info.end_time, info.run_name.as_str()), (RunStatus::Finished, Some(1234), "new-name"));
+    let run = store.get_run(&run_id).await.unwrap();
+    assert!(run.data.tags.contains(&RunTag::new("mlflow.runName", "new-name")));
+
+    store.delete_run(&run_id).await.unwrap();
+    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Deleted);
+    let refused = log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidParameterValue);
+    assert!(refused.message.contains("must be in the 'active' state"), "{}", refused.message);
+    store.restore_run(&run_id).await.unwrap();
+    log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
+}
+
+pub async fn params_are_write_once<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
+    log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
+    let changed = log(store, &run_id, vec![], vec![Param::new("p", "2")], vec![]).await.unwrap_err();
+    assert_eq!(changed.code, ErrorCode::InvalidParameterValue);
+    assert!(changed.message.contains("Changing param values is not allowed"), "{}", changed.message);
+    assert_eq!(store.get_run(&run_id).await.unwrap().data.params, vec![Param::new("p", "1")]);
+}
+
+pub async fn failed_batch_changes_nothing<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
+    let before = store.get_run(&run_id).await.unwrap();
+    // The param conflict comes after a metric and a tag in the same batch.
+    let failed = log(
+        store,
+        &run_id,
+        vec![metric("m", 1.0, 1, 0)],
+        vec![Param::new("q", "new"), Param::new("p", "other")],
+        vec![RunTag::new("t", "v")],
+    )
+    .await;
+    assert!(failed.is_err());
+    let after = store.get_run(&run_id).await.unwrap();
+    assert_eq!(before.data, after.data);
+    let history = store
+        .get_metric_history(MetricHistoryQuery { run_id, metric_key: "m".into(), max_results: None, page_token: None })
+        .await
+        .unwrap();
+    assert!(history.items.is_empty());
+}
+
+pub async fn metrics_latest_and_history<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let points = vec![
+        metric("m", 1.5, 1000, 1),
+        metric("m", f64::NAN, 1001, 2),
+        metric("m", f64::INFINITY, 1002, 3),
+        metric("m", 0.5, 500, 0),
+        metric("other", -1.0, 10, 0),
+    ];
+    log(store, &run_id, points.clone(), vec![], vec![]).await.unwrap();
+    // Re-logging identical rows is accepted and deduplicated.
+    log(store, &run_id, points, vec![], vec![]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest: Vec<(String, f64, i64)> = run.data.metrics.iter().map(|m| (m.key.clone(), m.value, m.step)).collect();
+    assert_eq!(latest, vec![("m".to_string(), f64::MAX, 3), ("other".to_string(), -1.0, 0)]);
+
+    let history = store
+        .get_metric_history(MetricHistoryQuery {
+            run_id: run_id.clone(),
+            metric_key: "m".into(),
+            max_results: None,
+            page_token: None,
+        })
+        .await
+        .unwrap();
+    let steps: Vec<i64> = history.items.iter().map(|m| m.step).collect();
+    assert_eq!(steps, vec![0, 1, 2, 3]);
+    assert!(history.items[2].value.is_nan());
+    assert_eq!(history.items[3].value, f64::MAX);
+
+    // An older step never replaces the latest value.
+    log(store, &run_id, vec![metric("other", 99.0, 5, -1)], vec![], vec![]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    assert_eq!(run.data.metrics[1].value, -1.0);
+    let missing_run = store
+        .get_metric_history(MetricHistoryQuery {
+            run_id: "0123456789abcdef0123456789abcdef".into(),
+            metric_key: "m".into(),
+            max_results: None,
+            page_token: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing_run.code, ErrorCode::ResourceDoesNotExist);
+}
+
+pub async fn metric_history_pages<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let points: Vec<Metric> = (0..25).map(|step| metric("loss", step as f64, 100 + step, step)).collect();
+    log(store, &run_id, points, vec![], vec![]).await.unwrap();
+    let mut token = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = store
+            .get_metric_history(MetricHistoryQuery {
+                run_id: run_id.clone(),
+                metric_key: "loss".into(),
+                max_results: Some(10),
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|m| m.step));
+        match page.next_page_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+}
+
+pub async fn search_runs_default_order_and_paging<S: TrackingStore>(store: &S) {
+    let id = store.create_experiment(experiment("search-paging")).await.unwrap();
+    let mut expected = Vec::new();
+    for start_time in 0..7 {
+        let request = CreateRun { experiment_id: Some(id.clone()), start_time: Some(start_time), ..Default::default() };
+        expected.push(store.create_run(request).await.unwrap().info.run_id);
+    }
+    expected.reverse();
+    store.delete_run(&expected[0]).await.unwrap();
+    let search = |token: Option<String>, view: ViewType| SearchRuns {
+        experiment_ids: vec![id.clone()],
+        filter: None,
+        run_view_type: view,
+        max_results: 3,
+        order_by: vec![],
+        page_token: token,
+    };
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.search_runs(search(token, ViewType::ActiveOnly)).await.unwrap();
+        seen.extend(page.items.into_iter().map(|r| r.info.run_id));
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, expected[1..].to_vec());
+    let deleted = store.search_runs(search(None, ViewType::DeletedOnly)).await.unwrap();
+    assert_eq!(deleted.items.len(), 1);
+    assert_eq!(deleted.items[0].info.run_id, expected[0]);
+    assert!(deleted.next_page_token.is_none());
+    let bad_token = store.search_runs(search(Some("%%%".into()), ViewType::All)).await.unwrap_err();
+    assert_eq!(bad_token.code, ErrorCode::InvalidParameterValue);
+}
+
+pub async fn search_experiments_paging<S: TrackingStore>(store: &S) {
+    for i in 0..4 {
+        store.create_experiment(experiment(&format!("paged-{i}"))).await.unwrap();
+    }
+    let deleted = store.create_experiment(experiment("paged-deleted")).await.unwrap();
+    store.delete_experiment(&deleted).await.unwrap();
+    let search = |token: Option<String>, view: ViewType| SearchExperiments {
+        filter: None,
+        order_by: vec![],
+        view_type: view,
+        max_results: 2,
+        page_token: token,
+    };
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.search_experiments(search(token, ViewType::ActiveOnly)).await.unwrap();
+        names.extend(page.items.into_iter().map(|e| e.name));
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.contains(&"Default".to_string()) && !names.contains(&"paged-deleted".to_string()));
+    let only_deleted = store.search_experiments(search(None, ViewType::DeletedOnly)).await.unwrap();
+    assert_eq!(only_deleted.items.len(), 1);
+}
+
+pub async fn inputs_and_outputs<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let input = DatasetInput {
+        tags: vec![InputTag::new("mlflow.data.context", "train")],
+        dataset: Dataset {
+            name: "iris".into(),
+            digest: "abc123".into(),
+            source_type: "local".into(),
+            source: "{\"uri\": \"/tmp/iris.csv\"}".into(),
+            schema: Some("{}".into()),
+            profile: None,
+        },
+    };
+    store.log_inputs(&run_id, vec![input.clone()], vec![]).await.unwrap();
+    store.log_inputs(&run_id, vec![input.clone()], vec![]).await.unwrap();
+    store.log_outputs(&run_id, vec![ModelOutput { model_id: "m-1".into(), step: 3 }]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    assert_eq!(run.inputs.dataset_inputs, vec![input]);
+    assert_eq!(run.outputs.model_outputs, vec![ModelOutput { model_id: "m-1".into(), step: 3 }]);
+}
+
+pub async fn bulk_interval_samples<S: TrackingStore>(store: &S) {
+    let first = new_run(store, "0").await;
+    let second = new_run(store, "0").await;
+    let points: Vec<Metric> = (0..500).map(|step| metric("acc", step as f64, step, step)).collect();
+    log(store, &first, points[..500].to_vec(), vec![], vec![]).await.unwrap();
+    log(store, &second, points[..20].to_vec(), vec![], vec![]).await.unwrap();
+    let sampled = store
+        .get_metric_history_bulk_interval(BulkIntervalQuery {
+            run_ids: vec![first.clone(), second.clone()],
+            metric_key: "acc".into(),
+            steps: None,
+            max_results: 50,
+        })
+        .await
+        .unwrap();
+    let of = |run: &str| sampled.iter().filter(|m| m.run_id.as_deref() == Some(run)).map(|m| m.step).collect::<Vec<_>>();
+    let first_steps = of(&first);
+    assert!(first_steps.len() <= 50 && first_steps.len() >= 40, "{}", first_steps.len());
+    assert_eq!((first_steps[0], *first_steps.last().unwrap()), (0, 499));
+    assert_eq!(of(&second), (0..20).collect::<Vec<_>>());
+    let ranged = store
+        .get_metric_history_bulk_interval(BulkIntervalQuery {
+            run_ids: vec![first.clone()],
+            metric_key: "acc".into(),
+            steps: Some((100, 109)),
+            max_results: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ranged.iter().map(|m| m.step).collect::<Vec<_>>(), (100..110).collect::<Vec<_>>());
+}
+
+pub async fn concurrent_writers_all_succeed<S: TrackingStore>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let writes = (0..200).map(|step| {
+        let run_id = run_id.clone();
+        async move { log(store, &run_id, vec![metric("c", step as f64, step, step)], vec![], vec![]).await }
+    });
+    for outcome in futures_join_all(writes).await {
+        outcome.expect("concurrent write failed");
+    }
+    let history = store
+        .get_metric_history(MetricHistoryQuery { run_id, metric_key: "c".into(), max_results: None, page_token: None })
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 200);
+}
+
+/// Polls all futures concurrently without pulling in the `futures` crate.
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future completed")).collect()
+}
