@@ -37,6 +37,15 @@ impl ErrorCode {
         self.row().2
     }
 
+    /// MLflow 3's `sqlstate` companion field.
+    pub fn sqlstate(self) -> &'static str {
+        if self.http_status() >= 500 {
+            "XXM00"
+        } else {
+            "KAM00"
+        }
+    }
+
     fn row(self) -> (&'static str, u16, &'static str) {
         use ErrorCode::*;
         match self {
@@ -44,15 +53,15 @@ impl ErrorCode {
             // MLflow answers duplicates with 400, not 409: the client relies on it.
             ResourceAlreadyExists => ("RESOURCE_ALREADY_EXISTS", 400, "RESOURCE_ALREADY_EXISTS"),
             ResourceDoesNotExist => ("RESOURCE_DOES_NOT_EXIST", 404, "RESOURCE_NOT_FOUND"),
-            InvalidState => ("INVALID_STATE", 500, "INVALID_STATE"),
-            InternalError => ("INTERNAL_ERROR", 500, "INTERNAL_ERROR"),
-            BadRequest => ("BAD_REQUEST", 400, "BAD_REQUEST"),
-            EndpointNotFound => ("ENDPOINT_NOT_FOUND", 404, "ENDPOINT_NOT_FOUND"),
+            InvalidState => ("INVALID_STATE", 500, "CLIENT_INTERNAL_ERROR"),
+            InternalError => ("INTERNAL_ERROR", 500, "CLIENT_INTERNAL_ERROR"),
+            BadRequest => ("BAD_REQUEST", 400, "INVALID_PARAMETER_VALUE"),
+            EndpointNotFound => ("ENDPOINT_NOT_FOUND", 404, "RESOURCE_NOT_FOUND"),
             Unauthenticated => ("UNAUTHENTICATED", 401, "UNAUTHENTICATED"),
             PermissionDenied => ("PERMISSION_DENIED", 403, "PERMISSION_DENIED"),
             RequestLimitExceeded => ("REQUEST_LIMIT_EXCEEDED", 429, "REQUEST_LIMIT_EXCEEDED"),
             NotImplemented => ("NOT_IMPLEMENTED", 501, "NOT_IMPLEMENTED"),
-            TemporarilyUnavailable => ("TEMPORARILY_UNAVAILABLE", 503, "TEMPORARILY_UNAVAILABLE"),
+            TemporarilyUnavailable => ("TEMPORARILY_UNAVAILABLE", 503, "CLIENT_INTERNAL_ERROR"),
         }
     }
 }
@@ -94,13 +103,20 @@ impl Error {
         Self::new(ErrorCode::InvalidState, message)
     }
 
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InternalError, message)
     }
 
-    /// MLflow's message for a required field that was not sent.
+    /// MLflow's message for a required field that was not sent (or sent empty).
     pub fn missing_parameter(name: &str) -> Self {
-        Self::invalid_parameter(format!("Missing value for required parameter '{name}'."))
+        Self::invalid_parameter(format!(
+            "Missing value for required parameter '{name}'. See the API docs for more information \
+             about request parameters."
+        ))
     }
 }
 

@@ -24,7 +24,7 @@ const NOUNS: &[&str] = &[
 pub fn generate_run_name(rng: &mut impl Rng) -> String {
     let adjective = ADJECTIVES[rng.random_range(0..ADJECTIVES.len())];
     let noun = NOUNS[rng.random_range(0..NOUNS.len())];
-    let number: u16 = rng.random_range(0..1000);
+    let number: u16 = rng.random_range(0..=1000);
     format!("{adjective}-{noun}-{number}")
 }
 
@@ -39,7 +39,8 @@ mod tests {
             let name = generate_run_name(&mut rng);
             let parts: Vec<&str> = name.split('-').collect();
             assert_eq!(parts.len(), 3, "{name}");
-            assert!(parts[2].parse::<u16>().unwrap() < 1000);
+            assert!(parts[2].parse::<u16>().unwrap() <= 1000);
+            assert!(name.len() <= 20, "{name}");
         }
     }
 }

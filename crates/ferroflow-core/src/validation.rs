@@ -39,10 +39,10 @@ pub enum KeyKind {
     Tag,
 }
 
+/// MLflow's `invalid_value`: the value is shown JSON-encoded.
 fn invalid_value(parameter: &str, value: &str, reason: &str) -> Error {
-    Error::invalid_parameter(format!(
-        "Invalid value \"{value}\" for parameter '{parameter}' supplied: {reason}"
-    ))
+    let shown = serde_json::to_string(value).unwrap_or_default();
+    Error::invalid_parameter(format!("Invalid value {shown} for parameter '{parameter}' supplied: {reason}"))
 }
 
 fn is_key_char(c: char) -> bool {
@@ -101,21 +101,17 @@ pub fn validate_key(kind: KeyKind, key: &str, parameter: &str) -> Result<()> {
     let entity = match kind {
         KeyKind::Metric => "Metric name",
         KeyKind::Param => "Param key",
-        KeyKind::Tag => "Tag key",
+        KeyKind::Tag => parameter,
     };
     check_length(entity, MAX_ENTITY_KEY_LENGTH, key)
 }
 
 /// Errors when `value` has more than `limit` characters (Python `len` counts code points).
 pub fn check_length(entity: &str, limit: usize, value: &str) -> Result<()> {
-    let length = value.chars().count();
-    if length <= limit {
+    if value.chars().count() <= limit {
         return Ok(());
     }
-    let shown: String = value.chars().take(250).collect();
-    Err(Error::invalid_parameter(format!(
-        "{entity} '{shown}' had length {length}, which exceeded length limit of {limit}"
-    )))
+    Err(Error::invalid_parameter(format!("'{entity}' exceeds the maximum length of {limit} characters")))
 }
 
 /// Cuts `value` to `limit` characters, as MLflow does with long param and tag values.
@@ -125,48 +121,59 @@ pub fn truncate_chars(value: &mut String, limit: usize) {
     }
 }
 
-pub fn validate_metric(metric: &Metric) -> Result<()> {
-    validate_key(KeyKind::Metric, &metric.key, "name")?;
+/// Python's float repr, used in MLflow's metric messages.
+fn python_float(value: f64) -> String {
+    if value.is_nan() {
+        "nan".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if value.fract() == 0.0 && value.abs() < 1e16 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Validates a metric; `prefix` is `""` for a single metric or `"metrics[i]."` in a batch.
+pub fn validate_metric(metric: &Metric, prefix: &str) -> Result<()> {
+    validate_key(KeyKind::Metric, &metric.key, &format!("{prefix}name"))?;
     if metric.timestamp < 0 {
         return Err(Error::invalid_parameter(format!(
-            "Got invalid timestamp {} for metric '{}' (value={}). Timestamp must be a \
-             nonnegative long (64-bit integer) ",
-            metric.timestamp, metric.key, metric.value
+            "Invalid value {} for parameter '{prefix}timestamp' supplied: metric '{}' (value={}). \
+             Timestamp must be a nonnegative long (64-bit integer) ",
+            metric.timestamp,
+            metric.key,
+            python_float(metric.value)
         )));
     }
     Ok(())
 }
 
-/// Validates a param and truncates its value in place.
-pub fn validate_param(param: &mut KeyValue) -> Result<()> {
-    validate_key(KeyKind::Param, &param.key, "key")?;
+/// Validates a param and truncates its value in place; `path` names its key in errors.
+pub fn validate_param(param: &mut KeyValue, path: &str) -> Result<()> {
+    validate_key(KeyKind::Param, &param.key, path)?;
     truncate_chars(&mut param.value, MAX_PARAM_VAL_LENGTH);
     Ok(())
 }
 
-/// Validates a run tag and truncates its value in place.
-pub fn validate_run_tag(tag: &mut KeyValue) -> Result<()> {
-    validate_key(KeyKind::Tag, &tag.key, "key")?;
+/// Validates a run tag and truncates its value in place; `path` names its key in errors.
+pub fn validate_run_tag(tag: &mut KeyValue, path: &str) -> Result<()> {
+    validate_key(KeyKind::Tag, &tag.key, path)?;
     truncate_chars(&mut tag.value, MAX_TAG_VAL_LENGTH);
     Ok(())
 }
 
 pub fn validate_experiment_tag(tag: &KeyValue) -> Result<()> {
     validate_key(KeyKind::Tag, &tag.key, "key")?;
-    check_length("Tag key", MAX_EXPERIMENT_TAG_KEY_LENGTH, &tag.key)?;
-    check_length("Tag value", MAX_EXPERIMENT_TAG_VAL_LENGTH, &tag.value)
+    check_length("key", MAX_EXPERIMENT_TAG_KEY_LENGTH, &tag.key)?;
+    check_length("value", MAX_EXPERIMENT_TAG_VAL_LENGTH, &tag.value)
 }
 
 pub fn validate_experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid_parameter(format!("Invalid experiment name: '{name}'")));
     }
-    if name.chars().count() > MAX_EXPERIMENT_NAME_LENGTH {
-        return Err(Error::invalid_parameter(format!(
-            "Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
-        )));
-    }
-    Ok(())
+    check_length("name", MAX_EXPERIMENT_NAME_LENGTH, name)
 }
 
 pub fn validate_run_id(run_id: &str) -> Result<()> {
@@ -180,13 +187,15 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::invalid_parameter(format!("Invalid run ID: '{run_id}'")))
+        Err(Error::invalid_parameter(format!("Invalid value \"{run_id}\" for parameter 'run_id' supplied.")))
     }
 }
 
-/// Experiment ids are integers in MLflow's SQL store; anything else cannot exist.
-pub fn parse_experiment_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok().filter(|n| *n >= 0)
+/// Experiment ids are integers in MLflow's SQL store.
+pub fn parse_experiment_id(id: &str) -> Result<i64> {
+    id.trim().parse::<i64>().map_err(|_| {
+        Error::invalid_parameter(format!("Invalid experiment ID '{id}'. Experiment ID must be a valid integer."))
+    })
 }
 
 fn check_batch_limit(entity: &str, limit: usize, length: usize) -> Result<()> {
@@ -209,11 +218,11 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [KeyValue], tags: &mut [K
         MAX_ENTITIES_PER_BATCH,
         metrics.len() + params.len() + tags.len(),
     )?;
-    for metric in metrics {
-        validate_metric(metric)?;
+    for (i, metric) in metrics.iter().enumerate() {
+        validate_metric(metric, &format!("metrics[{i}]."))?;
     }
-    for param in params.iter_mut() {
-        validate_param(param)?;
+    for (i, param) in params.iter_mut().enumerate() {
+        validate_param(param, &format!("params[{i}].key"))?;
     }
     let mut seen = std::collections::HashSet::new();
     let duplicates: Vec<&str> =
@@ -224,26 +233,26 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [KeyValue], tags: &mut [K
              request contains only one param value per param key."
         )));
     }
-    for tag in tags.iter_mut() {
-        validate_run_tag(tag)?;
+    for (i, tag) in tags.iter_mut().enumerate() {
+        validate_run_tag(tag, &format!("tags[{i}].key"))?;
     }
     Ok(())
 }
 
 pub fn validate_dataset_input(input: &DatasetInput) -> Result<()> {
     let dataset = &input.dataset;
-    check_length("Dataset name", MAX_DATASET_NAME_SIZE, &dataset.name)?;
-    check_length("Dataset digest", MAX_DATASET_DIGEST_SIZE, &dataset.digest)?;
-    check_length("Dataset source", MAX_DATASET_SOURCE_SIZE, &dataset.source)?;
+    check_length("name", MAX_DATASET_NAME_SIZE, &dataset.name)?;
+    check_length("digest", MAX_DATASET_DIGEST_SIZE, &dataset.digest)?;
+    check_length("source", MAX_DATASET_SOURCE_SIZE, &dataset.source)?;
     if let Some(schema) = &dataset.schema {
-        check_length("Dataset schema", MAX_DATASET_SCHEMA_SIZE, schema)?;
+        check_length("schema", MAX_DATASET_SCHEMA_SIZE, schema)?;
     }
     if let Some(profile) = &dataset.profile {
-        check_length("Dataset profile", MAX_DATASET_PROFILE_SIZE, profile)?;
+        check_length("profile", MAX_DATASET_PROFILE_SIZE, profile)?;
     }
     for tag in &input.tags {
-        check_length("Input tag key", MAX_INPUT_TAG_KEY_SIZE, &tag.key)?;
-        check_length("Input tag value", MAX_INPUT_TAG_VALUE_SIZE, &tag.value)?;
+        check_length("key", MAX_INPUT_TAG_KEY_SIZE, &tag.key)?;
+        check_length("value", MAX_INPUT_TAG_VALUE_SIZE, &tag.value)?;
     }
     Ok(())
 }
@@ -285,10 +294,10 @@ mod tests {
     #[test]
     fn long_values_are_truncated_by_characters() {
         let mut param = KeyValue::new("p", "é".repeat(7000));
-        validate_param(&mut param).unwrap();
+        validate_param(&mut param, "key").unwrap();
         assert_eq!(param.value.chars().count(), MAX_PARAM_VAL_LENGTH);
         let mut tag = KeyValue::new("t", "x".repeat(9000));
-        validate_run_tag(&mut tag).unwrap();
+        validate_run_tag(&mut tag, "key").unwrap();
         assert_eq!(tag.value.len(), MAX_TAG_VAL_LENGTH);
     }
 

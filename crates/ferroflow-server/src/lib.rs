@@ -1,1 +1,105 @@
+//! ferroflow's HTTP layer: MLflow's REST API on axum. Handlers decode requests
+//! ([`wire`]), validate them with the core rules, call the [`TrackingStore`] once, and
+//! encode the answer; every error leaves through [`error::ApiError`].
 
+pub mod error;
+pub mod handlers;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use ferroflow_store::TrackingStore;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use handlers::{service, tracking};
+
+/// Settings the handlers need besides the store.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Whether this server proxies artifact bytes (`mlflow-artifacts:` URIs).
+    pub serve_artifacts: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { serve_artifacts: true }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn TrackingStore>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn TrackingStore>, config: ServerConfig) -> Self {
+        Self { store, config: Arc::new(config) }
+    }
+}
+
+/// The RPCs under `/api/2.0/mlflow/` (and `/ajax-api/2.0/mlflow/` for the web UI).
+fn mlflow_api() -> Router<AppState> {
+    Router::new()
+        .route("/experiments/create", post(tracking::create_experiment))
+        .route("/experiments/get", get(tracking::get_experiment))
+        .route("/experiments/get-by-name", get(tracking::get_experiment_by_name))
+        .route("/experiments/search", post(tracking::search_experiments).get(tracking::search_experiments))
+        .route("/experiments/update", post(tracking::update_experiment))
+        .route("/experiments/delete", post(tracking::delete_experiment))
+        .route("/experiments/restore", post(tracking::restore_experiment))
+        .route("/experiments/set-experiment-tag", post(tracking::set_experiment_tag))
+        .route("/experiments/delete-experiment-tag", post(tracking::delete_experiment_tag))
+        .route("/runs/create", post(tracking::create_run))
+        .route("/runs/get", get(tracking::get_run))
+        .route("/runs/update", post(tracking::update_run))
+        .route("/runs/delete", post(tracking::delete_run))
+        .route("/runs/restore", post(tracking::restore_run))
+        .route("/runs/search", post(tracking::search_runs))
+        .route("/runs/log-metric", post(tracking::log_metric))
+        .route("/runs/log-parameter", post(tracking::log_param))
+        .route("/runs/log-batch", post(tracking::log_batch))
+        .route("/runs/set-tag", post(tracking::set_tag))
+        .route("/runs/delete-tag", post(tracking::delete_tag))
+        .route("/runs/log-inputs", post(tracking::log_inputs))
+        .route("/runs/outputs", post(tracking::log_outputs))
+        .route("/metrics/get-history", get(tracking::get_metric_history))
+        .route("/metrics/get-history-bulk-interval", get(tracking::get_metric_history_bulk_interval))
+}
+
+/// The whole application: API routes under both prefixes, service endpoints, logging.
+pub fn router(state: AppState) -> Router {
+    let server_info = Router::new().route("/server-info", get(service::server_info));
+    Router::new()
+        .nest("/api/2.0/mlflow", mlflow_api())
+        .nest("/ajax-api/2.0/mlflow", mlflow_api())
+        .nest("/api/3.0/mlflow", server_info.clone())
+        .nest("/ajax-api/3.0/mlflow", server_info)
+        .route("/health", get(service::health))
+        .route("/version", get(service::version))
+        .fallback(error::endpoint_not_found)
+        .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    // Path only: query strings are the client's business and stay out of logs.
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests (at most `grace`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

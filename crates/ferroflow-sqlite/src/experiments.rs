@@ -17,9 +17,9 @@ pub(crate) fn experiment_not_found(experiment_id: &str) -> Error {
     Error::not_found(format!("No Experiment with id={experiment_id} exists"))
 }
 
-/// Parses an experiment id; a non-integer id names no experiment.
+/// Parses an experiment id; a non-integer id is a 400, as in MLflow's SQL store.
 pub(crate) fn experiment_pk(experiment_id: &str) -> Result<i64> {
-    parse_experiment_id(experiment_id).ok_or_else(|| experiment_not_found(experiment_id))
+    parse_experiment_id(experiment_id)
 }
 
 const EXPERIMENT_COLUMNS: &str =
@@ -96,7 +96,7 @@ pub(crate) fn get(conn: &Connection, experiment_id: &str) -> Result<Experiment> 
         .query_row(&sql, [pk], experiment_from_row)
         .optional()
         .map_err(db_error)?
-        .ok_or_else(|| experiment_not_found(experiment_id))?;
+        .ok_or_else(|| experiment_not_found(&pk.to_string()))?;
     load_tags(conn, &mut experiment)?;
     Ok(experiment)
 }
@@ -152,7 +152,10 @@ pub(crate) fn rename(conn: &Connection, experiment_id: &str, new_name: &str, now
         .optional()
         .map_err(db_error)?;
     if taken.is_some() {
-        return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")));
+        // MLflow surfaces this as a raw integrity error: BAD_REQUEST, not ALREADY_EXISTS.
+        return Err(Error::bad_request(format!(
+            "UNIQUE constraint failed: experiments.name (an experiment named '{new_name}' already exists)"
+        )));
     }
     conn.execute(
         "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
@@ -166,16 +169,10 @@ pub(crate) fn rename(conn: &Connection, experiment_id: &str, new_name: &str, now
 pub(crate) fn set_lifecycle(conn: &Connection, experiment_id: &str, stage: LifecycleStage, now: i64) -> Result<()> {
     let experiment = get(conn, experiment_id)?;
     let pk = experiment_pk(experiment_id)?;
-    match stage {
-        LifecycleStage::Deleted if experiment_id == "0" => {
-            return Err(Error::invalid_parameter("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
-        }
-        LifecycleStage::Active if experiment.lifecycle_stage == LifecycleStage::Active => {
-            return Err(Error::invalid_parameter(format!(
-                "Cannot restore an active experiment. Experiment ID: {experiment_id}"
-            )));
-        }
-        _ => {}
+    // Deleting needs an active experiment and restoring a deleted one; MLflow looks the
+    // experiment up in the other stage only, so the wrong one is "not found".
+    if experiment.lifecycle_stage == stage {
+        return Err(experiment_not_found(&pk.to_string()));
     }
     conn.execute(
         "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 WHERE experiment_id = ?3",

@@ -116,7 +116,7 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn create_run(&self, request: CreateRun) -> Result<Run> {
-        self.db.write(move |conn| runs::create(conn, request, now_millis())).await
+        self.db.write(move |conn| runs::create(conn, request)).await
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Run> {

@@ -66,12 +66,13 @@ pub(crate) fn clamp_infinity(value: f64) -> f64 {
     }
 }
 
-pub(crate) fn create(conn: &Connection, request: CreateRun, now: i64) -> Result<Run> {
+pub(crate) fn create(conn: &Connection, request: CreateRun) -> Result<Run> {
     let experiment_id = request.experiment_id.filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
     let experiment = experiments::get(conn, &experiment_id)?;
     experiments::require_active(&experiment)?;
 
-    let tag_name = request.tags.iter().rev().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+    let tag_name =
+        request.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone()).filter(|v| !v.is_empty());
     let requested_name = request.run_name.filter(|n| !n.is_empty());
     let run_name = match (requested_name, tag_name) {
         (Some(name), Some(tag)) if name != tag => {
@@ -86,7 +87,8 @@ pub(crate) fn create(conn: &Connection, request: CreateRun, now: i64) -> Result<
 
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let artifact_uri = experiments::join_uri(&experiment.artifact_location, &format!("{run_id}/artifacts"));
-    let start_time = request.start_time.unwrap_or(now);
+    // Like MLflow, an absent start time is stored as 0, not as "now".
+    let start_time = request.start_time.unwrap_or(0);
     let user_id = request.user_id.unwrap_or_default();
     conn.prepare_cached(
         "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
@@ -105,8 +107,10 @@ pub(crate) fn create(conn: &Connection, request: CreateRun, now: i64) -> Result<
     .map_err(db_error)?;
     let pk = conn.last_insert_rowid();
     let mut tags = request.tags;
-    tags.retain(|t| t.key != RUN_NAME_TAG);
-    tags.push(RunTag::new(RUN_NAME_TAG, run_name.clone()));
+    if !tags.iter().any(|t| t.key == RUN_NAME_TAG && t.value == run_name) {
+        tags.retain(|t| t.key != RUN_NAME_TAG);
+        tags.push(RunTag::new(RUN_NAME_TAG, run_name.clone()));
+    }
     for tag in &tags {
         upsert_tag(conn, pk, tag)?;
     }
@@ -114,6 +118,9 @@ pub(crate) fn create(conn: &Connection, request: CreateRun, now: i64) -> Result<
 }
 
 fn upsert_tag(conn: &Connection, run_pk: i64, tag: &RunTag) -> Result<()> {
+    if tag.key == RUN_NAME_TAG && tag.value.is_empty() {
+        return Ok(());
+    }
     conn.prepare_cached(
         "INSERT INTO tags (run_pk, key, value) VALUES (?1, ?2, ?3) \
          ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value",
@@ -481,7 +488,8 @@ pub(crate) fn page_in_default_order(
 }
 
 
-/// A metric's history, ordered by step, timestamp and value.
+/// A metric's history in MLflow's order (timestamp, step, value). An unknown run has
+/// no history rather than being an error, as in MLflow.
 pub(crate) fn metric_history(
     conn: &Connection,
     run_id: &str,
@@ -489,18 +497,20 @@ pub(crate) fn metric_history(
     offset: u64,
     limit: Option<usize>,
 ) -> Result<Vec<Metric>> {
-    let run = find(conn, run_id)?;
+    let run_pk = match find(conn, run_id) {
+        Ok(run) => run.pk,
+        Err(error) if error.code == ferroflow_core::ErrorCode::ResourceDoesNotExist => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
     let mut statement = conn
         .prepare_cached(
-            "SELECT ?3, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
+            "SELECT ?2, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
              WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
-             ORDER BY m.step, m.timestamp, m.value LIMIT ?4 OFFSET ?5",
+             ORDER BY m.timestamp, m.step, m.value LIMIT ?3 OFFSET ?4",
         )
         .map_err(db_error)?;
     let limit = limit.map(|l| l as i64 + 1).unwrap_or(-1);
-    let rows = statement
-        .query_map(params![run.pk, key, key, limit, offset as i64], metric_from_row)
-        .map_err(db_error)?;
+    let rows = statement.query_map(params![run_pk, key, limit, offset as i64], metric_from_row).map_err(db_error)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }
 
@@ -516,7 +526,7 @@ pub(crate) fn metric_points_in_steps(
         .prepare_cached(
             "SELECT ?2, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
              WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
-             AND m.step BETWEEN ?3 AND ?4 ORDER BY m.step, m.timestamp, m.value",
+             AND m.step BETWEEN ?3 AND ?4 ORDER BY m.step, m.timestamp, m.value, m.is_nan",
         )
         .map_err(db_error)?;
     let rows = statement.query_map(params![run_pk, key, low, high], metric_from_row).map_err(db_error)?;

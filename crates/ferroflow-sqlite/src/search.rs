@@ -1,7 +1,5 @@
 //! Searches: experiments, runs, and the sampled bulk metric read behind UI charts.
 
-use std::collections::BTreeSet;
-
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::types::{Experiment, LifecycleStage, Metric, Page, Run, ViewType};
 use ferroflow_core::{Error, Result};
@@ -42,9 +40,11 @@ pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Resu
 
 pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> {
     let offset = decode_offset(request.page_token.as_deref())?;
-    // Experiment ids that are not integers name no experiment, so match nothing.
-    let experiment_pks: Vec<i64> =
-        request.experiment_ids.iter().filter_map(|id| ferroflow_core::validation::parse_experiment_id(id)).collect();
+    let experiment_pks: Vec<i64> = request
+        .experiment_ids
+        .iter()
+        .map(|id| ferroflow_core::validation::parse_experiment_id(id))
+        .collect::<Result<_>>()?;
     if !no_filter(&request.filter) || !request.order_by.is_empty() {
         return Err(Error::invalid_parameter("filters and order_by are not supported yet"));
     }
@@ -58,31 +58,38 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
     Ok(page_from(fetched, offset, request.max_results))
 }
 
-/// Picks at most `max_results` of the sorted, distinct `steps`, spread evenly and always
-/// keeping the first and the last, so a chart keeps its ends.
-pub(crate) fn sample_steps(steps: &[i64], max_results: usize) -> BTreeSet<i64> {
-    if steps.len() <= max_results {
-        return steps.iter().copied().collect();
+/// MLflow 3.18's chart sampling over one run's rows (already in (step, timestamp, value)
+/// order): split them into `max_results` NTILE buckets, keep each bucket's first row, and
+/// make sure the very last row is kept, replacing the last pick when there is no room.
+pub(crate) fn sample_rows<T: Clone + PartialEq>(rows: &[T], max_results: usize) -> Vec<T> {
+    let buckets = max_results.max(1);
+    let total = rows.len();
+    if total == 0 {
+        return Vec::new();
     }
-    if max_results <= 1 {
-        return steps.first().copied().into_iter().collect();
+    let mut kept: Vec<T> = if total <= buckets {
+        rows.to_vec()
+    } else {
+        let (quotient, remainder) = (total / buckets, total % buckets);
+        (0..buckets).map(|b| rows[b * quotient + b.min(remainder)].clone()).collect()
+    };
+    let last = &rows[total - 1];
+    if kept.last() != Some(last) {
+        if kept.len() >= buckets {
+            kept.pop();
+        }
+        kept.push(last.clone());
     }
-    let last = steps.len() - 1;
-    (0..max_results)
-        .map(|i| steps[(i * last + (max_results - 1) / 2) / (max_results - 1)])
-        .chain([steps[last]])
-        .collect()
+    kept
 }
 
 pub(crate) fn bulk_interval(conn: &Connection, query: BulkIntervalQuery) -> Result<Vec<Metric>> {
     let mut result = Vec::new();
     for run_id in &query.run_ids {
-        let run = runs::find(conn, run_id)?;
+        // Unknown runs contribute no rows, as in MLflow.
+        let Ok(run) = runs::find(conn, run_id) else { continue };
         let points = runs::metric_points_in_steps(conn, run.pk, &query.metric_key, query.steps)?;
-        let mut steps: Vec<i64> = points.iter().map(|m| m.step).collect();
-        steps.dedup();
-        let chosen = sample_steps(&steps, query.max_results);
-        result.extend(points.into_iter().filter(|m| chosen.contains(&m.step)).map(|mut m| {
+        result.extend(sample_rows(&points, query.max_results).into_iter().map(|mut m| {
             m.run_id = Some(run_id.clone());
             m
         }));
@@ -95,12 +102,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sampling_keeps_ends_and_bounds_count() {
-        let steps: Vec<i64> = (0..1000).collect();
-        let chosen = sample_steps(&steps, 10);
-        assert!(chosen.len() <= 10, "{chosen:?}");
-        assert!(chosen.contains(&0) && chosen.contains(&999));
-        let few: Vec<i64> = vec![1, 5, 9];
-        assert_eq!(sample_steps(&few, 10).len(), 3);
+    fn sampling_matches_ntile_and_keeps_the_last_row() {
+        let rows: Vec<i64> = (0..10).collect();
+        // NTILE(4) over 10 rows: buckets of 3,3,2,2 start at 0,3,6,8; the last row replaces 8.
+        assert_eq!(sample_rows(&rows, 4), vec![0, 3, 6, 9]);
+        assert_eq!(sample_rows(&rows, 1), vec![9]);
+        assert_eq!(sample_rows(&rows, 20), rows);
+        let many: Vec<i64> = (0..1000).collect();
+        let kept = sample_rows(&many, 10);
+        assert_eq!(kept.len(), 10);
+        assert_eq!((kept[0], kept[9]), (0, 999));
     }
 }

@@ -82,7 +82,7 @@ pub async fn experiment_lifecycle<S: TrackingStore>(store: &S) {
     assert_eq!(duplicate.code, ErrorCode::ResourceAlreadyExists);
     let missing = store.get_experiment("987654").await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
-    assert_eq!(store.get_experiment("not-a-number").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(store.get_experiment("not-a-number").await.unwrap_err().code, ErrorCode::InvalidParameterValue);
     assert_eq!(store.get_experiment_by_name("nope").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 
     store.rename_experiment(&id, "exp-b").await.unwrap();
@@ -100,7 +100,12 @@ pub async fn experiment_lifecycle<S: TrackingStore>(store: &S) {
     assert_eq!(in_deleted.code, ErrorCode::InvalidParameterValue);
     assert_eq!(store.rename_experiment(&id, "exp-c").await.unwrap_err().code, ErrorCode::InvalidState);
 
+    // Deleting twice finds no active experiment.
+    assert_eq!(store.delete_experiment(&id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    // A deleted experiment keeps its name reserved.
+    assert_eq!(store.create_experiment(experiment("exp-b")).await.unwrap_err().code, ErrorCode::ResourceAlreadyExists);
     store.restore_experiment(&id).await.unwrap();
+    assert_eq!(store.restore_experiment(&id).await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
     assert_eq!(store.get_experiment(&id).await.unwrap().lifecycle_stage, LifecycleStage::Active);
     assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Active);
 }
@@ -249,6 +254,7 @@ pub async fn metrics_latest_and_history<S: TrackingStore>(store: &S) {
     log(store, &run_id, vec![metric("other", 99.0, 5, -1)], vec![], vec![]).await.unwrap();
     let run = store.get_run(&run_id).await.unwrap();
     assert_eq!(run.data.metrics[1].value, -1.0);
+    // Like MLflow, an unknown run simply has no history.
     let missing_run = store
         .get_metric_history(MetricHistoryQuery {
             run_id: "0123456789abcdef0123456789abcdef".into(),
@@ -257,8 +263,8 @@ pub async fn metrics_latest_and_history<S: TrackingStore>(store: &S) {
             page_token: None,
         })
         .await
-        .unwrap_err();
-    assert_eq!(missing_run.code, ErrorCode::ResourceDoesNotExist);
+        .unwrap();
+    assert!(missing_run.items.is_empty());
 }
 
 pub async fn metric_history_pages<S: TrackingStore>(store: &S) {

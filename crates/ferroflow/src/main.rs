@@ -1,1 +1,104 @@
-fn main() {}
+//! The `ferroflow` binary: a thin command line over the server and store crates.
+
+mod config;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use ferroflow_server::{AppState, ServerConfig};
+use ferroflow_sqlite::{SqliteOptions, SqliteStore};
+use tracing_subscriber::EnvFilter;
+
+use config::{BackendStore, ServerArgs};
+
+#[derive(Parser)]
+#[command(name = "ferroflow", version, about = "An MLflow-compatible experiment tracker and model registry in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tracking server (MLflow REST API).
+    Server(ServerArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("FERROFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let outcome = match cli.command {
+        Command::Server(args) => run_server(args),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ferroflow: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server(args: ServerArgs) -> Result<(), String> {
+    let settings = args.resolve()?;
+    let store = match &settings.backend {
+        BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
+            path: path.clone(),
+            default_artifact_root: settings.default_artifact_root.clone(),
+            sync: settings.sync,
+        })
+        .map_err(|e| format!("cannot open {}: {}", path.display(), e.message))?,
+    };
+    let state = AppState::new(Arc::new(store), ServerConfig { serve_artifacts: settings.serve_artifacts });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        tracing::info!(
+            address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address),
+            backend = %settings.backend,
+            default_artifact_root = %settings.default_artifact_root,
+            artifacts_destination = %settings.artifacts_destination.display(),
+            "ferroflow {} listening",
+            env!("CARGO_PKG_VERSION")
+        );
+        ferroflow_server::serve(listener, state, shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!("ferroflow stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

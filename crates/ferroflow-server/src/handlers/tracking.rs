@@ -1,0 +1,689 @@
+//! Tracking RPCs: experiments, runs, logging and metric reads. Each handler decodes the
+//! message, applies MLflow's input validation, calls the store once and shapes the answer.
+
+use axum::extract::State;
+use axum::Json;
+use ferroflow_core::types::{
+    Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
+};
+use ferroflow_core::validation::{self, MAX_BATCH_LOG_REQUEST_SIZE};
+use ferroflow_core::Error;
+use ferroflow_store::{
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
+    SearchRuns, UpdateRun,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::wire::{lenient, Rpc};
+use crate::AppState;
+
+type JsonResult = ApiResult<Json<Value>>;
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError(Error::missing_parameter(name)))
+}
+
+/// A required string that must also be non-empty, as MLflow treats "" like absent.
+fn required_text(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    required(value.filter(|v| !v.is_empty()), name)
+}
+
+fn empty() -> JsonResult {
+    Ok(Json(json!({})))
+}
+
+fn view_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ViewType>, D::Error> {
+    lenient::opt_enum(d, ViewType::parse, "ViewType")
+}
+
+fn run_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RunStatus>, D::Error> {
+    lenient::opt_enum(d, RunStatus::parse, "RunStatus")
+}
+
+#[derive(Deserialize)]
+pub struct TagMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    value: Option<String>,
+}
+
+impl TagMessage {
+    fn into_key_value(self) -> Result<KeyValue, ApiError> {
+        Ok(KeyValue::new(required(self.key, "key")?, self.value.unwrap_or_default()))
+    }
+}
+
+fn key_values(tags: Vec<TagMessage>) -> Result<Vec<KeyValue>, ApiError> {
+    tags.into_iter().map(TagMessage::into_key_value).collect()
+}
+
+// ---------------------------------------------------------------- experiments
+
+#[derive(Deserialize)]
+pub struct CreateExperimentMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    artifact_location: Option<String>,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    tags: Vec<TagMessage>,
+}
+
+pub async fn create_experiment(State(app): State<AppState>, rpc: Rpc<CreateExperimentMessage>) -> JsonResult {
+    let message = rpc.message;
+    let name = required_text(message.name, "name")?;
+    validation::validate_experiment_name(&name)?;
+    let tags = key_values(message.tags)?;
+    for tag in &tags {
+        validation::validate_experiment_tag(tag)?;
+    }
+    let experiment_id = app
+        .store
+        .create_experiment(CreateExperiment { name, artifact_location: message.artifact_location, tags })
+        .await?;
+    Ok(Json(json!({ "experiment_id": experiment_id })))
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentIdMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    experiment_id: Option<String>,
+}
+
+pub async fn get_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> JsonResult {
+    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
+    let experiment = app.store.get_experiment(&experiment_id).await?;
+    Ok(Json(json!({ "experiment": experiment })))
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentNameMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    experiment_name: Option<String>,
+}
+
+pub async fn get_experiment_by_name(State(app): State<AppState>, rpc: Rpc<ExperimentNameMessage>) -> JsonResult {
+    let name = required_text(rpc.message.experiment_name, "experiment_name")?;
+    let experiment = app.store.get_experiment_by_name(&name).await?;
+    Ok(Json(json!({ "experiment": experiment })))
+}
+
+#[derive(Deserialize)]
+pub struct SearchExperimentsMessage {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    page_token: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    filter: Option<String>,
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    order_by: Vec<String>,
+    #[serde(default, deserialize_with = "view_type")]
+    view_type: Option<ViewType>,
+}
+
+pub async fn search_experiments(State(app): State<AppState>, rpc: Rpc<SearchExperimentsMessage>) -> JsonResult {
+    let message = rpc.message;
+    let limit = validation::MAX_RESULTS_SEARCH_EXPERIMENTS;
+    // An absent max_results reads as proto's 0, which MLflow rejects.
+    let max_results = match message.max_results.unwrap_or(0) {
+        n if n < 1 => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer"
+            )))
+        }
+        n if n > limit => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results' supplied. It must be at most {limit}"
+            )))
+        }
+        n => n as usize,
+    };
+    let page = app
+        .store
+        .search_experiments(SearchExperiments {
+            filter: message.filter,
+            order_by: message.order_by,
+            view_type: message.view_type.unwrap_or(ViewType::ActiveOnly),
+            max_results,
+            page_token: message.page_token,
+        })
+        .await?;
+    let mut body = json!({});
+    if !page.items.is_empty() {
+        body["experiments"] = json!(page.items);
+    }
+    if let Some(token) = page.next_page_token {
+        body["next_page_token"] = json!(token);
+    }
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateExperimentMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    experiment_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    new_name: Option<String>,
+}
+
+pub async fn update_experiment(State(app): State<AppState>, rpc: Rpc<UpdateExperimentMessage>) -> JsonResult {
+    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
+    let new_name = required_text(rpc.message.new_name, "new_name")?;
+    validation::validate_experiment_name(&new_name)?;
+    app.store.rename_experiment(&experiment_id, &new_name).await?;
+    empty()
+}
+
+pub async fn delete_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> JsonResult {
+    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
+    app.store.delete_experiment(&experiment_id).await?;
+    empty()
+}
+
+pub async fn restore_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> JsonResult {
+    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
+    app.store.restore_experiment(&experiment_id).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentTagMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    experiment_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    value: Option<String>,
+}
+
+pub async fn set_experiment_tag(State(app): State<AppState>, rpc: Rpc<ExperimentTagMessage>) -> JsonResult {
+    let message = rpc.message;
+    let experiment_id = required_text(message.experiment_id, "experiment_id")?;
+    let tag = KeyValue::new(required_text(message.key, "key")?, message.value.unwrap_or_default());
+    validation::validate_experiment_tag(&tag)?;
+    app.store.set_experiment_tag(&experiment_id, tag).await?;
+    empty()
+}
+
+pub async fn delete_experiment_tag(State(app): State<AppState>, rpc: Rpc<ExperimentTagMessage>) -> JsonResult {
+    let message = rpc.message;
+    let experiment_id = required_text(message.experiment_id, "experiment_id")?;
+    let key = required_text(message.key, "key")?;
+    app.store.delete_experiment_tag(&experiment_id, &key).await?;
+    empty()
+}
+
+// ---------------------------------------------------------------- runs
+
+#[derive(Deserialize)]
+pub struct CreateRunMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    experiment_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    user_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    run_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    tags: Vec<TagMessage>,
+}
+
+pub async fn create_run(State(app): State<AppState>, rpc: Rpc<CreateRunMessage>) -> JsonResult {
+    let message = rpc.message;
+    // MLflow's store takes create-time tags as given, without key or length checks.
+    let tags = key_values(message.tags)?;
+    let run = app
+        .store
+        .create_run(CreateRun {
+            experiment_id: message.experiment_id,
+            user_id: message.user_id,
+            run_name: message.run_name,
+            start_time: message.start_time,
+            tags,
+        })
+        .await?;
+    // A new run has no outputs yet; MLflow omits the key on create.
+    let mut body = json!({ "run": run });
+    if run.outputs.model_outputs.is_empty() {
+        if let Some(run) = body["run"].as_object_mut() {
+            run.remove("outputs");
+        }
+    }
+    Ok(Json(body))
+}
+
+/// Run-addressed messages carry `run_id`, or the deprecated `run_uuid`, or both.
+#[derive(Deserialize)]
+pub struct RunIdMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    run_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    run_uuid: Option<String>,
+}
+
+impl RunIdMessage {
+    fn resolve(self) -> Result<String, ApiError> {
+        let run_id = required_text(self.run_id.filter(|r| !r.is_empty()).or(self.run_uuid), "run_id")?;
+        validation::validate_run_id(&run_id)?;
+        Ok(run_id)
+    }
+}
+
+pub async fn get_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> JsonResult {
+    let run = app.store.get_run(&rpc.message.resolve()?).await?;
+    Ok(Json(json!({ "run": run })))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRunMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "run_status")]
+    status: Option<RunStatus>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    end_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    run_name: Option<String>,
+}
+
+pub async fn update_run(State(app): State<AppState>, rpc: Rpc<UpdateRunMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_info = app
+        .store
+        .update_run(UpdateRun {
+            run_id: message.id.resolve()?,
+            status: message.status,
+            end_time: message.end_time,
+            run_name: message.run_name,
+        })
+        .await?;
+    Ok(Json(json!({ "run_info": run_info })))
+}
+
+pub async fn delete_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> JsonResult {
+    app.store.delete_run(&rpc.message.resolve()?).await?;
+    empty()
+}
+
+pub async fn restore_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> JsonResult {
+    app.store.restore_run(&rpc.message.resolve()?).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+pub struct SearchRunsMessage {
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    experiment_ids: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    filter: Option<String>,
+    #[serde(default, deserialize_with = "view_type")]
+    run_view_type: Option<ViewType>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    order_by: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    page_token: Option<String>,
+}
+
+pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> JsonResult {
+    let message = rpc.message;
+    let limit = validation::MAX_RESULTS_SEARCH_RUNS;
+    let max_results = match message.max_results.unwrap_or(1000) {
+        n if n > limit => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results' supplied:  Hint: Value was of type 'int'. \
+                 See the API docs for more information about request parameters."
+            )))
+        }
+        n if n < 1 => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer"
+            )))
+        }
+        n => n as usize,
+    };
+    let page = app
+        .store
+        .search_runs(SearchRuns {
+            experiment_ids: message.experiment_ids,
+            filter: message.filter,
+            run_view_type: message.run_view_type.unwrap_or(ViewType::ActiveOnly),
+            max_results,
+            order_by: message.order_by,
+            page_token: message.page_token,
+        })
+        .await?;
+    let mut body = json!({});
+    if !page.items.is_empty() {
+        body["runs"] = json!(page.items);
+    }
+    if let Some(token) = page.next_page_token {
+        body["next_page_token"] = json!(token);
+    }
+    Ok(Json(body))
+}
+
+// ---------------------------------------------------------------- logging
+
+#[derive(Deserialize)]
+pub struct MetricMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    value: Option<f64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    step: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    model_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    dataset_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    dataset_digest: Option<String>,
+}
+
+impl MetricMessage {
+    fn into_metric(self) -> Result<Metric, ApiError> {
+        let mut metric = Metric::new(
+            required(self.key, "key")?,
+            required(self.value, "value")?,
+            required(self.timestamp, "timestamp")?,
+            self.step.unwrap_or(0),
+        );
+        metric.model_id = self.model_id.filter(|m| !m.is_empty());
+        metric.dataset_name = self.dataset_name.filter(|m| !m.is_empty());
+        metric.dataset_digest = self.dataset_digest.filter(|m| !m.is_empty());
+        Ok(metric)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogMetricMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(flatten)]
+    metric: MetricMessage,
+}
+
+async fn write_batch(app: &AppState, mut batch: LogBatch) -> JsonResult {
+    validation::validate_batch(&batch.metrics, &mut batch.params, &mut batch.tags)?;
+    app.store.log_batch(batch).await?;
+    empty()
+}
+
+pub async fn log_metric(State(app): State<AppState>, rpc: Rpc<LogMetricMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let metric = message.metric.into_metric()?;
+    validation::validate_metric(&metric, "")?;
+    write_batch(&app, LogBatch { run_id, metrics: vec![metric], ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+pub struct KeyValueForRunMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    value: Option<String>,
+}
+
+impl KeyValueForRunMessage {
+    fn resolve(self) -> Result<(String, KeyValue), ApiError> {
+        let run_id = self.id.resolve()?;
+        Ok((run_id, KeyValue::new(required_text(self.key, "key")?, self.value.unwrap_or_default())))
+    }
+}
+
+pub async fn log_param(State(app): State<AppState>, rpc: Rpc<KeyValueForRunMessage>) -> JsonResult {
+    let (run_id, mut param) = rpc.message.resolve()?;
+    validation::validate_param(&mut param, "key")?;
+    write_batch(&app, LogBatch { run_id, params: vec![param], ..Default::default() }).await
+}
+
+pub async fn set_tag(State(app): State<AppState>, rpc: Rpc<KeyValueForRunMessage>) -> JsonResult {
+    let (run_id, mut tag) = rpc.message.resolve()?;
+    validation::validate_run_tag(&mut tag, "key")?;
+    write_batch(&app, LogBatch { run_id, tags: vec![tag], ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteTagMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    key: Option<String>,
+}
+
+pub async fn delete_tag(State(app): State<AppState>, rpc: Rpc<DeleteTagMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let key = required(message.key, "key")?;
+    app.store.delete_tag(&run_id, &key).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+pub struct LogBatchMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    metrics: Vec<MetricMessage>,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    params: Vec<TagMessage>,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    tags: Vec<TagMessage>,
+}
+
+pub async fn log_batch(State(app): State<AppState>, rpc: Rpc<LogBatchMessage>) -> JsonResult {
+    if rpc.body_len > MAX_BATCH_LOG_REQUEST_SIZE {
+        return Err(ApiError::invalid(format!(
+            "Batched logging API requests must be at most {MAX_BATCH_LOG_REQUEST_SIZE} bytes, got a request of size {}.",
+            rpc.body_len
+        )));
+    }
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let metrics = message.metrics.into_iter().map(MetricMessage::into_metric).collect::<Result<_, _>>()?;
+    let params = key_values(message.params)?;
+    let tags = key_values(message.tags)?;
+    write_batch(&app, LogBatch { run_id, metrics, params, tags }).await
+}
+
+#[derive(Deserialize)]
+pub struct DatasetMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    digest: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    source_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    source: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    schema: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    profile: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DatasetInputMessage {
+    #[serde(default, deserialize_with = "lenient::vec")]
+    tags: Vec<TagMessage>,
+    dataset: Option<DatasetMessage>,
+}
+
+#[derive(Deserialize)]
+pub struct ModelIdMessage {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    model_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct LogInputsMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    datasets: Vec<DatasetInputMessage>,
+    #[serde(default, deserialize_with = "lenient::vec")]
+    models: Vec<ModelIdMessage>,
+}
+
+pub async fn log_inputs(State(app): State<AppState>, rpc: Rpc<LogInputsMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let mut datasets = Vec::with_capacity(message.datasets.len());
+    for input in message.datasets {
+        let dataset = required(input.dataset, "dataset")?;
+        let input = DatasetInput {
+            tags: key_values(input.tags)?,
+            dataset: Dataset {
+                name: required(dataset.name, "name")?,
+                digest: required(dataset.digest, "digest")?,
+                source_type: required(dataset.source_type, "source_type")?,
+                source: required(dataset.source, "source")?,
+                schema: dataset.schema,
+                profile: dataset.profile,
+            },
+        };
+        validation::validate_dataset_input(&input)?;
+        datasets.push(input);
+    }
+    let models = message
+        .models
+        .into_iter()
+        .map(|m| Ok(ModelInput { model_id: required_text(m.model_id, "model_id")? }))
+        .collect::<Result<_, ApiError>>()?;
+    app.store.log_inputs(&run_id, datasets, models).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+pub struct LogOutputsMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::opt_vec")]
+    models: Option<Vec<ModelIdMessage>>,
+}
+
+pub async fn log_outputs(State(app): State<AppState>, rpc: Rpc<LogOutputsMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let models = required(message.models, "models")?
+        .into_iter()
+        .map(|m| Ok(ModelOutput { model_id: required_text(m.model_id, "model_id")?, step: m.step.unwrap_or(0) }))
+        .collect::<Result<_, ApiError>>()?;
+    app.store.log_outputs(&run_id, models).await?;
+    empty()
+}
+
+// ---------------------------------------------------------------- metric reads
+
+#[derive(Deserialize)]
+pub struct MetricHistoryMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    metric_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    page_token: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+}
+
+pub async fn get_metric_history(State(app): State<AppState>, rpc: Rpc<MetricHistoryMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let metric_key = required_text(message.metric_key, "metric_key")?;
+    let max_results = match message.max_results {
+        None => None,
+        Some(n) if n >= 1 => Some(n.min(validation::MAX_RESULTS_GET_METRIC_HISTORY) as usize),
+        Some(n) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer."
+            )))
+        }
+    };
+    let page = app
+        .store
+        .get_metric_history(MetricHistoryQuery { run_id, metric_key, max_results, page_token: message.page_token })
+        .await?;
+    let mut body = json!({});
+    if !page.items.is_empty() {
+        body["metrics"] = json!(page.items);
+    }
+    if let Some(token) = page.next_page_token {
+        body["next_page_token"] = json!(token);
+    }
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+pub struct BulkIntervalMessage {
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    run_ids: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    metric_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    start_step: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    end_step: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    max_results: Option<i64>,
+}
+
+pub async fn get_metric_history_bulk_interval(State(app): State<AppState>, rpc: Rpc<BulkIntervalMessage>) -> JsonResult {
+    let message = rpc.message;
+    let metric_key = required_text(message.metric_key, "metric_key")?;
+    if message.run_ids.is_empty() {
+        return Err(ApiError(Error::missing_parameter("run_ids")));
+    }
+    let max_runs = validation::MAX_RUNS_GET_METRIC_HISTORY_BULK;
+    if message.run_ids.len() > max_runs {
+        return Err(ApiError::invalid(format!(
+            "GetMetricHistoryBulkInterval request must specify at most {max_runs} run_ids. Received {} run_ids. \
+             See the API docs for more information about request parameters.",
+            message.run_ids.len()
+        )));
+    }
+    for run_id in &message.run_ids {
+        validation::validate_run_id(run_id)?;
+    }
+    let steps = match (message.start_step, message.end_step) {
+        (Some(start), Some(end)) if start <= end => Some((start, end)),
+        (Some(start), Some(end)) => {
+            return Err(ApiError::invalid(format!(
+                "end_step must be greater than start_step. Found start_step={start} and end_step={end}."
+            )))
+        }
+        (None, None) => None,
+        _ => return Err(ApiError::invalid("If either start step or end step are specified, both must be specified.")),
+    };
+    let limit = validation::MAX_RESULTS_BULK_INTERVAL;
+    let max_results = match message.max_results.unwrap_or(limit) {
+        n if (1..=limit).contains(&n) => n as usize,
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "max_results must be between 1 and {limit}. See the API docs for more information about request parameters."
+            )))
+        }
+    };
+    let metrics = app
+        .store
+        .get_metric_history_bulk_interval(BulkIntervalQuery { run_ids: message.run_ids, metric_key, steps, max_results })
+        .await?;
+    if metrics.is_empty() {
+        return empty();
+    }
+    Ok(Json(json!({ "metrics": metrics })))
+}

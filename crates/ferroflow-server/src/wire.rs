@@ -1,0 +1,283 @@
+//! Reading requests the way MLflow's server does: protobuf-JSON leniency in, one shape in
+//! the handlers. POST/PATCH/DELETE bodies and GET query strings both become a JSON object;
+//! camelCase keys become snake_case; scalars may arrive as numbers or strings.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::Method;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Requests larger than this are refused before parsing; MLflow's largest legal field
+/// (a dataset profile) is 16 MiB.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// A decoded RPC request message, with the size of the body it came in.
+pub struct Rpc<T> {
+    pub message: T,
+    pub body_len: usize,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_get = request.method() == Method::GET;
+        let query = request.uri().query().map(str::to_owned);
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
+        let raw = if is_get || body.iter().all(u8::is_ascii_whitespace) {
+            query_to_json(query.as_deref().unwrap_or(""))
+        } else {
+            serde_json::from_slice::<Value>(&body)
+                .map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))?
+        };
+        if !raw.is_object() {
+            return Err(ApiError::invalid("The request body must be a JSON object."));
+        }
+        let normalized = snake_case_keys(raw)?;
+        let message = T::deserialize(normalized).map_err(|e| ApiError::invalid(format!("Invalid request: {e}")))?;
+        Ok(Rpc { message, body_len: body.len() })
+    }
+}
+
+/// Python `requests` encodes repeated fields as repeated keys; collect those into arrays.
+fn query_to_json(query: &str) -> Value {
+    let mut object = Map::new();
+    for (key, value) in form_urlencoded_pairs(query) {
+        match object.get_mut(&key) {
+            Some(Value::Array(items)) => items.push(Value::String(value)),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, Value::String(value)]);
+            }
+            None => {
+                object.insert(key, Value::String(value));
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key), percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+fn to_snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Rewrites camelCase keys to snake_case, refusing an object that spells a field both ways.
+fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
+    Ok(match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (key, inner) in map {
+                let snake = to_snake_case(&key);
+                if out.contains_key(&snake) {
+                    return Err(ApiError::invalid(format!("Field '{snake}' was given more than once.")));
+                }
+                out.insert(snake, snake_case_keys(inner)?);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(snake_case_keys).collect::<Result<_, _>>()?),
+        other => other,
+    })
+}
+
+/// Field deserializers that accept what protobuf JSON allows: numbers as strings,
+/// `"NaN"`/`"Infinity"` doubles, `True`/`False` booleans, one value for a repeated field.
+pub mod lenient {
+    use super::*;
+    use serde::de::Error as _;
+
+    fn describe(value: &Value) -> String {
+        match value {
+            Value::String(s) => format!("'{s}'"),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn parse_i64(value: &Value) -> Option<i64> {
+        match value {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn parse_f64(value: &Value) -> Option<f64> {
+        match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => match s.trim() {
+                "NaN" | "nan" => Some(f64::NAN),
+                "Infinity" | "inf" | "+Infinity" => Some(f64::INFINITY),
+                "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+                other => other.parse().ok(),
+            },
+            _ => None,
+        }
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => parse_i64(&value)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("expected an integer, got {}", describe(&value)))),
+        }
+    }
+
+    pub fn opt_f64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => parse_f64(&value)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("expected a double, got {}", describe(&value)))),
+        }
+    }
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(D::Error::custom(format!("expected a boolean, got {}", describe(&other)))),
+        }
+    }
+
+    /// A string field; numbers are accepted and printed, as ids often arrive as numbers.
+    pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(D::Error::custom(format!("expected a string, got {}", describe(&other)))),
+        }
+    }
+
+    /// A repeated field: an array, or a single value as GET query strings send it.
+    pub fn vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Vec<T>, D::Error> {
+        let items = match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(single) => vec![single],
+        };
+        items.into_iter().map(|item| T::deserialize(item).map_err(D::Error::custom)).collect()
+    }
+
+    /// A repeated field whose absence differs from an empty list.
+    pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Option<Vec<T>>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => {
+                items.into_iter().map(|item| T::deserialize(item).map_err(D::Error::custom)).collect::<Result<_, _>>().map(Some)
+            }
+            Some(single) => T::deserialize(single).map(|item| Some(vec![item])).map_err(D::Error::custom),
+        }
+    }
+
+    /// Repeated strings; numbers are accepted and printed.
+    pub fn vec_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+        let items: Vec<Value> = vec(deserializer)?;
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(D::Error::custom(format!("expected a string, got {}", describe(&other)))),
+            })
+            .collect()
+    }
+
+    /// An enum given by proto name or number.
+    pub fn opt_enum<'de, D, E>(deserializer: D, parse: impl Fn(&str) -> Option<E>, type_name: &str) -> Result<Option<E>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => {
+                let text = match &value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => String::new(),
+                };
+                parse(&text)
+                    .map(Some)
+                    .ok_or_else(|| D::Error::custom(format!("invalid {type_name} value {}", describe(&value))))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_become_objects_with_arrays() {
+        let value = query_to_json("run_id=a&run_id=b&metric_key=loss%2Fval&flag=True&x=a+b");
+        assert_eq!(value["run_id"], serde_json::json!(["a", "b"]));
+        assert_eq!(value["metric_key"], "loss/val");
+        assert_eq!(value["x"], "a b");
+    }
+
+    #[test]
+    fn percent_decoding_tolerates_garbage() {
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%41%42"), "AB");
+    }
+
+    #[test]
+    fn camel_case_is_normalized_and_double_spelling_refused() {
+        let value = snake_case_keys(serde_json::json!({"experimentId": "1", "tags": [{"key": "a"}]})).unwrap();
+        assert_eq!(value["experiment_id"], "1");
+        assert!(snake_case_keys(serde_json::json!({"experimentId": "1", "experiment_id": "2"})).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! Server settings from flags and `FERROFLOW_*` variables, named like `mlflow server`'s.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use ferroflow_sqlite::SyncMode;
+
+const DEFAULT_DATA_DIR: &str = "ferroflow-data";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SyncArg {
+    /// Durable across process crashes (`kill -9`); the default.
+    Normal,
+    /// Also durable across power loss: fsync on every group commit.
+    Full,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FERROFLOW_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, short, env = "FERROFLOW_PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Metadata store, as an SQLAlchemy-style URI: `sqlite:///relative.db` or `sqlite:////abs/path.db`.
+    /// Default: `./ferroflow-data/ferroflow.db`.
+    #[arg(long, env = "FERROFLOW_BACKEND_STORE_URI")]
+    pub backend_store_uri: Option<String>,
+    /// Where proxied artifacts are stored. Default: `./ferroflow-data/artifacts`.
+    #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION")]
+    pub artifacts_destination: Option<String>,
+    /// Artifact root handed to new experiments. Default: `mlflow-artifacts:/` when serving
+    /// artifacts, else the artifacts destination.
+    #[arg(long, env = "FERROFLOW_DEFAULT_ARTIFACT_ROOT")]
+    pub default_artifact_root: Option<String>,
+    /// Do not proxy artifacts; clients write to the artifact root directly.
+    #[arg(long, env = "FERROFLOW_NO_SERVE_ARTIFACTS")]
+    pub no_serve_artifacts: bool,
+    /// How hard each commit tries to reach the disk.
+    #[arg(long, env = "FERROFLOW_SYNC", value_enum, default_value = "normal")]
+    pub sync: SyncArg,
+}
+
+#[derive(Debug, Clone)]
+pub enum BackendStore {
+    Sqlite(PathBuf),
+}
+
+impl fmt::Display for BackendStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendStore::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub backend: BackendStore,
+    pub artifacts_destination: PathBuf,
+    pub default_artifact_root: String,
+    pub serve_artifacts: bool,
+    pub sync: SyncMode,
+}
+
+/// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
+pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
+    if let Some(rest) = uri.strip_prefix("sqlite:///") {
+        if rest.is_empty() {
+            return Err(format!("the store URI '{uri}' names no database file"));
+        }
+        return Ok(BackendStore::Sqlite(PathBuf::from(rest)));
+    }
+    if uri.starts_with("postgresql://") || uri.starts_with("postgres://") {
+        return Err("PostgreSQL stores are not supported by this build yet; use sqlite:///path.db".into());
+    }
+    if uri.contains("://") {
+        return Err(format!("unsupported backend store URI '{uri}'; use sqlite:///relative.db or sqlite:////abs/path.db"));
+    }
+    // A bare path, as `mlflow server` also accepts for its file store.
+    Ok(BackendStore::Sqlite(PathBuf::from(uri)))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl ServerArgs {
+    pub fn resolve(self) -> Result<ServerSettings, String> {
+        let data_dir = Path::new(DEFAULT_DATA_DIR);
+        let backend = match &self.backend_store_uri {
+            Some(uri) => parse_backend_store_uri(uri)?,
+            None => BackendStore::Sqlite(data_dir.join("ferroflow.db")),
+        };
+        let artifacts_destination = absolute(
+            &self.artifacts_destination.as_deref().map(PathBuf::from).unwrap_or_else(|| data_dir.join("artifacts")),
+        );
+        let serve_artifacts = !self.no_serve_artifacts;
+        let default_artifact_root = match self.default_artifact_root {
+            Some(root) => root,
+            None if serve_artifacts => "mlflow-artifacts:/".to_string(),
+            None => artifacts_destination.display().to_string(),
+        };
+        Ok(ServerSettings {
+            host: self.host,
+            port: self.port,
+            backend,
+            artifacts_destination,
+            default_artifact_root,
+            serve_artifacts,
+            sync: match self.sync {
+                SyncArg::Normal => SyncMode::Normal,
+                SyncArg::Full => SyncMode::Full,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlalchemy_style_uris() {
+        let relative = parse_backend_store_uri("sqlite:///relative.db").unwrap();
+        assert!(matches!(relative, BackendStore::Sqlite(p) if p == Path::new("relative.db")));
+        let absolute = parse_backend_store_uri("sqlite:////data/ff/db.sqlite").unwrap();
+        assert!(matches!(absolute, BackendStore::Sqlite(p) if p == Path::new("/data/ff/db.sqlite")));
+        assert!(parse_backend_store_uri("sqlite:///").is_err());
+        assert!(parse_backend_store_uri("mysql://x").is_err());
+    }
+}
