@@ -1,6 +1,7 @@
 //! ferroflow's HTTP layer: MLflow's REST API on axum. Handlers decode requests
 //! ([`wire`]), validate them with the core rules, call the [`TrackingStore`] once, and
 //! encode the answer; every error leaves through [`error::ApiError`].
+//! Each handler module owns its routes.
 
 pub mod error;
 pub mod handlers;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use ferroflow_store::TrackingStore;
+use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -32,12 +33,12 @@ impl Default for ServerConfig {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn TrackingStore>,
+    pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn TrackingStore>, config: ServerConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         Self { store, config: Arc::new(config) }
     }
 }
@@ -69,6 +70,8 @@ fn mlflow_api() -> Router<AppState> {
         .route("/runs/outputs", post(tracking::log_outputs))
         .route("/metrics/get-history", get(tracking::get_metric_history))
         .route("/metrics/get-history-bulk-interval", get(tracking::get_metric_history_bulk_interval))
+        .merge(handlers::logged_models::routes())
+        .merge(handlers::registry::routes())
 }
 
 /// The whole application: API routes under both prefixes, service endpoints, logging.

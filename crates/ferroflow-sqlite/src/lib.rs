@@ -5,6 +5,8 @@
 
 mod db;
 mod experiments;
+mod logged_models;
+mod registry;
 mod runs;
 mod schema;
 mod search;

@@ -11,9 +11,10 @@ use rusqlite::Connection;
 use crate::db::db_error;
 
 /// Each entry upgrades the schema by one version; never edit a released entry.
-const MIGRATIONS: &[&str] = &[
-    // v1: tracking core.
-    r#"
+const MIGRATIONS: &[&str] = &[V1_TRACKING, crate::logged_models::SCHEMA, crate::registry::SCHEMA];
+
+/// v1: the tracking core.
+const V1_TRACKING: &str = r#"
     CREATE TABLE experiments (
         experiment_id     INTEGER PRIMARY KEY,
         name              TEXT NOT NULL UNIQUE,
@@ -113,8 +114,7 @@ const MIGRATIONS: &[&str] = &[
         step     INTEGER NOT NULL,
         PRIMARY KEY (run_pk, model_id)
     ) WITHOUT ROWID;
-    "#,
-];
+"#;
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -5,6 +5,11 @@
 //! and must all pass the shared [`conformance`] suite.
 
 pub mod conformance;
+pub mod logged_models;
+pub mod registry;
+
+pub use logged_models::LoggedModelStore;
+pub use registry::RegistryStore;
 
 use async_trait::async_trait;
 use ferroflow_core::types::{
@@ -117,3 +122,8 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// every returned metric carries its `run_id`.
     async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>>;
 }
+
+/// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
+pub trait Store: TrackingStore + RegistryStore + LoggedModelStore {}
+
+impl<T: TrackingStore + RegistryStore + LoggedModelStore> Store for T {}

@@ -1,2 +1,4 @@
+pub mod logged_models;
+pub mod registry;
 pub mod service;
 pub mod tracking;

@@ -1,8 +1,4 @@
-//! The behaviour every [`TrackingStore`] backend must show, as plain async functions.
-//!
-//! A backend runs the whole suite with [`conformance_suite!`], handing it an expression
-//! that yields `(store, guard)`: a fresh, empty store and whatever must live as long as it
-//! (a temp folder, a scratch database). Each case panics on a violation.
+//! Tracking behaviour: experiments, runs, logging, metric reads.
 
 use ferroflow_core::types::{
     Dataset, DatasetInput, ExperimentTag, InputTag, LifecycleStage, Metric, ModelOutput, Param, RunStatus,
@@ -11,47 +7,16 @@ use ferroflow_core::types::{
 use ferroflow_core::ErrorCode;
 
 use crate::{
+    Store,
     BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
-    SearchRuns, TrackingStore, UpdateRun,
+    SearchRuns, UpdateRun,
 };
-
-/// Expands to one `#[tokio::test]` per conformance case for the store built by `$make`.
-#[macro_export]
-macro_rules! conformance_suite {
-    ($make:expr) => {
-        $crate::conformance_suite!(@cases $make;
-            default_experiment_exists,
-            experiment_lifecycle,
-            experiment_tags,
-            run_names_and_tags,
-            run_update_and_lifecycle,
-            params_are_write_once,
-            failed_batch_changes_nothing,
-            metrics_latest_and_history,
-            metric_history_pages,
-            search_runs_default_order_and_paging,
-            search_experiments_paging,
-            inputs_and_outputs,
-            bulk_interval_samples,
-            concurrent_writers_all_succeed,
-        );
-    };
-    (@cases $make:expr; $($case:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let (store, _guard) = $make;
-                $crate::conformance::$case(&store).await;
-            }
-        )+
-    };
-}
 
 fn experiment(name: &str) -> CreateExperiment {
     CreateExperiment { name: name.to_string(), ..Default::default() }
 }
 
-async fn new_run<S: TrackingStore>(store: &S, experiment_id: &str) -> String {
+async fn new_run<S: Store>(store: &S, experiment_id: &str) -> String {
     let request = CreateRun { experiment_id: Some(experiment_id.to_string()), ..Default::default() };
     store.create_run(request).await.expect("create run").info.run_id
 }
@@ -60,18 +25,18 @@ fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
     Metric::new(key, value, timestamp, step)
 }
 
-async fn log<S: TrackingStore>(store: &S, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<RunTag>) -> ferroflow_core::Result<()> {
+async fn log<S: Store>(store: &S, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<RunTag>) -> ferroflow_core::Result<()> {
     store.log_batch(LogBatch { run_id: run_id.to_string(), metrics, params, tags }).await
 }
 
-pub async fn default_experiment_exists<S: TrackingStore>(store: &S) {
+pub async fn default_experiment_exists<S: Store>(store: &S) {
     let default = store.get_experiment("0").await.expect("experiment 0");
     assert_eq!(default.name, "Default");
     assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
     assert_eq!(store.get_experiment_by_name("Default").await.unwrap().experiment_id, "0");
 }
 
-pub async fn experiment_lifecycle<S: TrackingStore>(store: &S) {
+pub async fn experiment_lifecycle<S: Store>(store: &S) {
     let id = store.create_experiment(experiment("exp-a")).await.unwrap();
     assert_ne!(id, "0");
     let created = store.get_experiment(&id).await.unwrap();
@@ -110,7 +75,7 @@ pub async fn experiment_lifecycle<S: TrackingStore>(store: &S) {
     assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Active);
 }
 
-pub async fn experiment_tags<S: TrackingStore>(store: &S) {
+pub async fn experiment_tags<S: Store>(store: &S) {
     let request = CreateExperiment {
         name: "tagged".into(),
         artifact_location: Some("s3://bucket/path".into()),
@@ -129,7 +94,7 @@ pub async fn experiment_tags<S: TrackingStore>(store: &S) {
     assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
 }
 
-pub async fn run_names_and_tags<S: TrackingStore>(store: &S) {
+pub async fn run_names_and_tags<S: Store>(store: &S) {
     let generated = store.create_run(CreateRun::default()).await.unwrap();
     assert_eq!(generated.info.experiment_id, "0");
     assert_eq!(generated.info.status, RunStatus::Running);
@@ -163,7 +128,7 @@ pub async fn run_names_and_tags<S: TrackingStore>(store: &S) {
     assert_eq!(store.get_run("0123456789abcdef0123456789abcdef").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
 }
 
-pub async fn run_update_and_lifecycle<S: TrackingStore>(store: &S) {
+pub async fn run_update_and_lifecycle<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let info = store
         .update_run(UpdateRun {
@@ -187,7 +152,7 @@ pub async fn run_update_and_lifecycle<S: TrackingStore>(store: &S) {
     log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
 }
 
-pub async fn params_are_write_once<S: TrackingStore>(store: &S) {
+pub async fn params_are_write_once<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
     log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
@@ -197,7 +162,7 @@ pub async fn params_are_write_once<S: TrackingStore>(store: &S) {
     assert_eq!(store.get_run(&run_id).await.unwrap().data.params, vec![Param::new("p", "1")]);
 }
 
-pub async fn failed_batch_changes_nothing<S: TrackingStore>(store: &S) {
+pub async fn failed_batch_changes_nothing<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     log(store, &run_id, vec![], vec![Param::new("p", "1")], vec![]).await.unwrap();
     let before = store.get_run(&run_id).await.unwrap();
@@ -220,7 +185,7 @@ pub async fn failed_batch_changes_nothing<S: TrackingStore>(store: &S) {
     assert!(history.items.is_empty());
 }
 
-pub async fn metrics_latest_and_history<S: TrackingStore>(store: &S) {
+pub async fn metrics_latest_and_history<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let points = vec![
         metric("m", 1.5, 1000, 1),
@@ -267,7 +232,7 @@ pub async fn metrics_latest_and_history<S: TrackingStore>(store: &S) {
     assert!(missing_run.items.is_empty());
 }
 
-pub async fn metric_history_pages<S: TrackingStore>(store: &S) {
+pub async fn metric_history_pages<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let points: Vec<Metric> = (0..25).map(|step| metric("loss", step as f64, 100 + step, step)).collect();
     log(store, &run_id, points, vec![], vec![]).await.unwrap();
@@ -293,7 +258,7 @@ pub async fn metric_history_pages<S: TrackingStore>(store: &S) {
     assert_eq!(seen, (0..25).collect::<Vec<_>>());
 }
 
-pub async fn search_runs_default_order_and_paging<S: TrackingStore>(store: &S) {
+pub async fn search_runs_default_order_and_paging<S: Store>(store: &S) {
     let id = store.create_experiment(experiment("search-paging")).await.unwrap();
     let mut expected = Vec::new();
     for start_time in 0..7 {
@@ -329,7 +294,7 @@ pub async fn search_runs_default_order_and_paging<S: TrackingStore>(store: &S) {
     assert_eq!(bad_token.code, ErrorCode::InvalidParameterValue);
 }
 
-pub async fn search_experiments_paging<S: TrackingStore>(store: &S) {
+pub async fn search_experiments_paging<S: Store>(store: &S) {
     for i in 0..4 {
         store.create_experiment(experiment(&format!("paged-{i}"))).await.unwrap();
     }
@@ -358,7 +323,7 @@ pub async fn search_experiments_paging<S: TrackingStore>(store: &S) {
     assert_eq!(only_deleted.items.len(), 1);
 }
 
-pub async fn inputs_and_outputs<S: TrackingStore>(store: &S) {
+pub async fn inputs_and_outputs<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let input = DatasetInput {
         tags: vec![InputTag::new("mlflow.data.context", "train")],
@@ -379,7 +344,7 @@ pub async fn inputs_and_outputs<S: TrackingStore>(store: &S) {
     assert_eq!(run.outputs.model_outputs, vec![ModelOutput { model_id: "m-1".into(), step: 3 }]);
 }
 
-pub async fn bulk_interval_samples<S: TrackingStore>(store: &S) {
+pub async fn bulk_interval_samples<S: Store>(store: &S) {
     let first = new_run(store, "0").await;
     let second = new_run(store, "0").await;
     let points: Vec<Metric> = (0..500).map(|step| metric("acc", step as f64, step, step)).collect();
@@ -411,7 +376,7 @@ pub async fn bulk_interval_samples<S: TrackingStore>(store: &S) {
     assert_eq!(ranged.iter().map(|m| m.step).collect::<Vec<_>>(), (100..110).collect::<Vec<_>>());
 }
 
-pub async fn concurrent_writers_all_succeed<S: TrackingStore>(store: &S) {
+pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let writes = (0..200).map(|step| {
         let run_id = run_id.clone();
@@ -428,7 +393,7 @@ pub async fn concurrent_writers_all_succeed<S: TrackingStore>(store: &S) {
 }
 
 /// Polls all futures concurrently without pulling in the `futures` crate.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {

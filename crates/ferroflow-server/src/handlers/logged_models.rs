@@ -1,0 +1,9 @@
+//! MLflow 3 logged-model RPCs.
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
