@@ -302,3 +302,58 @@ mod tests {
         assert!(a.is_newer_than(&nan));
     }
 }
+
+proto_enum!(
+    /// `mlflow.LoggedModelStatus`.
+    LoggedModelStatus {
+        Unspecified = "LOGGED_MODEL_STATUS_UNSPECIFIED" => 0,
+        Pending = "LOGGED_MODEL_PENDING" => 1,
+        Ready = "LOGGED_MODEL_READY" => 2,
+        UploadFailed = "LOGGED_MODEL_UPLOAD_FAILED" => 3,
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelRegistration {
+    pub name: String,
+    pub version: String,
+}
+
+/// An MLflow 3 logged model's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedModelInfo {
+    pub model_id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    pub artifact_uri: String,
+    pub status: LoggedModelStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator_id: Option<i64>,
+    pub model_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<ModelRegistration>,
+    #[serde(skip)]
+    pub lifecycle_stage: LifecycleStage,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoggedModelData {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<Param>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedModel {
+    pub info: LoggedModelInfo,
+    pub data: LoggedModelData,
+}

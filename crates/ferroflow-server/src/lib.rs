@@ -12,34 +12,40 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use ferroflow_artifacts::ArtifactRepository;
 use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use handlers::{service, tracking};
 
-/// Settings the handlers need besides the store.
+/// The default cap on one artifact upload: explicit, and large enough for big models.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Settings the handlers need besides the stores.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Whether this server proxies artifact bytes (`mlflow-artifacts:` URIs).
-    pub serve_artifacts: bool,
+    /// The largest single artifact upload accepted, in bytes.
+    pub max_artifact_bytes: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { serve_artifacts: true }
+        Self { max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES }
     }
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The proxied artifact store; `None` when artifacts are not served (no-proxy mode).
+    pub artifacts: Option<Arc<ArtifactRepository>>,
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        Self { store, config: Arc::new(config) }
+    pub fn new(store: Arc<dyn Store>, artifacts: Option<ArtifactRepository>, config: ServerConfig) -> Self {
+        Self { store, artifacts: artifacts.map(Arc::new), config: Arc::new(config) }
     }
 }
 
@@ -71,6 +77,7 @@ fn mlflow_api() -> Router<AppState> {
         .route("/metrics/get-history", get(tracking::get_metric_history))
         .route("/metrics/get-history-bulk-interval", get(tracking::get_metric_history_bulk_interval))
         .merge(handlers::logged_models::routes())
+        .merge(handlers::artifacts::api_routes())
         .merge(handlers::registry::routes())
 }
 
@@ -80,6 +87,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/2.0/mlflow", mlflow_api())
         .nest("/ajax-api/2.0/mlflow", mlflow_api())
+        .nest("/api/2.0/mlflow-artifacts", handlers::artifacts::proxy_routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", handlers::artifacts::proxy_routes())
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
         .route("/health", get(service::health))

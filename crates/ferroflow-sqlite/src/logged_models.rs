@@ -1,12 +1,343 @@
-//! MLflow 3 logged-model operations on SQLite.
+//! MLflow 3 logged models on SQLite.
 
 use async_trait::async_trait;
+use ferroflow_core::names::generate_run_name;
+use ferroflow_core::paging::decode_offset;
+use ferroflow_core::types::{
+    KeyValue, LifecycleStage, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Metric, Page,
+};
+use ferroflow_core::{Error, Result};
+use ferroflow_store::logged_models::{CreateLoggedModel, SearchLoggedModels};
 use ferroflow_store::LoggedModelStore;
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::SqliteStore;
+use crate::db::db_error;
+use crate::{experiments, now_millis, runs, SqliteStore};
 
 /// Logged-model tables (schema version 2).
-pub(crate) const SCHEMA: &str = "CREATE TABLE logged_models_placeholder (id INTEGER PRIMARY KEY);";
+pub(crate) const SCHEMA: &str = r#"
+    CREATE TABLE logged_models (
+        model_pk          INTEGER PRIMARY KEY,
+        model_id          TEXT NOT NULL UNIQUE,
+        experiment_id     INTEGER NOT NULL,
+        name              TEXT NOT NULL,
+        artifact_uri      TEXT NOT NULL,
+        status            INTEGER NOT NULL,
+        status_message    TEXT,
+        model_type        TEXT NOT NULL,
+        source_run_id     TEXT,
+        creation_time     INTEGER NOT NULL,
+        last_updated_time INTEGER NOT NULL,
+        lifecycle_stage   TEXT NOT NULL
+    );
+    CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, creation_time DESC);
+    CREATE TABLE logged_model_tags (
+        model_pk INTEGER NOT NULL,
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (model_pk, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_params (
+        model_pk INTEGER NOT NULL,
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (model_pk, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_metrics (
+        model_pk       INTEGER NOT NULL,
+        key            TEXT NOT NULL,
+        step           INTEGER NOT NULL,
+        timestamp      INTEGER NOT NULL,
+        value          REAL NOT NULL,
+        is_nan         INTEGER NOT NULL,
+        run_id         TEXT NOT NULL,
+        dataset_name   TEXT NOT NULL,
+        dataset_digest TEXT NOT NULL,
+        PRIMARY KEY (model_pk, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
+    ) WITHOUT ROWID;
+"#;
+
+pub(crate) fn not_found(model_id: &str) -> Error {
+    Error::not_found(format!("Logged model with ID '{model_id}' not found."))
+}
+
+const INFO_COLUMNS: &str = "model_pk, model_id, experiment_id, name, artifact_uri, status, status_message, \
+     model_type, source_run_id, creation_time, last_updated_time, lifecycle_stage";
+
+fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, LoggedModelInfo)> {
+    let status: i64 = row.get(5)?;
+    let stage: String = row.get(11)?;
+    Ok((
+        row.get(0)?,
+        LoggedModelInfo {
+            model_id: row.get(1)?,
+            experiment_id: row.get::<_, i64>(2)?.to_string(),
+            name: row.get(3)?,
+            artifact_uri: row.get(4)?,
+            status: LoggedModelStatus::from_number(status).unwrap_or(LoggedModelStatus::Unspecified),
+            status_message: row.get(6)?,
+            model_type: row.get(7)?,
+            source_run_id: row.get(8)?,
+            creation_timestamp_ms: row.get(9)?,
+            last_updated_timestamp_ms: row.get(10)?,
+            creator_id: None,
+            tags: Vec::new(),
+            registrations: Vec::new(),
+            lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
+        },
+    ))
+}
+
+/// The model's surrogate key, whatever its lifecycle stage.
+fn model_pk(conn: &Connection, model_id: &str) -> Result<i64> {
+    conn.prepare_cached("SELECT model_pk FROM logged_models WHERE model_id = ?1")
+        .map_err(db_error)?
+        .query_row([model_id], |row| row.get(0))
+        .optional()
+        .map_err(db_error)?
+        .ok_or_else(|| not_found(model_id))
+}
+
+fn key_values(conn: &Connection, sql: &str, model_pk: i64) -> Result<Vec<KeyValue>> {
+    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
+    let rows = statement
+        .query_map([model_pk], |row| Ok(KeyValue::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .map_err(db_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+}
+
+fn assemble(conn: &Connection, model_pk: i64, mut info: LoggedModelInfo) -> Result<LoggedModel> {
+    info.tags = key_values(conn, "SELECT key, value FROM logged_model_tags WHERE model_pk = ?1 ORDER BY key", model_pk)?;
+    let params =
+        key_values(conn, "SELECT key, value FROM logged_model_params WHERE model_pk = ?1 ORDER BY key", model_pk)?;
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT key, value, is_nan, timestamp, step, run_id, dataset_name, dataset_digest \
+             FROM logged_model_metrics WHERE model_pk = ?1 ORDER BY key, step, timestamp",
+        )
+        .map_err(db_error)?;
+    let model_id = info.model_id.clone();
+    let metrics = statement
+        .query_map([model_pk], |row| {
+            let is_nan: bool = row.get(2)?;
+            let mut metric = Metric::new(
+                row.get::<_, String>(0)?,
+                if is_nan { f64::NAN } else { row.get(1)? },
+                row.get(3)?,
+                row.get(4)?,
+            );
+            let non_empty = |text: String| (!text.is_empty()).then_some(text);
+            metric.run_id = non_empty(row.get(5)?);
+            metric.dataset_name = non_empty(row.get(6)?);
+            metric.dataset_digest = non_empty(row.get(7)?);
+            metric.model_id = Some(model_id.clone());
+            Ok(metric)
+        })
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    Ok(LoggedModel { info, data: LoggedModelData { params, metrics } })
+}
+
+pub(crate) fn load(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+    let (pk, info) = conn
+        .prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM logged_models WHERE model_id = ?1"))
+        .map_err(db_error)?
+        .query_row([model_id], info_from_row)
+        .optional()
+        .map_err(db_error)?
+        .filter(|(_, info)| allow_deleted || info.lifecycle_stage == LifecycleStage::Active)
+        .ok_or_else(|| not_found(model_id))?;
+    assemble(conn, pk, info)
+}
+
+fn upsert(conn: &Connection, table: &str, model_pk: i64, entry: &KeyValue) -> Result<()> {
+    // `table` is one of two fixed names, never request text.
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (model_pk, key, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (model_pk, key) DO UPDATE SET value = excluded.value"
+    ))
+    .map_err(db_error)?
+    .execute(params![model_pk, entry.key, entry.value])
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn create(conn: &Connection, request: CreateLoggedModel, now: i64) -> Result<LoggedModel> {
+    let experiment = experiments::get(conn, &request.experiment_id)?;
+    experiments::require_active(&experiment)?;
+    let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
+    let artifact_uri = experiments::join_uri(&experiment.artifact_location, &format!("models/{model_id}/artifacts"));
+    let name = if request.name.is_empty() { generate_run_name(&mut rand::rng()) } else { request.name };
+    conn.execute(
+        "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, status, model_type, \
+         source_run_id, creation_time, last_updated_time, lifecycle_stage) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
+        params![
+            model_id,
+            experiments::experiment_pk(&request.experiment_id)?,
+            name,
+            artifact_uri,
+            LoggedModelStatus::Pending.number(),
+            request.model_type,
+            request.source_run_id.filter(|r| !r.is_empty()),
+            now
+        ],
+    )
+    .map_err(db_error)?;
+    let pk = conn.last_insert_rowid();
+    for param in &request.params {
+        upsert(conn, "logged_model_params", pk, param)?;
+    }
+    for tag in &request.tags {
+        upsert(conn, "logged_model_tags", pk, tag)?;
+    }
+    load(conn, &model_id, false)
+}
+
+/// Records a run metric that names a model, so it shows in the model's `data.metrics`.
+pub(crate) fn record_metric(conn: &Connection, model_id: &str, run_id: &str, metric: &Metric) -> Result<()> {
+    let pk = model_pk(conn, model_id)?;
+    let is_nan = metric.value.is_nan();
+    let value = if is_nan { 0.0 } else { runs::clamp_infinity(metric.value) };
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
+         dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .map_err(db_error)?
+    .execute(params![
+        pk,
+        metric.key,
+        metric.step,
+        metric.timestamp,
+        value,
+        is_nan,
+        run_id,
+        metric.dataset_name.as_deref().unwrap_or(""),
+        metric.dataset_digest.as_deref().unwrap_or("")
+    ])
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Active models of the given experiments in MLflow's default order (newest first).
+pub(crate) fn all_in(conn: &Connection, experiment_pks: &[i64]) -> Result<Vec<LoggedModel>> {
+    let mut models = Vec::new();
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {INFO_COLUMNS} FROM logged_models WHERE experiment_id = ?1 AND lifecycle_stage = 'active'"
+        ))
+        .map_err(db_error)?;
+    for experiment_pk in experiment_pks {
+        let rows = statement
+            .query_map([experiment_pk], info_from_row)
+            .map_err(db_error)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_error)?;
+        for (pk, info) in rows {
+            models.push(assemble(conn, pk, info)?);
+        }
+    }
+    models.sort_by(|a, b| {
+        b.info
+            .creation_timestamp_ms
+            .cmp(&a.info.creation_timestamp_ms)
+            .then_with(|| a.info.model_id.cmp(&b.info.model_id))
+    });
+    Ok(models)
+}
 
 #[async_trait]
-impl LoggedModelStore for SqliteStore {}
+impl LoggedModelStore for SqliteStore {
+    async fn create_logged_model(&self, request: CreateLoggedModel) -> Result<LoggedModel> {
+        self.db.write(move |conn| create(conn, request, now_millis())).await
+    }
+
+    async fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        let model_id = model_id.to_string();
+        self.db.read(move |conn| load(conn, &model_id, allow_deleted)).await
+    }
+
+    async fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> Result<LoggedModel> {
+        let model_id = model_id.to_string();
+        self.db
+            .write(move |conn| {
+                let pk = model_pk(conn, &model_id)?;
+                conn.execute(
+                    "UPDATE logged_models SET status = ?1, last_updated_time = ?2 WHERE model_pk = ?3",
+                    params![status.number(), now_millis(), pk],
+                )
+                .map_err(db_error)?;
+                load(conn, &model_id, true)
+            })
+            .await
+    }
+
+    async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        let model_id = model_id.to_string();
+        self.db
+            .write(move |conn| {
+                let pk = model_pk(conn, &model_id)?;
+                conn.execute(
+                    "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = ?1 WHERE model_pk = ?2",
+                    params![now_millis(), pk],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<KeyValue>) -> Result<()> {
+        let model_id = model_id.to_string();
+        self.db
+            .write(move |conn| {
+                let pk = model_pk(conn, &model_id)?;
+                tags.iter().try_for_each(|tag| upsert(conn, "logged_model_tags", pk, tag))
+            })
+            .await
+    }
+
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        let (model_id, key) = (model_id.to_string(), key.to_string());
+        self.db
+            .write(move |conn| {
+                let pk = model_pk(conn, &model_id)?;
+                let removed = conn
+                    .execute("DELETE FROM logged_model_tags WHERE model_pk = ?1 AND key = ?2", params![pk, key])
+                    .map_err(db_error)?;
+                if removed == 0 {
+                    return Err(Error::not_found(format!(
+                        "No tag with key '{key}' found for model with ID '{model_id}'."
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn log_logged_model_params(&self, model_id: &str, params: Vec<KeyValue>) -> Result<()> {
+        let model_id = model_id.to_string();
+        self.db
+            .write(move |conn| {
+                let pk = model_pk(conn, &model_id)?;
+                params.iter().try_for_each(|param| upsert(conn, "logged_model_params", pk, param))
+            })
+            .await
+    }
+
+    async fn search_logged_models(&self, request: SearchLoggedModels) -> Result<Page<LoggedModel>> {
+        self.db
+            .read(move |conn| {
+                let offset = decode_offset(request.page_token.as_deref())?;
+                let experiment_pks = request
+                    .experiment_ids
+                    .iter()
+                    .map(|id| experiments::experiment_pk(id))
+                    .collect::<Result<Vec<_>>>()?;
+                let models = all_in(conn, &experiment_pks)?;
+                crate::search::logged_models(models, &request, offset)
+            })
+            .await
+    }
+}

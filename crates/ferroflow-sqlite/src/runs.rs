@@ -354,6 +354,9 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
             }
         };
         insert_metric(conn, run.pk, key_id, metric)?;
+        if let Some(model_id) = &metric.model_id {
+            crate::logged_models::record_metric(conn, model_id, &batch.run_id, metric)?;
+        }
     }
     for tag in &batch.tags {
         upsert_tag(conn, run.pk, tag)?;

@@ -1,8 +1,17 @@
-//! Searches: experiments, runs, and the sampled bulk metric read behind UI charts.
+//! Searches: experiments, runs, logged models, and the sampled bulk metric read behind
+//! UI charts.
+//!
+//! Filters and orders follow the core search language's reference semantics
+//! ([`ferroflow_core::search::eval`]): the default-ordered, unfiltered run search pages in
+//! SQL; everything else is evaluated in memory over the candidate set.
+
+use std::cmp::Ordering;
 
 use ferroflow_core::paging::{decode_offset, page_from};
-use ferroflow_core::types::{Experiment, LifecycleStage, Metric, Page, Run, ViewType};
-use ferroflow_core::{Error, Result};
+use ferroflow_core::search::{self, eval, AttrValue, Entity, Filter, Key, KeyKind, OrderBy, Record};
+use ferroflow_core::types::{Experiment, LifecycleStage, LoggedModel, Metric, Page, Run, ViewType};
+use ferroflow_core::Result;
+use ferroflow_store::logged_models::SearchLoggedModels;
 use ferroflow_store::{BulkIntervalQuery, SearchExperiments, SearchRuns};
 use rusqlite::Connection;
 
@@ -13,29 +22,155 @@ fn stages(view_type: ViewType) -> Vec<LifecycleStage> {
     [LifecycleStage::Active, LifecycleStage::Deleted].into_iter().filter(|s| view_type.includes(*s)).collect()
 }
 
-fn no_filter(filter: &Option<String>) -> bool {
-    filter.as_deref().map(str::trim).unwrap_or("").is_empty()
+/// A value an order_by clause sorts on. Within one clause all values share a variant.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum SortValue {
+    Int(i64),
+    Num(f64),
+    Str(String),
+}
+
+/// One clause's sort key: MLflow sorts missing (and NaN) values last in both directions,
+/// then by value.
+#[derive(Debug, Clone)]
+struct SortKey {
+    absent_rank: u8,
+    value: Option<SortValue>,
+    ascending: bool,
+}
+
+fn compare_keys(a: &[SortKey], b: &[SortKey]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let by_presence = x.absent_rank.cmp(&y.absent_rank);
+        if by_presence != Ordering::Equal {
+            return by_presence;
+        }
+        let by_value = x.value.partial_cmp(&y.value).unwrap_or(Ordering::Equal);
+        let by_value = if x.ascending { by_value } else { by_value.reverse() };
+        if by_value != Ordering::Equal {
+            return by_value;
+        }
+    }
+    Ordering::Equal
+}
+
+fn attr_sort_value(record: &Record, name: &str) -> Option<SortValue> {
+    record.attributes.get(name).map(|value| match value {
+        AttrValue::Int(n) => SortValue::Int(*n),
+        AttrValue::Str(s) => SortValue::Str(s.clone()),
+    })
+}
+
+/// The sort key of `record` for one order_by clause.
+fn sort_key(record: &Record, order: &OrderBy) -> SortKey {
+    let name = order.key.name.as_str();
+    let (absent_rank, value) = match order.key.kind {
+        KeyKind::Metric => match record.metrics.get(name).and_then(|values| values.first()) {
+            // NaN is stored as 0 with is_nan set: it sorts after numbers, as value 0.
+            Some(v) if v.is_nan() => (1, Some(SortValue::Num(0.0))),
+            Some(v) => (0, Some(SortValue::Num(*v))),
+            None => (2, None),
+        },
+        KeyKind::Param => match record.params.get(name) {
+            Some(v) => (0, Some(SortValue::Str(v.clone()))),
+            None => (1, None),
+        },
+        KeyKind::Tag => match record.tags.get(name) {
+            Some(v) => (0, Some(SortValue::Str(v.clone()))),
+            None => (1, None),
+        },
+        KeyKind::Attribute | KeyKind::Dataset => match attr_sort_value(record, name) {
+            Some(v) => (0, Some(v)),
+            None => (1, None),
+        },
+    };
+    SortKey { absent_rank, value, ascending: order.ascending }
+}
+
+/// Filters, sorts and pages records in memory; `tail` appends the entity's tie-breakers.
+fn filter_sort_page<T>(
+    items: Vec<(T, Record)>,
+    entity: Entity,
+    filter: Option<&Filter>,
+    orders: &[OrderBy],
+    offset: u64,
+    max_results: usize,
+) -> Page<T> {
+    let mut keyed: Vec<(Vec<SortKey>, T)> = items
+        .into_iter()
+        .filter(|(_, record)| eval::matches(entity, filter, record))
+        .map(|(item, record)| (orders.iter().map(|o| sort_key(&record, o)).collect(), item))
+        .collect();
+    keyed.sort_by(|a, b| compare_keys(&a.0, &b.0));
+    let window: Vec<T> = keyed.into_iter().skip(offset as usize).take(max_results + 1).map(|(_, item)| item).collect();
+    page_from(window, offset, max_results)
+}
+
+fn attribute_order(name: &str, ascending: bool) -> OrderBy {
+    OrderBy { key: Key::new(KeyKind::Attribute, name), ascending }
+}
+
+fn experiment_record(experiment: &Experiment) -> Record {
+    let mut record = Record::default()
+        .with_attr("name", experiment.name.as_str())
+        .with_attr("experiment_id", experiment.experiment_id.parse::<i64>().unwrap_or(-1))
+        .with_attr("creation_time", experiment.creation_time)
+        .with_attr("last_update_time", experiment.last_update_time);
+    for tag in &experiment.tags {
+        record = record.with_tag(&tag.key, &tag.value);
+    }
+    record
 }
 
 pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Result<Page<Experiment>> {
     let offset = decode_offset(request.page_token.as_deref())?;
-    if !no_filter(&request.filter) || !request.order_by.is_empty() {
-        return Err(Error::invalid_parameter("filters and order_by are not supported yet"));
+    let filter = search::parse_experiment_filter(request.filter.as_deref().unwrap_or(""))?;
+    let mut orders = search::parse_order_by_list(Entity::Experiment, &request.order_by)?;
+    // MLflow's tie-breakers: newest first by default; with a custom order, id descending.
+    if orders.is_empty() {
+        orders.push(attribute_order("creation_time", false));
+        orders.push(attribute_order("experiment_id", true));
+    } else if !orders.iter().any(|o| o.key.name == "experiment_id") {
+        orders.push(attribute_order("experiment_id", false));
     }
-    let mut matching: Vec<Experiment> = experiments::all(conn)?
+    let items: Vec<(Experiment, Record)> = experiments::all(conn)?
         .into_iter()
         .filter(|e| request.view_type.includes(e.lifecycle_stage))
-        .collect();
-    // MLflow's default order: newest first, ties by id.
-    matching.sort_by(|a, b| {
-        b.creation_time.cmp(&a.creation_time).then_with(|| {
-            let id = |e: &Experiment| e.experiment_id.parse::<i64>().unwrap_or(i64::MAX);
-            id(a).cmp(&id(b))
+        .map(|e| {
+            let record = experiment_record(&e);
+            (e, record)
         })
-    });
-    let window: Vec<Experiment> =
-        matching.into_iter().skip(offset as usize).take(request.max_results + 1).collect();
-    Ok(page_from(window, offset, request.max_results))
+        .collect();
+    Ok(filter_sort_page(items, Entity::Experiment, filter.as_ref(), &orders, offset, request.max_results))
+}
+
+fn run_record(run: &Run) -> Record {
+    let info = &run.info;
+    let mut record = Record::default()
+        .with_attr("run_id", info.run_id.as_str())
+        .with_attr("run_name", info.run_name.as_str())
+        .with_attr("status", info.status.as_str())
+        .with_attr("user_id", info.user_id.as_str())
+        .with_attr("artifact_uri", info.artifact_uri.as_str())
+        .with_attr("lifecycle_stage", info.lifecycle_stage.as_str())
+        .with_attr("start_time", info.start_time);
+    if let Some(end_time) = info.end_time {
+        record = record.with_attr("end_time", end_time);
+    }
+    for metric in &run.data.metrics {
+        record = record.with_metric(&metric.key, metric.value);
+    }
+    for param in &run.data.params {
+        record = record.with_param(&param.key, &param.value);
+    }
+    for tag in &run.data.tags {
+        record = record.with_tag(&tag.key, &tag.value);
+    }
+    for input in &run.inputs.dataset_inputs {
+        let context = input.tags.iter().find(|t| t.key == "mlflow.data.context").map(|t| t.value.as_str());
+        record = record.with_dataset(&input.dataset.name, &input.dataset.digest, context);
+    }
+    record
 }
 
 pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> {
@@ -45,17 +180,85 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
         .iter()
         .map(|id| ferroflow_core::validation::parse_experiment_id(id))
         .collect::<Result<_>>()?;
-    if !no_filter(&request.filter) || !request.order_by.is_empty() {
-        return Err(Error::invalid_parameter("filters and order_by are not supported yet"));
+    let filter = search::parse_run_filter(request.filter.as_deref().unwrap_or(""))?;
+    let mut orders = search::parse_order_by_list(Entity::Run, &request.order_by)?;
+    let stages = stages(request.run_view_type);
+    if filter.is_none() && orders.is_empty() {
+        let fetched = runs::page_in_default_order(conn, &experiment_pks, &stages, offset, request.max_results)?;
+        return Ok(page_from(fetched, offset, request.max_results));
     }
-    let fetched = runs::page_in_default_order(
-        conn,
-        &experiment_pks,
-        &stages(request.run_view_type),
-        offset,
-        request.max_results,
-    )?;
-    Ok(page_from(fetched, offset, request.max_results))
+    // MLflow's tie-breakers: start_time DESC unless ordered by it, then run id.
+    if !orders.iter().any(|o| o.key.kind == KeyKind::Attribute && o.key.name == "start_time") {
+        orders.push(attribute_order("start_time", false));
+    }
+    orders.push(attribute_order("run_id", true));
+    let items: Vec<(Run, Record)> = runs::page_in_default_order(conn, &experiment_pks, &stages, 0, usize::MAX / 2)?
+        .into_iter()
+        .map(|run| {
+            let record = run_record(&run);
+            (run, record)
+        })
+        .collect();
+    Ok(filter_sort_page(items, Entity::Run, filter.as_ref(), &orders, offset, request.max_results))
+}
+
+fn logged_model_record(model: &LoggedModel, datasets: &[(String, Option<String>)]) -> Record {
+    let info = &model.info;
+    let mut record = Record::default()
+        .with_attr("model_id", info.model_id.as_str())
+        .with_attr("name", info.name.as_str())
+        .with_attr("model_type", info.model_type.as_str())
+        .with_attr("status", info.status.as_str())
+        .with_attr("creation_timestamp", info.creation_timestamp_ms)
+        .with_attr("last_updated_timestamp", info.last_updated_timestamp_ms);
+    if let Some(run_id) = &info.source_run_id {
+        record = record.with_attr("source_run_id", run_id.as_str());
+    }
+    for metric in &model.data.metrics {
+        let in_scope = datasets.is_empty()
+            || datasets.iter().any(|(name, digest)| {
+                metric.dataset_name.as_deref() == Some(name.as_str())
+                    && digest.as_deref().is_none_or(|d| metric.dataset_digest.as_deref() == Some(d))
+            });
+        if in_scope {
+            record = record.with_metric(&metric.key, metric.value);
+        }
+    }
+    for param in &model.data.params {
+        record = record.with_param(&param.key, &param.value);
+    }
+    for tag in &info.tags {
+        record = record.with_tag(&tag.key, &tag.value);
+    }
+    record
+}
+
+/// Applies a logged-model search's filter, order and paging to `models`.
+pub(crate) fn logged_models(
+    models: Vec<LoggedModel>,
+    request: &SearchLoggedModels,
+    offset: u64,
+) -> Result<Page<LoggedModel>> {
+    let filter = search::parse_logged_model_filter(request.filter.as_deref().unwrap_or(""))?;
+    let mut orders = request
+        .order_by
+        .iter()
+        .map(|o| search::parse_logged_model_order_by(&o.field_name, o.ascending))
+        .collect::<Result<Vec<_>>>()?;
+    if !orders.iter().any(|o| o.key.kind == KeyKind::Attribute && o.key.name == "creation_timestamp") {
+        orders.push(attribute_order("creation_timestamp", false));
+    }
+    if !orders.iter().any(|o| o.key.kind == KeyKind::Attribute && o.key.name == "model_id") {
+        orders.push(attribute_order("model_id", true));
+    }
+    let items: Vec<(LoggedModel, Record)> = models
+        .into_iter()
+        .map(|model| {
+            let record = logged_model_record(&model, &request.datasets);
+            (model, record)
+        })
+        .collect();
+    Ok(filter_sort_page(items, Entity::LoggedModel, filter.as_ref(), &orders, offset, request.max_results))
 }
 
 /// MLflow 3.18's chart sampling over one run's rows (already in (step, timestamp, value)

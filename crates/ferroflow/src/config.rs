@@ -28,7 +28,9 @@ pub struct ServerArgs {
     /// Default: `./ferroflow-data/ferroflow.db`.
     #[arg(long, env = "FERROFLOW_BACKEND_STORE_URI")]
     pub backend_store_uri: Option<String>,
-    /// Where proxied artifacts are stored. Default: `./ferroflow-data/artifacts`.
+    /// Where artifacts are stored: a local folder, `s3://bucket/prefix`, `gs://bucket/prefix`
+    /// or `wasbs://container@account.blob.core.windows.net/prefix`.
+    /// Default: `./ferroflow-data/artifacts`.
     #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION")]
     pub artifacts_destination: Option<String>,
     /// Artifact root handed to new experiments. Default: `mlflow-artifacts:/` when serving
@@ -38,6 +40,9 @@ pub struct ServerArgs {
     /// Do not proxy artifacts; clients write to the artifact root directly.
     #[arg(long, env = "FERROFLOW_NO_SERVE_ARTIFACTS")]
     pub no_serve_artifacts: bool,
+    /// The largest single artifact upload accepted, in bytes.
+    #[arg(long, env = "FERROFLOW_MAX_ARTIFACT_BYTES", default_value_t = ferroflow_server::DEFAULT_MAX_ARTIFACT_BYTES)]
+    pub max_artifact_bytes: u64,
     /// How hard each commit tries to reach the disk.
     #[arg(long, env = "FERROFLOW_SYNC", value_enum, default_value = "normal")]
     pub sync: SyncArg,
@@ -61,9 +66,10 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub backend: BackendStore,
-    pub artifacts_destination: PathBuf,
+    pub artifacts_destination: String,
     pub default_artifact_root: String,
     pub serve_artifacts: bool,
+    pub max_artifact_bytes: u64,
     pub sync: SyncMode,
 }
 
@@ -96,14 +102,16 @@ impl ServerArgs {
             Some(uri) => parse_backend_store_uri(uri)?,
             None => BackendStore::Sqlite(data_dir.join("ferroflow.db")),
         };
-        let artifacts_destination = absolute(
-            &self.artifacts_destination.as_deref().map(PathBuf::from).unwrap_or_else(|| data_dir.join("artifacts")),
-        );
+        let artifacts_destination = match self.artifacts_destination {
+            Some(uri) if uri.contains("://") => uri,
+            Some(path) => absolute(Path::new(&path)).display().to_string(),
+            None => absolute(&data_dir.join("artifacts")).display().to_string(),
+        };
         let serve_artifacts = !self.no_serve_artifacts;
         let default_artifact_root = match self.default_artifact_root {
             Some(root) => root,
             None if serve_artifacts => "mlflow-artifacts:/".to_string(),
-            None => artifacts_destination.display().to_string(),
+            None => artifacts_destination.clone(),
         };
         Ok(ServerSettings {
             host: self.host,
@@ -112,6 +120,7 @@ impl ServerArgs {
             artifacts_destination,
             default_artifact_root,
             serve_artifacts,
+            max_artifact_bytes: self.max_artifact_bytes,
             sync: match self.sync {
                 SyncArg::Normal => SyncMode::Normal,
                 SyncArg::Full => SyncMode::Full,

@@ -5,6 +5,7 @@ mod config;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use ferroflow_artifacts::ArtifactRepository;
 use ferroflow_server::{AppState, ServerConfig};
 use ferroflow_sqlite::{SqliteOptions, SqliteStore};
 use tracing_subscriber::EnvFilter;
@@ -54,7 +55,16 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         })
         .map_err(|e| format!("cannot open {}: {}", path.display(), e.message))?,
     };
-    let state = AppState::new(Arc::new(store), ServerConfig { serve_artifacts: settings.serve_artifacts });
+    let artifacts = if settings.serve_artifacts {
+        Some(
+            ArtifactRepository::open(&settings.artifacts_destination)
+                .map_err(|e| format!("cannot open the artifact destination {}: {e}", settings.artifacts_destination))?,
+        )
+    } else {
+        None
+    };
+    let config = ServerConfig { max_artifact_bytes: settings.max_artifact_bytes };
+    let state = AppState::new(Arc::new(store), artifacts, config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +78,8 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address),
             backend = %settings.backend,
             default_artifact_root = %settings.default_artifact_root,
-            artifacts_destination = %settings.artifacts_destination.display(),
+            artifacts_destination = %settings.artifacts_destination,
+            serve_artifacts = settings.serve_artifacts,
             "ferroflow {} listening",
             env!("CARGO_PKG_VERSION")
         );

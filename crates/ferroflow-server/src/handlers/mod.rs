@@ -1,3 +1,4 @@
+pub mod artifacts;
 pub mod logged_models;
 pub mod registry;
 pub mod service;

@@ -22,7 +22,7 @@ pub async fn server_info(State(app): State<AppState>) -> Json<Value> {
         "store_type": "SqlStore",
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
-        "artifact_serving_enabled": app.config.serve_artifacts,
+        "artifact_serving_enabled": app.artifacts.is_some(),
         // Never claimed before the mpu/* endpoints exist: the client would use them.
         "multipart_uploads_enabled": false,
         "multipart_downloads_enabled": false,

@@ -21,12 +21,12 @@ use crate::AppState;
 
 type JsonResult = ApiResult<Json<Value>>;
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
+pub(crate) fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError(Error::missing_parameter(name)))
 }
 
 /// A required string that must also be non-empty, as MLflow treats "" like absent.
-fn required_text(value: Option<String>, name: &str) -> Result<String, ApiError> {
+pub(crate) fn required_text(value: Option<String>, name: &str) -> Result<String, ApiError> {
     required(value.filter(|v| !v.is_empty()), name)
 }
 
@@ -56,7 +56,7 @@ impl TagMessage {
     }
 }
 
-fn key_values(tags: Vec<TagMessage>) -> Result<Vec<KeyValue>, ApiError> {
+pub(crate) fn key_values(tags: Vec<TagMessage>) -> Result<Vec<KeyValue>, ApiError> {
     tags.into_iter().map(TagMessage::into_key_value).collect()
 }
 
@@ -267,7 +267,7 @@ pub struct RunIdMessage {
 }
 
 impl RunIdMessage {
-    fn resolve(self) -> Result<String, ApiError> {
+    pub(crate) fn resolve(self) -> Result<String, ApiError> {
         let run_id = required_text(self.run_id.filter(|r| !r.is_empty()).or(self.run_uuid), "run_id")?;
         validation::validate_run_id(&run_id)?;
         Ok(run_id)

@@ -1,0 +1,388 @@
+//! Artifact storage for ferroflow, through the `object_store` crate: a local folder (the
+//! default), any S3-compatible store, Google Cloud Storage and Azure Blob Storage.
+//!
+//! Bodies stream in both directions, so a multi-gigabyte upload or download keeps the
+//! server's memory flat.
+
+mod path;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+
+pub use path::ArtifactPath;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("Invalid path: '{0}'")]
+    InvalidPath(String),
+    #[error("Artifact '{0}' does not exist")]
+    NotFound(String),
+    #[error("Artifact is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("unsupported artifact destination '{0}'")]
+    UnsupportedDestination(String),
+    #[error("artifact storage error: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("artifact upload failed: {0}")]
+    Upload(String),
+}
+
+impl From<ArtifactError> for ferroflow_core::Error {
+    fn from(error: ArtifactError) -> Self {
+        use ferroflow_core::Error;
+        match &error {
+            ArtifactError::InvalidPath(_) | ArtifactError::TooLarge(_) | ArtifactError::Upload(_) => {
+                Error::invalid_parameter(error.to_string())
+            }
+            ArtifactError::NotFound(_) => Error::not_found(error.to_string()),
+            ArtifactError::Store(object_store::Error::NotFound { .. }) => Error::not_found("Artifact does not exist"),
+            ArtifactError::UnsupportedDestination(_) | ArtifactError::Store(_) => Error::internal(error.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ArtifactError> = std::result::Result<T, E>;
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The entry's name within the listed directory.
+    pub name: String,
+    pub is_dir: bool,
+    pub file_size: Option<u64>,
+}
+
+/// A downloadable artifact: its size and a stream of its bytes.
+pub struct Download {
+    pub size: u64,
+    pub body: BoxStream<'static, Result<Bytes, ArtifactError>>,
+}
+
+/// The artifact root this server proxies, and the store behind it.
+#[derive(Clone)]
+pub struct ArtifactRepository {
+    store: Arc<dyn ObjectStore>,
+    root_uri: String,
+    /// The canonical local root, when the store is a local folder: symlinks are checked
+    /// against it so that a link planted inside the root cannot lead outside it.
+    local_root: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ArtifactRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactRepository").field("root_uri", &self.root_uri).finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Splits `scheme://bucket/some/prefix` into the bucket URL and the prefix inside it.
+fn split_bucket(uri: &str) -> (String, String) {
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (format!("{scheme}://{bucket}"), prefix.trim_matches('/').to_string())
+}
+
+fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    }
+}
+
+impl ArtifactRepository {
+    /// Opens the destination the way MLflow users configure it: a local path or
+    /// `file://` URI, `s3://bucket/prefix` (with `MLFLOW_S3_ENDPOINT_URL` or
+    /// `AWS_ENDPOINT_URL` for S3-compatible stores), `gs://bucket/prefix`, or
+    /// `wasbs://container@account.blob.core.windows.net/prefix` / `az://container/prefix`.
+    /// Credentials come from the usual environment variables of each cloud.
+    pub fn open(destination: &str) -> Result<Self> {
+        if let Some(rest) = destination.strip_prefix("s3://") {
+            let (bucket_url, prefix) = split_bucket(destination);
+            let mut builder = AmazonS3Builder::from_env().with_url(bucket_url);
+            if let Some(endpoint) = env("MLFLOW_S3_ENDPOINT_URL").or_else(|| env("AWS_ENDPOINT_URL")) {
+                builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+            }
+            if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+                builder = builder.with_region("us-east-1");
+            }
+            let _ = rest;
+            let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+        }
+        if destination.starts_with("gs://") {
+            let (bucket_url, prefix) = split_bucket(destination);
+            let store: Arc<dyn ObjectStore> = Arc::new(GoogleCloudStorageBuilder::from_env().with_url(bucket_url).build()?);
+            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+        }
+        if let Some(rest) = destination.strip_prefix("wasbs://").or_else(|| destination.strip_prefix("wasb://")) {
+            // MLflow's form: wasbs://<container>@<account>.blob.core.windows.net/<prefix>
+            let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let (container, host) = authority
+                .split_once('@')
+                .ok_or_else(|| ArtifactError::UnsupportedDestination(destination.into()))?;
+            let account = host.split('.').next().unwrap_or(host);
+            let mut builder = MicrosoftAzureBuilder::from_env().with_account(account).with_container_name(container);
+            if let Some(key) = env("AZURE_STORAGE_ACCESS_KEY") {
+                builder = builder.with_access_key(key);
+            }
+            if let Some(connection) = env("AZURE_STORAGE_CONNECTION_STRING") {
+                for part in connection.split(';') {
+                    if let Some(key) = part.strip_prefix("AccountKey=") {
+                        builder = builder.with_access_key(key);
+                    }
+                }
+            }
+            let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+            return Ok(Self {
+                store: with_prefix(store, prefix.trim_matches('/')),
+                root_uri: destination.trim_end_matches('/').into(),
+                local_root: None,
+            });
+        }
+        if destination.starts_with("az://") || destination.starts_with("abfss://") || destination.starts_with("azure://") {
+            let (container_url, prefix) = split_bucket(destination);
+            let store: Arc<dyn ObjectStore> = Arc::new(MicrosoftAzureBuilder::from_env().with_url(container_url).build()?);
+            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+        }
+        let local = destination.strip_prefix("file://").unwrap_or(destination);
+        if local.contains("://") {
+            return Err(ArtifactError::UnsupportedDestination(destination.into()));
+        }
+        Self::open_local(FsPath::new(local))
+    }
+
+    /// A local folder, created if missing.
+    pub fn open_local(root: &FsPath) -> Result<Self> {
+        std::fs::create_dir_all(root)
+            .map_err(|e| ArtifactError::Upload(format!("cannot create {}: {e}", root.display())))?;
+        let canonical = std::fs::canonicalize(root)
+            .map_err(|e| ArtifactError::Upload(format!("cannot resolve {}: {e}", root.display())))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&canonical)?);
+        Ok(Self { store, root_uri: canonical.display().to_string(), local_root: Some(canonical) })
+    }
+
+    /// The root as a URI clients can use directly (no-proxy mode hands this out).
+    pub fn root_uri(&self) -> &str {
+        &self.root_uri
+    }
+
+    fn store_path(&self, path: &ArtifactPath) -> Result<StorePath> {
+        self.refuse_symlinks(path)?;
+        StorePath::parse(path.as_str()).map_err(|_| ArtifactError::InvalidPath(path.as_str().into()))
+    }
+
+    /// Refuses a path that passes through a symlink inside a local root.
+    fn refuse_symlinks(&self, path: &ArtifactPath) -> Result<()> {
+        let Some(root) = &self.local_root else { return Ok(()) };
+        let mut current = root.clone();
+        for segment in path.as_str().split('/') {
+            current.push(segment);
+            match std::fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(ArtifactError::InvalidPath(path.as_str().into()));
+                }
+                Ok(_) => {}
+                // Nothing exists from here on, so nothing below can be a link.
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams `body` into `path`, refusing more than `max_bytes`. Returns the size written.
+    pub async fn put_stream<S, E>(&self, path: &ArtifactPath, body: S, max_bytes: u64) -> Result<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let location = self.store_path(path)?;
+        let upload = self.store.put_multipart(&location).await?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut written: u64 = 0;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(ArtifactError::Upload(format!("the upload was interrupted: {e}")));
+                }
+            };
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                let _ = writer.abort().await;
+                return Err(ArtifactError::TooLarge(max_bytes));
+            }
+            // Bounds buffered parts so memory stays flat on slow stores.
+            writer.wait_for_capacity(4).await?;
+            writer.write(&chunk);
+        }
+        writer.finish().await?;
+        Ok(written)
+    }
+
+    pub async fn get(&self, path: &ArtifactPath) -> Result<Download> {
+        let location = self.store_path(path)?;
+        let result = self.store.get(&location).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => ArtifactError::NotFound(path.as_str().into()),
+            other => ArtifactError::Store(other),
+        })?;
+        let size = result.meta.size;
+        let body = result.into_stream().map_err(ArtifactError::Store).boxed();
+        Ok(Download { size, body })
+    }
+
+    /// The immediate children of `dir` (the root when `None`), sorted by name.
+    /// A missing directory lists as empty.
+    pub async fn list(&self, dir: Option<&ArtifactPath>) -> Result<Vec<FileInfo>> {
+        let prefix = match dir {
+            Some(dir) => Some(self.store_path(dir)?),
+            None => None,
+        };
+        let listing = match self.store.list_with_delimiter(prefix.as_ref()).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut entries: Vec<FileInfo> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(|name| FileInfo { name: name.to_string(), is_dir: true, file_size: None }))
+            .chain(listing.objects.iter().filter_map(|o| {
+                o.location.filename().map(|name| FileInfo { name: name.to_string(), is_dir: false, file_size: Some(o.size) })
+            }))
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// Deletes a file, or everything under a directory. Returns the number of files removed.
+    pub async fn delete(&self, path: &ArtifactPath) -> Result<u64> {
+        let location = self.store_path(path)?;
+        let removed = self.delete_under(Some(&location)).await?;
+        if removed == 0 {
+            match self.store.delete(&location).await {
+                Ok(()) => return Ok(1),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(root) = &self.local_root {
+            // Local stores keep emptied folders; remove them so listings stay truthful.
+            let folder = root.join(path.as_str());
+            if folder.is_dir() {
+                let _ = std::fs::remove_dir_all(&folder);
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn delete_under(&self, prefix: Option<&StorePath>) -> Result<u64> {
+        let objects: Vec<_> = self.store.list(prefix).try_collect().await?;
+        let mut removed = 0;
+        for object in objects {
+            match self.store.delete(&object.location).await {
+                Ok(()) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Maps an artifact URI that lives in this repository (`mlflow-artifacts:/…`, or a
+    /// URI under [`root_uri`](Self::root_uri)) to its path inside the repository.
+    pub fn path_of_uri(&self, uri: &str) -> Option<ArtifactPath> {
+        let relative = if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
+            // `mlflow-artifacts:/p`, or `mlflow-artifacts://host/p` naming a server.
+            match rest.strip_prefix("//") {
+                Some(with_host) => with_host.split_once('/').map(|(_, p)| p).unwrap_or(""),
+                None => rest,
+            }
+        } else {
+            let local = uri.strip_prefix("file://").unwrap_or(uri);
+            local.strip_prefix(self.root_uri.as_str())?
+        };
+        ArtifactPath::parse(relative.trim_start_matches('/')).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    async fn read_all(download: Download) -> Vec<u8> {
+        let chunks: Vec<Bytes> = download.body.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn local_round_trip_list_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open(dir.path().to_str().unwrap()).unwrap();
+        let path = ArtifactPath::parse("1/run/artifacts/dir/a.txt").unwrap();
+        let chunks = stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("hel")), Ok(Bytes::from("lo"))]);
+        assert_eq!(repo.put_stream(&path, chunks, 1024).await.unwrap(), 5);
+        assert_eq!(read_all(repo.get(&path).await.unwrap()).await, b"hello");
+
+        let listing = repo.list(Some(&ArtifactPath::parse("1/run/artifacts").unwrap())).await.unwrap();
+        assert_eq!(listing, vec![FileInfo { name: "dir".into(), is_dir: true, file_size: None }]);
+        let missing = repo.list(Some(&ArtifactPath::parse("nope").unwrap())).await.unwrap();
+        assert!(missing.is_empty());
+
+        assert_eq!(repo.delete(&ArtifactPath::parse("1/run").unwrap()).await.unwrap(), 1);
+        assert!(matches!(repo.get(&path).await, Err(ArtifactError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn size_limit_is_enforced_and_nothing_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        let path = ArtifactPath::parse("big.bin").unwrap();
+        let chunks = stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 600])), Ok(Bytes::from(vec![0u8; 600]))]);
+        assert!(matches!(repo.put_stream(&path, chunks, 1000).await, Err(ArtifactError::TooLarge(1000))));
+        assert!(repo.get(&path).await.is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinks_out_of_the_root_are_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cr3t").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        let path = ArtifactPath::parse("escape/secret").unwrap();
+        assert!(matches!(repo.get(&path).await, Err(ArtifactError::InvalidPath(_))));
+        let listing = repo.list(Some(&ArtifactPath::parse("escape").unwrap())).await;
+        assert!(matches!(listing, Err(ArtifactError::InvalidPath(_))));
+    }
+
+    #[test]
+    fn uris_map_into_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        assert_eq!(repo.path_of_uri("mlflow-artifacts:/1/abc/artifacts").unwrap().as_str(), "1/abc/artifacts");
+        assert_eq!(repo.path_of_uri("mlflow-artifacts://host:5000/1/x").unwrap().as_str(), "1/x");
+        let local = format!("{}/2/r/artifacts", repo.root_uri());
+        assert_eq!(repo.path_of_uri(&local).unwrap().as_str(), "2/r/artifacts");
+        assert!(repo.path_of_uri("s3://elsewhere/x").is_none());
+        assert!(repo.path_of_uri("mlflow-artifacts:/../etc").is_none());
+    }
+}
