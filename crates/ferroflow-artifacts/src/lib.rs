@@ -275,7 +275,8 @@ impl ArtifactRepository {
     pub async fn delete(&self, path: &ArtifactPath) -> Result<u64> {
         let location = self.store_path(path)?;
         let removed = self.delete_under(Some(&location)).await?;
-        if removed == 0 {
+        let local_folder = self.local_root.as_ref().map(|root| root.join(path.as_str())).filter(|f| f.is_dir());
+        if removed == 0 && local_folder.is_none() {
             match self.store.delete(&location).await {
                 Ok(()) => return Ok(1),
                 Err(object_store::Error::NotFound { .. }) => {}
@@ -283,13 +284,24 @@ impl ArtifactRepository {
             }
         }
         if let Some(root) = &self.local_root {
-            // Local stores keep emptied folders; remove them so listings stay truthful.
-            let folder = root.join(path.as_str());
-            if folder.is_dir() {
+            // Local stores keep emptied folders; remove them, and parents left empty, so
+            // listings stay truthful and deleted runs leave no trace.
+            if let Some(folder) = local_folder {
                 let _ = std::fs::remove_dir_all(&folder);
+            }
+            let mut parent = root.join(path.as_str());
+            while parent.pop() && parent.starts_with(root) && parent != *root {
+                if std::fs::remove_dir(&parent).is_err() {
+                    break;
+                }
             }
         }
         Ok(removed)
+    }
+
+    /// Deletes everything under this repository's root. Returns the number of files removed.
+    pub async fn delete_all(&self) -> Result<u64> {
+        self.delete_under(None).await
     }
 
     async fn delete_under(&self, prefix: Option<&StorePath>) -> Result<u64> {

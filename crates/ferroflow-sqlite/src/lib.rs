@@ -5,6 +5,7 @@
 
 mod db;
 mod experiments;
+mod gc;
 mod logged_models;
 mod registry;
 mod runs;

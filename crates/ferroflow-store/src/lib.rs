@@ -5,9 +5,11 @@
 //! and must all pass the shared [`conformance`] suite.
 
 pub mod conformance;
+pub mod gc;
 pub mod logged_models;
 pub mod registry;
 
+pub use gc::GcStore;
 pub use logged_models::LoggedModelStore;
 pub use registry::RegistryStore;
 
@@ -124,6 +126,6 @@ pub trait TrackingStore: Send + Sync + 'static {
 }
 
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
-pub trait Store: TrackingStore + RegistryStore + LoggedModelStore {}
+pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore {}
 
-impl<T: TrackingStore + RegistryStore + LoggedModelStore> Store for T {}
+impl<T: TrackingStore + RegistryStore + LoggedModelStore + GcStore> Store for T {}

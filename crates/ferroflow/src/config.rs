@@ -16,14 +16,9 @@ pub enum SyncArg {
     Full,
 }
 
+/// Where metadata and artifacts live; shared by `server` and `gc`.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, env = "FERROFLOW_HOST", default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on.
-    #[arg(long, short, env = "FERROFLOW_PORT", default_value_t = 5000)]
-    pub port: u16,
+pub struct StoreArgs {
     /// Metadata store, as an SQLAlchemy-style URI: `sqlite:///relative.db` or `sqlite:////abs/path.db`.
     /// Default: `./ferroflow-data/ferroflow.db`.
     #[arg(long, env = "FERROFLOW_BACKEND_STORE_URI")]
@@ -33,6 +28,46 @@ pub struct ServerArgs {
     /// Default: `./ferroflow-data/artifacts`.
     #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION")]
     pub artifacts_destination: Option<String>,
+    /// How hard each commit tries to reach the disk.
+    #[arg(long, env = "FERROFLOW_SYNC", value_enum, default_value = "normal")]
+    pub sync: SyncArg,
+}
+
+impl StoreArgs {
+    pub fn backend(&self) -> Result<BackendStore, String> {
+        match &self.backend_store_uri {
+            Some(uri) => parse_backend_store_uri(uri),
+            None => Ok(BackendStore::Sqlite(Path::new(DEFAULT_DATA_DIR).join("ferroflow.db"))),
+        }
+    }
+
+    /// The destination as a URI, local paths made absolute.
+    pub fn artifacts_destination(&self) -> String {
+        match &self.artifacts_destination {
+            Some(uri) if uri.contains("://") => uri.clone(),
+            Some(path) => absolute(Path::new(path)).display().to_string(),
+            None => absolute(&Path::new(DEFAULT_DATA_DIR).join("artifacts")).display().to_string(),
+        }
+    }
+
+    pub fn sync_mode(&self) -> SyncMode {
+        match self.sync {
+            SyncArg::Normal => SyncMode::Normal,
+            SyncArg::Full => SyncMode::Full,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FERROFLOW_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, short, env = "FERROFLOW_PORT", default_value_t = 5000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Artifact root handed to new experiments. Default: `mlflow-artifacts:/` when serving
     /// artifacts, else the artifacts destination.
     #[arg(long, env = "FERROFLOW_DEFAULT_ARTIFACT_ROOT")]
@@ -43,9 +78,6 @@ pub struct ServerArgs {
     /// The largest single artifact upload accepted, in bytes.
     #[arg(long, env = "FERROFLOW_MAX_ARTIFACT_BYTES", default_value_t = ferroflow_server::DEFAULT_MAX_ARTIFACT_BYTES)]
     pub max_artifact_bytes: u64,
-    /// How hard each commit tries to reach the disk.
-    #[arg(long, env = "FERROFLOW_SYNC", value_enum, default_value = "normal")]
-    pub sync: SyncArg,
 }
 
 #[derive(Debug, Clone)]
@@ -97,16 +129,8 @@ fn absolute(path: &Path) -> PathBuf {
 
 impl ServerArgs {
     pub fn resolve(self) -> Result<ServerSettings, String> {
-        let data_dir = Path::new(DEFAULT_DATA_DIR);
-        let backend = match &self.backend_store_uri {
-            Some(uri) => parse_backend_store_uri(uri)?,
-            None => BackendStore::Sqlite(data_dir.join("ferroflow.db")),
-        };
-        let artifacts_destination = match self.artifacts_destination {
-            Some(uri) if uri.contains("://") => uri,
-            Some(path) => absolute(Path::new(&path)).display().to_string(),
-            None => absolute(&data_dir.join("artifacts")).display().to_string(),
-        };
+        let backend = self.store.backend()?;
+        let artifacts_destination = self.store.artifacts_destination();
         let serve_artifacts = !self.no_serve_artifacts;
         let default_artifact_root = match self.default_artifact_root {
             Some(root) => root,
@@ -121,10 +145,7 @@ impl ServerArgs {
             default_artifact_root,
             serve_artifacts,
             max_artifact_bytes: self.max_artifact_bytes,
-            sync: match self.sync {
-                SyncArg::Normal => SyncMode::Normal,
-                SyncArg::Full => SyncMode::Full,
-            },
+            sync: self.store.sync_mode(),
         })
     }
 }

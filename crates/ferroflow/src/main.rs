@@ -1,6 +1,7 @@
 //! The `ferroflow` binary: a thin command line over the server and store crates.
 
 mod config;
+mod gc;
 
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the tracking server (MLflow REST API).
     Server(ServerArgs),
+    /// Permanently delete runs, experiments and logged models in the `deleted` stage,
+    /// with their artifacts.
+    Gc(gc::GcArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +39,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let outcome = match cli.command {
         Command::Server(args) => run_server(args),
+        Command::Gc(args) => run_gc(args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -45,16 +50,36 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run_server(args: ServerArgs) -> Result<(), String> {
-    let settings = args.resolve()?;
-    let store = match &settings.backend {
+fn open_store(backend: &BackendStore, default_artifact_root: &str, sync: ferroflow_sqlite::SyncMode) -> Result<SqliteStore, String> {
+    match backend {
         BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
             path: path.clone(),
-            default_artifact_root: settings.default_artifact_root.clone(),
-            sync: settings.sync,
+            default_artifact_root: default_artifact_root.to_string(),
+            sync,
         })
-        .map_err(|e| format!("cannot open {}: {}", path.display(), e.message))?,
-    };
+        .map_err(|e| format!("cannot open {}: {}", path.display(), e.message)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn run_gc(args: gc::GcArgs) -> Result<(), String> {
+    let backend = args.store.backend()?;
+    let destination_uri = args.store.artifacts_destination();
+    let store = open_store(&backend, "mlflow-artifacts:/", args.store.sync_mode())?;
+    let destination = ArtifactRepository::open(&destination_uri)
+        .map_err(|e| format!("cannot open the artifact destination {destination_uri}: {e}"))?;
+    runtime()?.block_on(gc::run(args, &store, Some(destination)))
+}
+
+fn run_server(args: ServerArgs) -> Result<(), String> {
+    let settings = args.resolve()?;
+    let store = open_store(&settings.backend, &settings.default_artifact_root, settings.sync)?;
     let artifacts = if settings.serve_artifacts {
         Some(
             ArtifactRepository::open(&settings.artifacts_destination)
@@ -65,11 +90,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     };
     let config = ServerConfig { max_artifact_bytes: settings.max_artifact_bytes };
     let state = AppState::new(Arc::new(store), artifacts, config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
+    runtime()?.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = tokio::net::TcpListener::bind(&address)
             .await

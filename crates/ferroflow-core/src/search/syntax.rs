@@ -85,8 +85,9 @@ pub(crate) enum RawOp {
 pub(crate) enum RawValue {
     /// A quoted string; `inner` is the raw text between the quotes.
     Str { inner: String, quote: char },
-    /// A number literal exactly as written.
-    Num { text: String, integer: bool },
+    /// A number literal exactly as written. `sqlparse` is false for `1e+5`: Python's
+    /// float() reads it (so the logged-model parser takes it) but sqlparse does not.
+    Num { text: String, integer: bool, sqlparse: bool },
     /// An unquoted word, which MLflow rejects with a specific message.
     Bare(String),
     /// A parenthesized Python tuple literal.
@@ -143,7 +144,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<RawExpr>, SyntaxError> {
 }
 
 fn filter(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
-    let expr = or_expr(i)?;
+    let expr = or_expr(i, true)?;
     skip_ws(i);
     if !i.is_empty() {
         let what = if expr.is_some() {
@@ -157,16 +158,11 @@ fn filter(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
 }
 
 /// `and_chain (OR and_chain)*`; an empty chain is only allowed when it is the only one.
-fn or_expr(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
+fn or_expr(i: &mut In<'_>, top_level: bool) -> PResult<Option<RawExpr>> {
     let mut chains = Vec::new();
     loop {
-        let start = i.checkpoint();
-        let chain = and_chain(i)?;
-        if chain.is_none() && !chains.is_empty() {
-            i.reset(&start);
-            skip_ws(i);
-            return fail_here(i, "a comparison after OR");
-        }
+        let first = chains.is_empty();
+        let chain = and_chain(i, top_level && first)?;
         skip_ws(i);
         let before_or = i.checkpoint();
         if keyword(i, "OR") {
@@ -175,6 +171,10 @@ fn or_expr(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
                 return fail_here(i, "a comparison before OR");
             }
             chains.extend(chain);
+            skip_ws(i);
+            if !starts_operand(i) {
+                return fail_here(i, "a comparison after OR");
+            }
             continue;
         }
         chains.extend(chain);
@@ -183,19 +183,57 @@ fn or_expr(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
     Ok(collapse(chains, RawExpr::Or))
 }
 
-/// Operands separated by optional `AND`s, with stray leading/trailing `AND`s allowed.
-fn and_chain(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
+/// Operands joined by `AND`. For MLflow compatibility the `AND` may be repeated, stray at
+/// the very start or end of the filter, or missing between two comparisons (sqlparse
+/// skips `AND` tokens and MLflow collects every comparison it finds). Inside parentheses
+/// or next to `OR` a stray `AND` is an error, and a missing `AND` is only accepted where
+/// sqlparse still sees two comparisons: before a plain comparison, not before `IN`,
+/// `NOT IN`, `IS [NOT] NULL`, `NOT` or `(` (there sqlparse glues the text into one
+/// nonsensical key, so MLflow's answer has no meaning worth reproducing).
+fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> {
     let mut items = Vec::new();
+    let mut dangling_and = None;
+    let mut joined = true;
     loop {
         skip_ws(i);
+        let before = i.checkpoint();
         if keyword(i, "AND") {
+            if items.is_empty() && !at_filter_start {
+                i.reset(&before);
+                return fail_here(i, "a comparison before AND");
+            }
+            dangling_and = Some(before);
+            joined = true;
             continue;
         }
-        if starts_operand(i) {
-            items.push(unary(i)?);
-            continue;
+        if !starts_operand(i) {
+            break;
         }
-        break;
+        if !joined {
+            let rest: &str = i;
+            let plain_start = !rest.starts_with('(') && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
+            let item = if plain_start { Some(comparison(i)?) } else { None };
+            match item {
+                Some(cmp) if !matches!(cmp.op, RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull) => {
+                    items.push(RawExpr::Cmp(cmp));
+                    continue;
+                }
+                _ => {
+                    i.reset(&before);
+                    return fail_here(i, "AND or OR before this comparison");
+                }
+            }
+        }
+        items.push(unary(i)?);
+        dangling_and = None;
+        joined = false;
+    }
+    if let Some(and_pos) = dangling_and {
+        // Only the end of the whole filter may follow a stray AND.
+        if !i.is_empty() {
+            i.reset(&and_pos);
+            return fail_here(i, "a comparison after AND");
+        }
     }
     Ok(collapse(items, RawExpr::And))
 }
@@ -238,7 +276,7 @@ fn unary(i: &mut In<'_>) -> PResult<RawExpr> {
     }
     if i.starts_with('(') {
         let _ = i.next_token();
-        let inner = or_expr(i)?;
+        let inner = or_expr(i, false)?;
         skip_ws(i);
         let Some(inner) = inner else {
             return fail_here(i, "a comparison inside parentheses");
@@ -287,10 +325,9 @@ pub(crate) fn key(i: &mut In<'_>, allow_leading_single_quote: bool) -> PResult<R
                 let word = take_while(1.., is_word_char).parse_next(i)?;
                 Segment { inner: word.to_string(), quote: None }
             }
-            _ => {
-                let what = if first { "a key such as metrics.x" } else { "a key name after '.'" };
-                return fail_here(i, what);
-            }
+            // MLflow takes `tags.` as the tag named "" (which matches nothing).
+            _ if !first => Segment { inner: String::new(), quote: None },
+            _ => return fail_here(i, "a key such as metrics.x"),
         };
         segments.push(segment);
         if i.starts_with('.') {
@@ -411,6 +448,7 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     let int_digits = digits(p);
     let mut len = None;
     let mut integer = false;
+    let mut sqlparse = true;
     if int_digits > 0 {
         // Exponent form.
         let mut q = p + int_digits;
@@ -419,12 +457,15 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
         }
         if matches!(b.get(q), Some(b'e' | b'E')) {
             let mut r = q + 1;
-            if b.get(r) == Some(&b'-') {
+            if b.get(r) == Some(&b'-') || (p == 0 && b.get(r) == Some(&b'+')) {
+                sqlparse = b.get(r) != Some(&b'+');
                 r += 1;
             }
             let exp_digits = digits(r);
             if exp_digits > 0 {
                 len = Some(r + exp_digits);
+            } else {
+                sqlparse = true;
             }
         }
     }
@@ -449,7 +490,7 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     if i.chars().next().is_some_and(|c| is_word_char(c) || c == '.') {
         return fail_here(i, "whitespace or an operator after the number");
     }
-    Ok(RawValue::Num { text, integer })
+    Ok(RawValue::Num { text, integer, sqlparse })
 }
 
 /// A string or quoted identifier with sqlparse's end rule (see module docs); returns the

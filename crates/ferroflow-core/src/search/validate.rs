@@ -367,7 +367,7 @@ fn run_comparison(raw: &RawCmp) -> VResult<Comparison> {
             let canonical = run_attribute_alias(&name);
             if RUN_NUMERIC_ATTRIBUTES.contains(&canonical) {
                 let value = match &raw.value {
-                    RawValue::Num { text, .. } => Value::Number(parse_number(text)),
+                    RawValue::Num { text, sqlparse: true, .. } => Value::Number(parse_number(text)),
                     other => {
                         return err(
                             raw.value_pos,
@@ -431,7 +431,7 @@ fn run_comparison(raw: &RawCmp) -> VResult<Comparison> {
 
 fn metric_value(raw: &RawCmp) -> VResult<Value> {
     match &raw.value {
-        RawValue::Num { text, .. } => Ok(Value::Number(parse_number(text))),
+        RawValue::Num { text, sqlparse: true, .. } => Ok(Value::Number(parse_number(text))),
         other => err(
             raw.value_pos,
             format!("Expected numeric value type for metric. Found {}", other.display()),
@@ -516,7 +516,7 @@ fn experiment_comparison(raw: &RawCmp) -> VResult<Comparison> {
         return Ok(Comparison { key, op, value });
     }
     if EXPERIMENT_NUMERIC_ATTRIBUTES.contains(&name.as_str()) {
-        let RawValue::Num { text, integer } = &raw.value else {
+        let RawValue::Num { text, integer, sqlparse: true } = &raw.value else {
             return err(
                 raw.value_pos,
                 format!(
@@ -677,7 +677,7 @@ fn registry_comparison(entity: Entity, raw: &RawCmp) -> VResult<Comparison> {
     if versions && name == "version_number" {
         let op = check_op(raw, NUMERIC_OPS, |op| format!("Invalid comparator for attribute {name}: {op}"))?;
         let number = match &raw.value {
-            RawValue::Num { text, integer: true } => parse_number(text),
+            RawValue::Num { text, integer: true, sqlparse: true } => parse_number(text),
             RawValue::Num { text, .. } => {
                 return err(raw.value_pos, format!("Invalid value for numeric attribute '{name}': {text}"))
             }

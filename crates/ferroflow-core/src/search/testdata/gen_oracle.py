@@ -6,9 +6,11 @@ It seeds a throw-away SQLite store with known entities, runs every filter in COR
 the store's real search method, and records either the error or the matching entity labels,
 together with the seeded records (so the Rust test can rebuild them as eval::Record values).
 
-Corpus lines are "entity|filter". Prefix the line with "ext:" for ferroflow extensions
-(MLflow rejects them, ferroflow must accept), "dev:" for documented deviations (the match
-set is not compared). `{run:NAME}` / `{exp:NAME}` are replaced by the seeded ids.
+Corpus lines are "entity|filter" ("entity@order|clause" for order_by). Prefix the line with
+"ext:" for ferroflow extensions (MLflow rejects them, ferroflow must accept them; an
+optional " ⇒ label,label" suffix gives the hand-computed expected matches), "dev:" for
+documented deviations (the match set is not compared). `{run:NAME}`, `{exp:NAME}` and
+`{lm:NAME}` are replaced by the seeded ids.
 """
 
 import json
@@ -312,7 +314,9 @@ def run_case(kind, entity, text, is_order):
     return out
 
 
-corpus_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus.txt")
+corpus_path = os.environ.get("ORACLE_CORPUS") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "corpus.txt"
+)
 cases = []
 with open(corpus_path, encoding="utf-8") as fh:
     for line in fh:
@@ -324,10 +328,17 @@ with open(corpus_path, encoding="utf-8") as fh:
             if line.startswith(prefix):
                 kind = prefix[:-1]
                 line = line[len(prefix):]
+        expected = None
+        if " ⇒ " in line:
+            line, labels = line.split(" ⇒ ", 1)
+            expected = sorted(x for x in labels.split(",") if x)
         entity, text = line.split("|", 1)
         is_order = entity.endswith("@order")
         entity = entity.removesuffix("@order")
-        cases.append(run_case(kind, entity, text, is_order))
+        case = run_case(kind, entity, text, is_order)
+        if expected is not None:
+            case["expected"] = expected
+        cases.append(case)
 
 json.dump({"mlflow_version": mlflow.__version__, "records": records, "cases": cases}, sys.stdout,
           indent=1, ensure_ascii=False)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test ferroflow has, from a fresh machine: installs what the tests need
+# (pinned Python venvs with the real mlflow clients, an S3-protocol server), builds,
+# then runs the Rust suites, the compatibility suites against the real clients, and a
+# smoke run of the benchmark.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "installing test dependencies"
+scripts/setup-python.sh
+
+step "format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "rust tests"
+cargo test --workspace --quiet 2>&1 | tee /tmp/ferroflow-cargo-test.log
+cargo build --quiet -p ferroflow
+
+step "compatibility tests with the real mlflow clients"
+FERROFLOW_BIN="$root/target/debug/ferroflow" scripts/run-compat-tests.sh
+
+if [[ -x bench/smoke.sh ]]; then
+  step "benchmark smoke run"
+  bench/smoke.sh
+fi
+
+step "all tests passed"
