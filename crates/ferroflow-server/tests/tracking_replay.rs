@@ -16,6 +16,7 @@
 //!   - `/registered-models…`, `/model-versions…`: model registry;
 //!   - `/logged-models…`: MLflow 3 logged models;
 //!   - `/mlflow-artifacts/…`: artifact proxy.
+//!
 //!   Replayed calls that name an object created by a skipped call (the logged model id in
 //!   `runs/outputs` and in `log-batch` metrics) are sent as recorded: MLflow does not check
 //!   that the model exists there either.
@@ -76,7 +77,9 @@ fn is_tracking(path: &str) -> bool {
     let path = path.split('?').next().unwrap_or(path);
     path == "/version"
         || path == "/api/3.0/mlflow/server-info"
-        || ["experiments/", "runs/", "metrics/"].iter().any(|group| path.starts_with(&format!("/api/2.0/mlflow/{group}")))
+        || ["experiments/", "runs/", "metrics/"]
+            .iter()
+            .any(|group| path.starts_with(&format!("/api/2.0/mlflow/{group}")))
 }
 
 /// Drops what legitimately differs and sorts `{key, …}` lists by key.
@@ -84,13 +87,21 @@ fn normalize(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "creation_time" | "last_update_time" | "workspace"))
+                .filter(|(key, _)| {
+                    !matches!(
+                        key.as_str(),
+                        "creation_time" | "last_update_time" | "workspace"
+                    )
+                })
                 .map(|(key, inner)| (key, normalize(inner)))
                 .collect(),
         ),
         Value::Array(items) => {
             let mut items: Vec<Value> = items.into_iter().map(normalize).collect();
-            if items.iter().all(|item| item.get("key").is_some_and(Value::is_string)) {
+            if items
+                .iter()
+                .all(|item| item.get("key").is_some_and(Value::is_string))
+            {
                 // Stable: entries of one metric's history keep their order.
                 items.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
             }
@@ -101,7 +112,11 @@ fn normalize(value: Value) -> Value {
 }
 
 fn rewrite_ids(text: &str, run_ids: &HashMap<String, String>) -> String {
-    run_ids.iter().fold(text.to_string(), |text, (recorded, actual)| text.replace(recorded, actual))
+    run_ids
+        .iter()
+        .fold(text.to_string(), |text, (recorded, actual)| {
+            text.replace(recorded, actual)
+        })
 }
 
 #[tokio::test]
@@ -114,12 +129,17 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
     let mut skipped: HashMap<&str, usize> = HashMap::new();
 
     for (line_number, line) in RECORDING.lines().enumerate() {
-        let call: RecordedCall = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line_number}: {e}"));
+        let call: RecordedCall =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line_number}: {e}"));
         if let Some(reason) = skip_reason(&call.path) {
             *skipped.entry(reason).or_default() += 1;
             continue;
         }
-        assert!(is_tracking(&call.path), "line {line_number}: unclassified path {}", call.path);
+        assert!(
+            is_tracking(&call.path),
+            "line {line_number}: unclassified path {}",
+            call.path
+        );
         replayed += 1;
         replayed_errors += usize::from(call.status >= 400);
 
@@ -134,20 +154,29 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
         if let Some(body) = &body {
             request = request.body(body.clone());
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{label}: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         let actual: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
 
         // Learn the ids this server handed out.
         if status == 200 && path.starts_with("/api/2.0/mlflow/runs/create") {
-            let recorded: Value = serde_json::from_str(&call.resp).expect("recorded runs/create answer");
-            let recorded_id = recorded["run"]["info"]["run_id"].as_str().expect("recorded run id");
-            let actual_id = actual["run"]["info"]["run_id"].as_str().expect("ferroflow run id");
+            let recorded: Value =
+                serde_json::from_str(&call.resp).expect("recorded runs/create answer");
+            let recorded_id = recorded["run"]["info"]["run_id"]
+                .as_str()
+                .expect("recorded run id");
+            let actual_id = actual["run"]["info"]["run_id"]
+                .as_str()
+                .expect("ferroflow run id");
             run_ids.insert(recorded_id.to_string(), actual_id.to_string());
         }
         if status == 200 && path.starts_with("/api/2.0/mlflow/experiments/create") {
-            let recorded: Value = serde_json::from_str(&call.resp).expect("recorded experiments/create answer");
+            let recorded: Value =
+                serde_json::from_str(&call.resp).expect("recorded experiments/create answer");
             assert_eq!(
                 actual["experiment_id"], recorded["experiment_id"],
                 "{label}: experiment ids are auto-increment integers in MLflow's SQL store"
@@ -165,7 +194,10 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
             if call.status == 200 && status == 400 && message.contains("not supported yet") {
                 unimplemented.push(format!("{label}: {message}"));
             } else {
-                mismatches.push(format!("{label}: status {status}, MLflow {}\n  ferroflow: {text}\n  MLflow:    {}", call.status, call.resp));
+                mismatches.push(format!(
+                    "{label}: status {status}, MLflow {}\n  ferroflow: {text}\n  MLflow:    {}",
+                    call.status, call.resp
+                ));
             }
             continue;
         }
@@ -176,9 +208,13 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
             let expected_message = expected["message"].as_str().unwrap_or_default();
             let same_message = message == expected_message
                 || (!message.is_empty()
-                    && expected_message.strip_prefix(message).is_some_and(|rest| rest.starts_with(" Error: (sqlite3.IntegrityError)")));
+                    && expected_message
+                        .strip_prefix(message)
+                        .is_some_and(|rest| rest.starts_with(" Error: (sqlite3.IntegrityError)")));
             if code != expected_code || !same_message {
-                mismatches.push(format!("{label}: error differs\n  ferroflow: {text}\n  MLflow:    {expected_text}"));
+                mismatches.push(format!(
+                    "{label}: error differs\n  ferroflow: {text}\n  MLflow:    {expected_text}"
+                ));
             }
         } else if path == "/version" {
             if text != call.resp {
@@ -188,11 +224,17 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
             for (key, value) in actual.as_object().expect("server-info is an object") {
                 if let Some(recorded) = expected.get(key) {
                     if recorded != value {
-                        mismatches.push(format!("{label}: server-info {key} = {value}, MLflow {recorded}"));
+                        mismatches.push(format!(
+                            "{label}: server-info {key} = {value}, MLflow {recorded}"
+                        ));
                     }
                 }
             }
-            for key in ["store_type", "artifact_serving_enabled", "workspaces_enabled"] {
+            for key in [
+                "store_type",
+                "artifact_serving_enabled",
+                "workspaces_enabled",
+            ] {
                 if actual.get(key).is_none() {
                     mismatches.push(format!("{label}: server-info lacks {key}"));
                 }
@@ -215,6 +257,15 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
         eprintln!("  not yet implemented: {note}");
     }
     // Guards against a skip rule that silently swallows the recording.
-    assert_eq!((replayed, replayed_errors), (67, 10), "the recording's tracking part changed");
-    assert!(mismatches.is_empty(), "{} of {replayed} replayed calls differ from MLflow 3.18:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert_eq!(
+        (replayed, replayed_errors),
+        (67, 10),
+        "the recording's tracking part changed"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {replayed} replayed calls differ from MLflow 3.18:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

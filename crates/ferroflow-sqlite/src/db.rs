@@ -172,6 +172,7 @@ impl Database {
         .map_err(db_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_error)?;
         conn.pragma_update(None, "cache_size", -16000).map_err(db_error)?;
+        register_functions(&conn).map_err(db_error)?;
         Ok(conn)
     }
 
@@ -181,6 +182,28 @@ impl Database {
             pool.push(conn);
         }
     }
+}
+
+/// SQL functions searches use: `ff_regexp(text, pattern)` for the RLIKE extension, with
+/// the core search language's regex semantics (an invalid pattern matches nothing).
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "ff_regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = ctx.get::<Option<String>>(0)?;
+            // The compiled pattern is cached per statement; an invalid one matches nothing.
+            let regex = ctx.get_or_create_aux(1, |value| -> Result<Option<ferroflow_core::search::Regex>, rusqlite::Error> {
+                Ok(value.as_str().ok().and_then(|p| ferroflow_core::search::Regex::new(p).ok()))
+            })?;
+            Ok(match (text, regex.as_ref()) {
+                (Some(text), Some(regex)) => regex.is_match(&text),
+                _ => false,
+            })
+        },
+    )
 }
 
 fn run_in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {

@@ -206,6 +206,15 @@ pub(crate) fn assemble(conn: &Connection, run_pk: i64, info: RunInfo) -> Result<
     Ok(Run { info, data: RunData { metrics, params, tags }, inputs, outputs })
 }
 
+pub(crate) fn load_by_pk(conn: &Connection, run_pk: i64) -> Result<Run> {
+    let (pk, info) = conn
+        .prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_pk = ?1"))
+        .map_err(db_error)?
+        .query_row([run_pk], info_from_row)
+        .map_err(db_error)?;
+    assemble(conn, pk, info)
+}
+
 pub(crate) fn load(conn: &Connection, run_id: &str) -> Result<Run> {
     let (pk, info) = load_info(conn, run_id)?;
     assemble(conn, pk, info)
@@ -461,35 +470,6 @@ pub(crate) fn log_outputs(conn: &Connection, run_id: &str, models: Vec<ModelOutp
     }
     Ok(())
 }
-
-/// One page of runs of the given experiments in MLflow's default order
-/// (start_time DESC, run_id ASC), fetching one extra row to detect a next page.
-pub(crate) fn page_in_default_order(
-    conn: &Connection,
-    experiment_pks: &[i64],
-    stages: &[LifecycleStage],
-    offset: u64,
-    limit: usize,
-) -> Result<Vec<Run>> {
-    if experiment_pks.is_empty() || stages.is_empty() {
-        return Ok(Vec::new());
-    }
-    let experiment_list = experiment_pks.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",");
-    let stage_list = stages.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
-    // Both lists are integers or fixed literals, never request text.
-    let sql = format!(
-        "SELECT {INFO_COLUMNS} FROM runs WHERE experiment_id IN ({experiment_list}) \
-         AND lifecycle_stage IN ({stage_list}) ORDER BY start_time DESC, run_uuid LIMIT ?1 OFFSET ?2"
-    );
-    let mut statement = conn.prepare(&sql).map_err(db_error)?;
-    let infos = statement
-        .query_map(params![limit as i64 + 1, offset as i64], info_from_row)
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    infos.into_iter().map(|(pk, info)| assemble(conn, pk, info)).collect()
-}
-
 
 /// A metric's history in MLflow's order (timestamp, step, value). An unknown run has
 /// no history rather than being an error, as in MLflow.

@@ -2,8 +2,9 @@
 //! UI charts.
 //!
 //! Filters and orders follow the core search language's reference semantics
-//! ([`ferroflow_core::search::eval`]): the default-ordered, unfiltered run search pages in
-//! SQL; everything else is evaluated in memory over the candidate set.
+//! ([`ferroflow_core::search::eval`]). Runs, the large table, are searched in SQL
+//! ([`run_query`]); experiments and logged models, which number in the hundreds, are
+//! filtered in memory by the evaluator itself.
 
 use std::cmp::Ordering;
 
@@ -15,7 +16,9 @@ use ferroflow_store::logged_models::SearchLoggedModels;
 use ferroflow_store::{BulkIntervalQuery, SearchExperiments, SearchRuns};
 use rusqlite::Connection;
 
+use crate::db::db_error;
 use crate::experiments;
+use crate::run_query;
 use crate::runs;
 
 fn stages(view_type: ViewType) -> Vec<LifecycleStage> {
@@ -144,35 +147,6 @@ pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Resu
     Ok(filter_sort_page(items, Entity::Experiment, filter.as_ref(), &orders, offset, request.max_results))
 }
 
-fn run_record(run: &Run) -> Record {
-    let info = &run.info;
-    let mut record = Record::default()
-        .with_attr("run_id", info.run_id.as_str())
-        .with_attr("run_name", info.run_name.as_str())
-        .with_attr("status", info.status.as_str())
-        .with_attr("user_id", info.user_id.as_str())
-        .with_attr("artifact_uri", info.artifact_uri.as_str())
-        .with_attr("lifecycle_stage", info.lifecycle_stage.as_str())
-        .with_attr("start_time", info.start_time);
-    if let Some(end_time) = info.end_time {
-        record = record.with_attr("end_time", end_time);
-    }
-    for metric in &run.data.metrics {
-        record = record.with_metric(&metric.key, metric.value);
-    }
-    for param in &run.data.params {
-        record = record.with_param(&param.key, &param.value);
-    }
-    for tag in &run.data.tags {
-        record = record.with_tag(&tag.key, &tag.value);
-    }
-    for input in &run.inputs.dataset_inputs {
-        let context = input.tags.iter().find(|t| t.key == "mlflow.data.context").map(|t| t.value.as_str());
-        record = record.with_dataset(&input.dataset.name, &input.dataset.digest, context);
-    }
-    record
-}
-
 pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> {
     let offset = decode_offset(request.page_token.as_deref())?;
     let experiment_pks: Vec<i64> = request
@@ -181,25 +155,20 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
         .map(|id| ferroflow_core::validation::parse_experiment_id(id))
         .collect::<Result<_>>()?;
     let filter = search::parse_run_filter(request.filter.as_deref().unwrap_or(""))?;
-    let mut orders = search::parse_order_by_list(Entity::Run, &request.order_by)?;
+    let orders = search::parse_order_by_list(Entity::Run, &request.order_by)?;
     let stages = stages(request.run_view_type);
-    if filter.is_none() && orders.is_empty() {
-        let fetched = runs::page_in_default_order(conn, &experiment_pks, &stages, offset, request.max_results)?;
-        return Ok(page_from(fetched, offset, request.max_results));
+    if experiment_pks.is_empty() || stages.is_empty() {
+        return Ok(Page { items: Vec::new(), next_page_token: None });
     }
-    // MLflow's tie-breakers: start_time DESC unless ordered by it, then run id.
-    if !orders.iter().any(|o| o.key.kind == KeyKind::Attribute && o.key.name == "start_time") {
-        orders.push(attribute_order("start_time", false));
-    }
-    orders.push(attribute_order("run_id", true));
-    let items: Vec<(Run, Record)> = runs::page_in_default_order(conn, &experiment_pks, &stages, 0, usize::MAX / 2)?
-        .into_iter()
-        .map(|run| {
-            let record = run_record(&run);
-            (run, record)
-        })
-        .collect();
-    Ok(filter_sort_page(items, Entity::Run, filter.as_ref(), &orders, offset, request.max_results))
+    let query = run_query::search_runs_sql(&experiment_pks, &stages, filter.as_ref(), &orders, offset, request.max_results);
+    let mut statement = conn.prepare_cached(&query.text).map_err(db_error)?;
+    let pks = statement
+        .query_map(rusqlite::params_from_iter(query.params.iter()), |row| row.get::<_, i64>(0))
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    let fetched = pks.into_iter().map(|pk| runs::load_by_pk(conn, pk)).collect::<Result<Vec<_>>>()?;
+    Ok(page_from(fetched, offset, request.max_results))
 }
 
 fn logged_model_record(model: &LoggedModel, datasets: &[(String, Option<String>)]) -> Record {

@@ -485,6 +485,12 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     let Some(len) = len else {
         return fail_here(i, "a number");
     };
+    // sqlparse's Integer token may not touch a letter; `1abc` is a name instead.
+    if integer && p == 0 && rest[len..].starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        let word = peek_word(rest).unwrap_or_default().to_string();
+        let _ = i.next_slice(word.len());
+        return Ok(RawValue::Bare(word));
+    }
     let text = rest[..len].to_string();
     let _ = i.next_slice(len);
     if i.chars().next().is_some_and(|c| is_word_char(c) || c == '.') {
