@@ -485,7 +485,14 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     let Some(len) = len else {
         return fail_here(i, "a number");
     };
-    // sqlparse's Integer token may not touch a letter; `1abc` is a name instead.
+    // sqlparse's Integer token may not touch a letter; `1abc` is a name instead (but
+    // `0x1F` is a hexadecimal token, which no MLflow parser accepts as a value).
+    let hex = rest.len() > 2
+        && (rest.starts_with("0x") || rest.starts_with("0X"))
+        && rest.as_bytes()[2].is_ascii_hexdigit();
+    if hex {
+        return fail_here(i, "a decimal number (hexadecimal literals are not supported)");
+    }
     if integer && p == 0 && rest[len..].starts_with(|c: char| c.is_alphabetic() || c == '_') {
         let word = peek_word(rest).unwrap_or_default().to_string();
         let _ = i.next_slice(word.len());
