@@ -30,11 +30,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
-        let raw = if is_get || body.iter().all(u8::is_ascii_whitespace) {
+        // Like MLflow: a GET with a query string reads it; anything else reads the body.
+        let has_query = query.as_deref().is_some_and(|q| !q.is_empty());
+        let raw = if (is_get && has_query) || body.iter().all(u8::is_ascii_whitespace) {
             query_to_json(query.as_deref().unwrap_or(""))
         } else {
-            serde_json::from_slice::<Value>(&body)
-                .map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))?
+            let parsed = parse_json(&body)?;
+            // Older clients double-encoded the message as a JSON string; MLflow decodes it again.
+            match parsed {
+                Value::String(inner) => parse_json(inner.as_bytes())?,
+                other => other,
+            }
         };
         if !raw.is_object() {
             return Err(ApiError::invalid("The request body must be a JSON object."));
@@ -43,6 +49,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let message = T::deserialize(normalized).map_err(|e| ApiError::invalid(format!("Invalid request: {e}")))?;
         Ok(Rpc { message, body_len: body.len() })
     }
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice::<Value>(bytes).map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))
 }
 
 /// Python `requests` encodes repeated fields as repeated keys; collect those into arrays.
@@ -70,7 +80,7 @@ fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> 
     })
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -326,8 +326,33 @@ pub(crate) fn metric_key_id(conn: &Connection, key: &str) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Python's `repr` of a string, as MLflow's messages print them.
+fn python_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     let run = find_active(conn, &batch.run_id)?;
+    // All params are checked before any is written; a changed value refuses the batch.
+    let mut conflicts = Vec::new();
     for param in &batch.params {
         let existing: Option<String> = conn
             .prepare_cached("SELECT value FROM params WHERE run_pk = ?1 AND key = ?2")
@@ -337,19 +362,42 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
             .map_err(db_error)?;
         match existing {
             Some(value) if value == param.value => {}
-            Some(value) => {
-                return Err(Error::invalid_parameter(format!(
-                    "Changing param values is not allowed. Param with key='{}' was already logged with \
-                     value='{}' for run ID='{}'. Attempted logging new value '{}'.",
-                    param.key, value, batch.run_id, param.value
-                )));
-            }
+            Some(value) => conflicts.push((param, value)),
             None => {
                 conn.prepare_cached("INSERT INTO params (run_pk, key, value) VALUES (?1, ?2, ?3)")
                     .map_err(db_error)?
                     .execute(params![run.pk, param.key, param.value])
                     .map_err(db_error)?;
             }
+        }
+    }
+    match conflicts.as_slice() {
+        [] => {}
+        // A lone param is how log-parameter arrives; MLflow words that case differently.
+        [(param, old)] if batch.params.len() == 1 && batch.metrics.is_empty() && batch.tags.is_empty() => {
+            return Err(Error::invalid_parameter(format!(
+                "Changing param values is not allowed. Param with key='{}' was already logged with \
+                 value='{}' for run ID='{}'. Attempted logging new value '{}'.",
+                param.key, old, batch.run_id, param.value
+            )));
+        }
+        conflicts => {
+            let listed = conflicts
+                .iter()
+                .map(|(param, old)| {
+                    format!(
+                        "{{'key': {}, 'old_value': {}, 'new_value': {}}}",
+                        python_repr(&param.key),
+                        python_repr(old),
+                        python_repr(&param.value)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::invalid_parameter(format!(
+                "Changing param values is not allowed. Params were already logged='[{listed}]' for run ID='{}'.",
+                batch.run_id
+            )));
         }
     }
     let mut key_ids: HashMap<&str, i64> = HashMap::new();
@@ -382,13 +430,14 @@ fn insert_metric(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -
     .map_err(db_error)?
     .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
     .map_err(db_error)?;
-    // The latest value wins by (step, timestamp, value), with NaN below any number.
+    // The latest value wins by (step, timestamp, value), strictly greater; like MLflow's SQL
+    // store this compares the stored value, so NaN (stored as 0) counts as 0.
     conn.prepare_cached(
         "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
          value = excluded.value, is_nan = excluded.is_nan \
-         WHERE (excluded.step, excluded.timestamp, 1 - excluded.is_nan, excluded.value) \
-             > (latest_metrics.step, latest_metrics.timestamp, 1 - latest_metrics.is_nan, latest_metrics.value)",
+         WHERE (excluded.step, excluded.timestamp, excluded.value) \
+             > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
     )
     .map_err(db_error)?
     .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])

@@ -187,9 +187,10 @@ fn or_expr(i: &mut In<'_>, top_level: bool) -> PResult<Option<RawExpr>> {
 /// the very start or end of the filter, or missing between two comparisons (sqlparse
 /// skips `AND` tokens and MLflow collects every comparison it finds). Inside parentheses
 /// or next to `OR` a stray `AND` is an error, and a missing `AND` is only accepted where
-/// sqlparse still sees two comparisons: before a plain comparison, not before `IN`,
-/// `NOT IN`, `IS [NOT] NULL`, `NOT` or `(` (there sqlparse glues the text into one
-/// nonsensical key, so MLflow's answer has no meaning worth reproducing).
+/// sqlparse still sees two comparisons: before a plain comparison, or before an `IN` /
+/// `IS [NOT] NULL` one when the previous comparison ended in `NULL`. Elsewhere (and
+/// before `NOT` or `(`) sqlparse glues the text into one nonsensical key, so MLflow's
+/// answer has no meaning worth reproducing and ferroflow asks for the `AND`.
 fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> {
     let mut items = Vec::new();
     let mut dangling_and = None;
@@ -213,8 +214,12 @@ fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> 
             let rest: &str = i;
             let plain_start = !rest.starts_with('(') && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
             let item = if plain_start { Some(comparison(i)?) } else { None };
+            let after_null = matches!(items.last(), Some(RawExpr::Cmp(c)) if matches!(c.op, RawOp::IsNull | RawOp::IsNotNull));
             match item {
-                Some(cmp) if !matches!(cmp.op, RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull) => {
+                Some(cmp)
+                    if after_null
+                        || !matches!(cmp.op, RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull) =>
+                {
                     items.push(RawExpr::Cmp(cmp));
                     continue;
                 }

@@ -171,7 +171,8 @@ fn check_oracle(json: &str, min_cases: usize) -> Vec<String> {
                     }
                 }
             }
-            ("dev", _, Ok(_)) => {}
+            ("dev", _, Ok(_)) | ("rej", _, Err(_)) => {}
+            ("rej", _, Ok(f)) => failures.push(format!("{label}: should be rejected, got {f:?}")),
             ("ext" | "dev", _, Err(e)) => failures.push(format!("{label}: extension rejected: {}", e.message)),
             (_, false, Err(_)) => {}
             (_, false, Ok(f)) => failures.push(format!("{label}: accepted ({f:?}) but MLflow says {}", case["error"])),

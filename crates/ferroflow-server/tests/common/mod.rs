@@ -120,7 +120,11 @@ pub async fn spawn_app() -> TestApp {
         sync: SyncMode::Normal,
     })
     .expect("open sqlite store");
-    let state = AppState::new(Arc::new(store), ServerConfig::default());
+    // Artifacts are proxied, as with a default `mlflow server`.
+    let artifacts =
+        ferroflow_artifacts::ArtifactRepository::open_local(&data_dir.path().join("artifacts"))
+            .expect("open artifact folder");
+    let state = AppState::new(Arc::new(store), Some(artifacts), ServerConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");

@@ -9,7 +9,8 @@ together with the seeded records (so the Rust test can rebuild them as eval::Rec
 Corpus lines are "entity|filter" ("entity@order|clause" for order_by). Prefix the line with
 "ext:" for ferroflow extensions (MLflow rejects them, ferroflow must accept them; an
 optional " ⇒ label,label" suffix gives the hand-computed expected matches), "dev:" for
-documented deviations (the match set is not compared). `{run:NAME}`, `{exp:NAME}` and
+documented deviations (the match set is not compared), "rej:" for inputs MLflow accepts
+only by accident with a meaningless reading, which ferroflow rejects. `{run:NAME}`, `{exp:NAME}` and
 `{lm:NAME}` are replaced by the seeded ids.
 """
 
@@ -324,7 +325,7 @@ with open(corpus_path, encoding="utf-8") as fh:
         if not line.strip() or line.startswith("#"):
             continue
         kind = "mlflow"
-        for prefix in ("ext:", "dev:"):
+        for prefix in ("ext:", "dev:", "rej:"):
             if line.startswith(prefix):
                 kind = prefix[:-1]
                 line = line[len(prefix):]
