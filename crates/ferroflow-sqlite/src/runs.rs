@@ -198,8 +198,7 @@ pub(crate) fn assemble(conn: &Connection, run_pk: i64, info: RunInfo) -> Result<
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_error)?;
     let params = key_values(conn, "SELECT key, value FROM params WHERE run_pk = ?1 ORDER BY key", run_pk)?;
-    // Tags keep insertion order (rowid-less table: order by key would reorder the client's tags),
-    // so sort by key for a stable answer; MLflow's own order is unspecified.
+    // MLflow's tag order is unspecified; key order keeps answers stable.
     let tags = key_values(conn, "SELECT key, value FROM tags WHERE run_pk = ?1 ORDER BY key", run_pk)?;
     let inputs = load_inputs(conn, run_pk)?;
     let outputs = load_outputs(conn, run_pk)?;
