@@ -175,13 +175,12 @@ impl Metric {
         }
     }
 
-    /// MLflow's "latest" order: the larger (step, timestamp, value) wins; NaN counts as
-    /// smaller than any number.
+    /// MLflow's "latest" order: the strictly larger (step, timestamp, value) wins, with
+    /// NaN counting as 0 (MLflow compares the stored value, and stores NaN as 0).
     pub fn is_newer_than(&self, other: &Metric) -> bool {
-        let key = |m: &Metric| (m.step, m.timestamp, !m.value.is_nan(), m.value);
-        let (a, b) = (key(self), key(other));
-        match (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)) {
-            std::cmp::Ordering::Equal => a.3 > b.3,
+        let stored = |v: f64| if v.is_nan() { 0.0 } else { v };
+        match (self.step, self.timestamp).cmp(&(other.step, other.timestamp)) {
+            std::cmp::Ordering::Equal => stored(self.value) > stored(other.value),
             ordering => ordering == std::cmp::Ordering::Greater,
         }
     }

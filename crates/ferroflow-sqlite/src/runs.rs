@@ -399,7 +399,10 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
             )));
         }
     }
+    // History rows go in one by one; the latest value per key is reduced in memory first,
+    // so a batch costs one upsert per key rather than one per point.
     let mut key_ids: HashMap<&str, i64> = HashMap::new();
+    let mut newest: HashMap<i64, Metric> = HashMap::new();
     for metric in &batch.metrics {
         let key_id = match key_ids.get(metric.key.as_str()) {
             Some(id) => *id,
@@ -409,10 +412,21 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
                 id
             }
         };
-        insert_metric(conn, run.pk, key_id, metric)?;
+        let mut stored = metric.clone();
+        stored.value = clamp_infinity(stored.value);
+        insert_history_point(conn, run.pk, key_id, &stored)?;
+        match newest.get(&key_id) {
+            Some(current) if !stored.is_newer_than(current) => {}
+            _ => {
+                newest.insert(key_id, stored);
+            }
+        }
         if let Some(model_id) = &metric.model_id {
             crate::logged_models::record_metric(conn, model_id, &batch.run_id, metric)?;
         }
+    }
+    for (key_id, metric) in &newest {
+        update_latest(conn, run.pk, *key_id, metric)?;
     }
     for tag in &batch.tags {
         upsert_tag(conn, run.pk, tag)?;
@@ -420,17 +434,30 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     Ok(())
 }
 
-fn insert_metric(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
-    let is_nan = metric.value.is_nan();
-    let value = if is_nan { 0.0 } else { clamp_infinity(metric.value) };
+/// `(value, is_nan)` as stored: NaN becomes 0 with the flag set (SQLite has no NaN).
+fn stored_value(value: f64) -> (f64, bool) {
+    if value.is_nan() {
+        (0.0, true)
+    } else {
+        (value, false)
+    }
+}
+
+fn insert_history_point(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
+    let (value, is_nan) = stored_value(metric.value);
     conn.prepare_cached(
         "INSERT OR IGNORE INTO metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .map_err(db_error)?
     .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
     .map_err(db_error)?;
-    // The latest value wins by (step, timestamp, value), strictly greater; like MLflow's SQL
-    // store this compares the stored value, so NaN (stored as 0) counts as 0.
+    Ok(())
+}
+
+/// Replaces the run's latest value for the key if `metric` is strictly newer by
+/// (step, timestamp, stored value), as MLflow decides.
+fn update_latest(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
+    let (value, is_nan) = stored_value(metric.value);
     conn.prepare_cached(
         "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
