@@ -198,6 +198,12 @@ pub fn parse_experiment_id(id: &str) -> Result<i64> {
     })
 }
 
+/// A list of strings as Python prints it, which MLflow's messages show.
+fn python_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("'{item}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
 fn check_batch_limit(entity: &str, limit: usize, length: usize) -> Result<()> {
     if length > limit {
         return Err(Error::invalid_parameter(format!(
@@ -229,8 +235,9 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [KeyValue], tags: &mut [K
         params.iter().filter(|p| !seen.insert(p.key.as_str())).map(|p| p.key.as_str()).collect();
     if !duplicates.is_empty() {
         return Err(Error::invalid_parameter(format!(
-            "Duplicate parameter keys have been submitted: {duplicates:?}. Please ensure the \
-             request contains only one param value per param key."
+            "Duplicate parameter keys have been submitted: {}. Please ensure the \
+             request contains only one param value per param key.",
+            python_list(&duplicates)
         )));
     }
     for (i, tag) in tags.iter_mut().enumerate() {

@@ -476,6 +476,74 @@ async fn search_validates_max_results_and_page_token() {
         .invalid();
 }
 
+#[tokio::test]
+async fn search_filters_and_orders_experiments() {
+    let app = spawn_app().await;
+    let a = create_spaced(&app, "exp-a").await;
+    let b = create_spaced(&app, "exp-b").await;
+    let other = create_spaced(&app, "other").await;
+    app.post_json(
+        "experiments/set-experiment-tag",
+        &json!({ "experiment_id": b, "key": "team", "value": "x" }),
+    )
+    .await
+    .ok();
+    let search = |filter: &str, order_by: &[&str]| json!({ "max_results": 10, "filter": filter, "order_by": order_by });
+    let body = app
+        .post_json(
+            "experiments/search",
+            &search("name LIKE 'exp-%'", &["name DESC"]),
+        )
+        .await
+        .ok();
+    assert_eq!(ids(&body["experiments"]), vec![b.clone(), a.clone()]);
+    let body = app
+        .post_json("experiments/search", &search("tags.team = 'x'", &[]))
+        .await
+        .ok();
+    assert_eq!(ids(&body["experiments"]), vec![b.clone()]);
+    let body = app
+        .post_json("experiments/search", &search("", &["name ASC"]))
+        .await
+        .ok();
+    assert_eq!(
+        ids(&body["experiments"]),
+        vec!["0".to_string(), a, b, other]
+    );
+    // The recorded client call: one page of one, filtered, no token when nothing is left.
+    let body = app
+        .post_json(
+            "experiments/search",
+            &json!({ "max_results": 1, "filter": "name LIKE 'other%'", "order_by": ["name DESC"], "view_type": "ACTIVE_ONLY" }),
+        )
+        .await
+        .ok();
+    assert_eq!(body["experiments"].as_array().unwrap().len(), 1);
+    assert!(body.get("next_page_token").is_none());
+    // The same through GET, with repeated order_by keys.
+    let body = app
+        .get_query(
+            "experiments/search",
+            &[
+                ("max_results", "10"),
+                ("order_by", "name DESC"),
+                ("order_by", "experiment_id ASC"),
+            ],
+        )
+        .await
+        .ok();
+    assert_eq!(ids(&body["experiments"])[0], "3");
+    for (filter, order_by) in [
+        ("name LIKE", vec![]),
+        ("colour = 'red'", vec![]),
+        ("", vec!["name UPWARDS"]),
+    ] {
+        app.post_json("experiments/search", &search(filter, &order_by))
+            .await
+            .invalid();
+    }
+}
+
 // ---------------------------------------------------------------- update
 
 #[tokio::test]

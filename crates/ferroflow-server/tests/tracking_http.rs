@@ -71,6 +71,51 @@ async fn a_known_route_with_the_wrong_method_is_a_client_error() {
     assert!(response.status.is_client_error(), "{response:?}");
 }
 
+#[tokio::test]
+async fn the_ajax_prefix_serves_run_and_metric_rpcs() {
+    let app = spawn_app().await;
+    let ajax = |rpc: &str| app.url(&format!("/ajax-api/2.0/mlflow/{rpc}"));
+    let body = app
+        .post_json_to(&ajax("runs/create"), &json!({ "start_time": 1 }))
+        .await
+        .ok();
+    let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let metric = json!({ "run_id": run_id, "key": "m", "value": 1.5, "timestamp": 2, "step": 3 });
+    app.post_json_to(&ajax("runs/log-metric"), &metric)
+        .await
+        .ok();
+    let history = app
+        .get_url(&format!(
+            "{}?run_id={run_id}&metric_key=m",
+            ajax("metrics/get-history")
+        ))
+        .await
+        .ok();
+    assert_eq!(
+        history["metrics"],
+        json!([{ "key": "m", "value": 1.5, "timestamp": 2, "step": 3 }])
+    );
+    let sampled = app
+        .get_url(&format!(
+            "{}?run_ids={run_id}&metric_key=m&max_results=10",
+            ajax("metrics/get-history-bulk-interval")
+        ))
+        .await
+        .ok();
+    assert_eq!(sampled["metrics"][0]["run_id"], run_id.as_str());
+    let found = app
+        .post_json_to(&ajax("runs/search"), &json!({ "experiment_ids": ["0"] }))
+        .await
+        .ok();
+    assert_eq!(found["runs"][0]["info"]["run_id"], run_id.as_str());
+    app.get_url(&format!(
+        "{}?run_id=0123456789abcdef0123456789abcdef",
+        ajax("runs/get")
+    ))
+    .await
+    .not_found();
+}
+
 // ---------------------------------------------------------------- decoding
 
 #[tokio::test]

@@ -580,6 +580,87 @@ async fn search_edge_cases_and_errors() {
     .invalid();
 }
 
+#[tokio::test]
+async fn search_filters_and_orders_by_metrics_params_tags_and_attributes() {
+    let app = spawn_app().await;
+    let experiment_id = app.create_experiment("filters").await;
+    let mut ids = Vec::new();
+    for (start_time, metric, param, tag) in [
+        (100, Some(1.0), Some("a"), Some("x")),
+        (200, Some(3.0), Some("b"), None),
+        (300, None, Some("c"), Some("x")),
+        (400, Some(2.0), None, None),
+    ] {
+        let body = app
+            .post_json(
+                "runs/create",
+                &json!({ "experiment_id": experiment_id, "start_time": start_time }),
+            )
+            .await
+            .ok();
+        let run_id = body["run"]["info"]["run_id"].as_str().unwrap().to_string();
+        let mut batch = json!({ "run_id": run_id });
+        if let Some(metric) = metric {
+            batch["metrics"] = json!([{ "key": "m", "value": metric, "timestamp": 1 }]);
+        }
+        if let Some(param) = param {
+            batch["params"] = json!([{ "key": "p", "value": param }]);
+        }
+        if let Some(tag) = tag {
+            batch["tags"] = json!([{ "key": "t", "value": tag }]);
+        }
+        app.post_json("runs/log-batch", &batch).await.ok();
+        ids.push(run_id);
+    }
+    app.post_json(
+        "runs/update",
+        &json!({ "run_id": ids[3], "status": "FINISHED" }),
+    )
+    .await
+    .ok();
+    let search = |filter: &str, order_by: &[&str]| json!({ "experiment_ids": [experiment_id], "filter": filter, "order_by": order_by });
+    let expect = |positions: &[usize]| {
+        positions
+            .iter()
+            .map(|&i| ids[i].clone())
+            .collect::<Vec<_>>()
+    };
+    let cases: Vec<(&str, Vec<&str>, Vec<usize>)> = vec![
+        ("metrics.m > 1.5", vec![], vec![3, 1]),
+        ("params.p = 'a'", vec![], vec![0]),
+        ("tags.t = 'x'", vec![], vec![2, 0]),
+        ("attributes.status = 'FINISHED'", vec![], vec![3]),
+        ("metrics.m > 0 and tags.t = 'x'", vec![], vec![0]),
+        // Runs without the metric or param sort last in both directions, as in MLflow.
+        ("", vec!["metrics.m DESC"], vec![1, 3, 0, 2]),
+        ("", vec!["metrics.m ASC"], vec![0, 3, 1, 2]),
+        ("", vec!["params.p DESC"], vec![2, 1, 0, 3]),
+        ("", vec!["start_time ASC"], vec![0, 1, 2, 3]),
+    ];
+    for (filter, order_by, expected) in cases {
+        let body = app
+            .post_json("runs/search", &search(filter, &order_by))
+            .await
+            .ok();
+        assert_eq!(
+            run_ids(&body["runs"]),
+            expect(&expected),
+            "filter {filter:?} order_by {order_by:?}"
+        );
+    }
+    for (filter, order_by) in [
+        ("metrics.m >", vec![]),
+        ("nonsense", vec![]),
+        ("metrics.m > 'text'", vec![]),
+        ("", vec!["metrics.m SIDEWAYS"]),
+        ("", vec!["colour DESC"]),
+    ] {
+        app.post_json("runs/search", &search(filter, &order_by))
+            .await
+            .invalid();
+    }
+}
+
 // ---------------------------------------------------------------- params
 
 #[tokio::test]

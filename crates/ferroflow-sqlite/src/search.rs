@@ -233,26 +233,26 @@ pub(crate) fn logged_models(
 /// MLflow 3.18's chart sampling over one run's rows (already in (step, timestamp, value)
 /// order): split them into `max_results` NTILE buckets, keep each bucket's first row, and
 /// make sure the very last row is kept, replacing the last pick when there is no room.
-pub(crate) fn sample_rows<T: Clone + PartialEq>(rows: &[T], max_results: usize) -> Vec<T> {
+pub(crate) fn sample_rows<T: Clone>(rows: &[T], max_results: usize) -> Vec<T> {
     let buckets = max_results.max(1);
     let total = rows.len();
     if total == 0 {
         return Vec::new();
     }
-    let mut kept: Vec<T> = if total <= buckets {
-        rows.to_vec()
+    // Indices, not values, decide identity: a NaN row never equals itself.
+    let mut kept: Vec<usize> = if total <= buckets {
+        (0..total).collect()
     } else {
         let (quotient, remainder) = (total / buckets, total % buckets);
-        (0..buckets).map(|b| rows[b * quotient + b.min(remainder)].clone()).collect()
+        (0..buckets).map(|b| b * quotient + b.min(remainder)).collect()
     };
-    let last = &rows[total - 1];
-    if kept.last() != Some(last) {
+    if kept.last() != Some(&(total - 1)) {
         if kept.len() >= buckets {
             kept.pop();
         }
-        kept.push(last.clone());
+        kept.push(total - 1);
     }
-    kept
+    kept.into_iter().map(|i| rows[i].clone()).collect()
 }
 
 pub(crate) fn bulk_interval(conn: &Connection, query: BulkIntervalQuery) -> Result<Vec<Metric>> {

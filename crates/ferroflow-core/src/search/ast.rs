@@ -54,7 +54,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(kind: KeyKind, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into() }
+        Self {
+            kind,
+            name: name.into(),
+        }
     }
 }
 
@@ -128,7 +131,7 @@ impl fmt::Display for Op {
 /// The right-hand side of a comparison.
 ///
 /// `Number` for metrics and numeric attributes, `String` for string comparisons and
-/// LIKE/ILIKE/RLIKE patterns, `List` for IN/NOT IN, `None` for IS [NOT] NULL.
+/// LIKE/ILIKE/RLIKE patterns, `List` for IN/NOT IN, `None` for `IS [NOT] NULL`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Number(f64),

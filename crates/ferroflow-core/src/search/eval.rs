@@ -22,9 +22,11 @@
 //! * **Metrics.** Runs compare the latest value (the caller passes exactly one value per
 //!   key). A NaN latest value satisfies only `!=` (MLflow stores `is_nan` and special-cases
 //!   it). Logged models compare every stored value of the metric (the caller restricts them
-//!   to the request's `datasets`); the comparison holds if any value satisfies it, and NaN
-//!   never does (SQLite stores NaN as NULL). ±Infinity compare as the values the store
-//!   holds (MLflow's run store clamps them to ±f64::MAX before storing).
+//!   to the request's `datasets`); the comparison holds if any value satisfies it. MLflow
+//!   stores a NaN logged-model metric as 0.0 (that table has no `is_nan` column), so the
+//!   caller should pass what its store keeps; a NaN that does reach the evaluator never
+//!   satisfies anything (SQL NULL). ±Infinity compare as the values the store holds
+//!   (MLflow's run store clamps them to ±f64::MAX before storing).
 //! * **Runs: `run_name`** is compared against the `mlflow.runName` tag, as MLflow does.
 //! * **Datasets** (runs): a comparison holds if *any* dataset input of the run satisfies
 //!   it; separate comparisons may be satisfied by different inputs. `context` is the
@@ -42,7 +44,7 @@
 //!   is true for a record without tag `x` (SQL: `NOT EXISTS (…)`, or
 //!   `NOT COALESCE(cond, FALSE)` for nullable columns).
 //! * `IN` / `NOT IN` on params and tags: the key must exist (like `!=`).
-//! * `RLIKE`: a regex search with [`Regex`](super::Regex) (case-sensitive, anywhere in the
+//! * `RLIKE`: a regex search with [`Regex`] (case-sensitive, anywhere in the
 //!   string); the key must exist.
 
 use std::cmp::Ordering;
@@ -148,7 +150,11 @@ impl Filter {
 /// "hide prompts unless asked for" rule, which applies even without a filter.
 pub fn matches(entity: Entity, filter: Option<&Filter>, record: &Record) -> bool {
     let registry = matches!(entity, Entity::RegisteredModel | Entity::ModelVersion);
-    let mut ctx = Ctx { entity, record, ignore_prompt_tag: false };
+    let mut ctx = Ctx {
+        entity,
+        record,
+        ignore_prompt_tag: false,
+    };
     if registry && !filter.is_some_and(|f| queries_prompts(&f.expr)) {
         if record.tags.get(PROMPT_TAG_KEY).map(String::as_str) == Some("true") {
             return false;
@@ -162,14 +168,20 @@ pub fn matches(entity: Entity, filter: Option<&Filter>, record: &Record) -> bool
 pub fn queries_prompts(expr: &Expr) -> bool {
     fn first_prompt_cmp(expr: &Expr) -> Option<&Comparison> {
         match expr {
-            Expr::Compare(c) if c.key.kind == KeyKind::Tag && c.key.name == PROMPT_TAG_KEY => Some(c),
+            Expr::Compare(c) if c.key.kind == KeyKind::Tag && c.key.name == PROMPT_TAG_KEY => {
+                Some(c)
+            }
             Expr::Compare(_) => None,
             Expr::Not(inner) => first_prompt_cmp(inner),
             Expr::And(items) | Expr::Or(items) => items.iter().find_map(first_prompt_cmp),
         }
     }
     match first_prompt_cmp(expr) {
-        Some(Comparison { op, value: Value::String(v), .. }) => {
+        Some(Comparison {
+            op,
+            value: Value::String(v),
+            ..
+        }) => {
             let v = v.to_lowercase();
             (*op == Op::Eq && v == "true") || (*op == Op::Ne && v == "false")
         }
@@ -198,12 +210,15 @@ impl Ctx<'_> {
         let name = c.key.name.as_str();
         match c.key.kind {
             KeyKind::Metric => {
-                let (Some(values), Value::Number(target)) = (record.metrics.get(name), &c.value) else {
+                let (Some(values), Value::Number(target)) = (record.metrics.get(name), &c.value)
+                else {
                     return false;
                 };
                 values.iter().any(|v| self.metric_holds(c.op, *v, *target))
             }
-            KeyKind::Param => optional_string_holds(record.params.get(name).map(String::as_str), c.op, &c.value),
+            KeyKind::Param => {
+                optional_string_holds(record.params.get(name).map(String::as_str), c.op, &c.value)
+            }
             KeyKind::Tag => {
                 if self.ignore_prompt_tag && name == PROMPT_TAG_KEY {
                     return true;
@@ -384,7 +399,11 @@ mod tests {
             ("héllo", "h_llo", false, true),
         ];
         for (text, pattern, ci, expected) in cases {
-            assert_eq!(like(text, pattern, *ci), *expected, "{text:?} LIKE {pattern:?} ci={ci}");
+            assert_eq!(
+                like(text, pattern, *ci),
+                *expected,
+                "{text:?} LIKE {pattern:?} ci={ci}"
+            );
         }
     }
 

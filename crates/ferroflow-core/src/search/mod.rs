@@ -4,16 +4,31 @@
 //! * [`parse_filter`] (and the per-entity shorthands) turn a filter string into a typed,
 //!   validated [`Filter`]; `Ok(None)` means "no filter" (empty, blank, or only `AND`s).
 //! * [`parse_order_by`] / [`parse_order_by_list`] do the same for order_by clauses.
-//! * [`Filter::matches`] / [`matches`] evaluate a filter against an in-memory [`Record`];
+//! * [`Filter::matches`] / [`matches()`] evaluate a filter against an in-memory [`Record`];
 //!   this is the reference semantics the SQL store must reproduce (see [`eval`]).
 //!
-//! Compatibility contract: every filter MLflow 3.18's server accepts parses here to the
+//! Compatibility contract (checked by `tests.rs` against answers recorded from a real
+//! MLflow SQL store, `testdata/`): every filter MLflow's server accepts parses here to the
 //! same meaning, and every filter it rejects is rejected here with an
 //! `INVALID_PARAMETER_VALUE` error whose message starts like MLflow's — except for these
 //! extensions: `OR`, `NOT`, parentheses, `IN`/`NOT IN` on params and tags, and `RLIKE`
 //! (regex search, see [`Regex`]). `AND` binds tighter than `OR`; `NOT` binds tightest.
-//! Known, deliberate differences are listed in the docs of `validate.rs`/`syntax.rs`
-//! and at the deviation sites.
+//!
+//! Deliberate differences, all on inputs where MLflow's answer is an accident:
+//!
+//! * Keywords are case-insensitive everywhere; MLflow's experiment search alone rejects
+//!   lower-case `like`/`ilike`/`in` (it forgets to upper-case the comparator there).
+//! * MLflow accepts a missing `AND` between comparisons, and so does ferroflow — except
+//!   where sqlparse glues the two into one nonsensical key (a missing `AND` before an
+//!   `IN`/`IS NULL` comparison that follows a value): those are rejected here.
+//! * Logged models (MLflow parses these with a separate, looser parser): `status` compares
+//!   the status name (MLflow compares its integer column with the text and never
+//!   matches); double quotes around a value or key are removed (MLflow keeps them);
+//!   only the documented attributes are keys, plus the `last_updated_time` alias;
+//!   empty or non-string `IN` lists and `LIKE (…)` are rejected.
+//! * `IN (…)` lists follow Python literal syntax except `\N{…}` escapes, comments and
+//!   nested parentheses; numbers are ASCII digits only (sqlparse's `\d` is Unicode).
+//! * order_by keys in quotes are unquoted like `shlex` does, without its escape handling.
 
 mod ast;
 pub mod eval;
@@ -26,7 +41,9 @@ mod validate;
 mod tests;
 
 pub use ast::{Comparison, Entity, Expr, Filter, Key, KeyKind, Op, OrderBy, Value};
-pub use eval::{matches, queries_prompts, AttrValue, DatasetRecord, Record, PROMPT_TAG_KEY, RUN_NAME_TAG_KEY};
+pub use eval::{
+    matches, queries_prompts, AttrValue, DatasetRecord, Record, PROMPT_TAG_KEY, RUN_NAME_TAG_KEY,
+};
 pub use order_by::{parse_logged_model_order_by, parse_order_by, parse_order_by_list};
 pub use regex::{Regex, RegexError};
 
@@ -51,7 +68,10 @@ pub fn parse_filter(entity: Entity, text: &str) -> Result<Option<Filter>> {
         Ok(expr) => Ok(Some(Filter { entity, expr })),
         Err(e) => {
             let (pos, near) = locate(text, e.pos);
-            Err(Error::invalid_parameter(format!("{} (in filter '{text}' at position {pos} {near})", e.message)))
+            Err(Error::invalid_parameter(format!(
+                "{} (in filter '{text}' at position {pos} {near})",
+                e.message
+            )))
         }
     }
 }

@@ -16,14 +16,28 @@ use winnow::stream::{LocatingSlice, Location};
 
 use super::ast::{Entity, Key, KeyKind, OrderBy};
 use super::syntax::{self, RawKey};
-use super::validate::{logged_model_attribute_alias, run_attribute_alias, run_prefix};
+use super::validate::{clean_name, logged_model_attribute_alias, run_attribute_alias, run_prefix};
 use crate::error::{Error, Result};
 
-const RUN_ORDER_ATTRIBUTES: &[&str] =
-    &["Created", "artifact_uri", "created", "end_time", "run_id", "run_name", "start_time", "status", "user_id"];
-const EXPERIMENT_ORDER_ATTRIBUTES: &[&str] = &["creation_time", "experiment_id", "last_update_time", "name"];
-const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] =
-    &["creation_timestamp", "last_updated_timestamp", "name", "version_number"];
+const RUN_ORDER_ATTRIBUTES: &[&str] = &[
+    "Created",
+    "artifact_uri",
+    "created",
+    "end_time",
+    "run_id",
+    "run_name",
+    "start_time",
+    "status",
+    "user_id",
+];
+const EXPERIMENT_ORDER_ATTRIBUTES: &[&str] =
+    &["creation_time", "experiment_id", "last_update_time", "name"];
+const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] = &[
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "name",
+    "version_number",
+];
 const LOGGED_MODEL_ORDER_ATTRIBUTES: &[&str] = &[
     "creation_time",
     "creation_timestamp",
@@ -43,8 +57,16 @@ fn set_repr(items: &[&str]) -> String {
 
 /// Parses one order_by clause for `entity`.
 pub fn parse_order_by(entity: Entity, clause: &str) -> Result<OrderBy> {
-    let (key, ascending) = split_clause(clause)?;
-    let text = unquoted_text(&key);
+    let (key, direction) = split_clause(clause)?;
+    // MLflow only runs shlex (which drops the quotes) when a direction follows the key;
+    // otherwise the raw key goes on, and only `_get_identifier` strips quotes from the
+    // name part (registered models do not even do that).
+    let text = if direction.is_some() {
+        unquoted_text(&key)
+    } else {
+        key.text.clone()
+    };
+    let ascending = direction.unwrap_or(true);
     let key = match entity {
         Entity::Run => run_key(&text)?,
         Entity::Experiment => experiment_key(&text)?,
@@ -61,9 +83,15 @@ pub fn parse_order_by_list<S: AsRef<str>>(entity: Entity, clauses: &[S]) -> Resu
     let mut parsed: Vec<OrderBy> = Vec::with_capacity(clauses.len());
     for clause in clauses {
         let order = parse_order_by(entity, clause.as_ref())?;
-        let checks_duplicates = matches!(entity, Entity::Run | Entity::RegisteredModel | Entity::ModelVersion);
+        let checks_duplicates = matches!(
+            entity,
+            Entity::Run | Entity::RegisteredModel | Entity::ModelVersion
+        );
         if checks_duplicates && parsed.iter().any(|o| o.key == order.key) {
-            let all: Vec<String> = clauses.iter().map(|c| format!("'{}'", c.as_ref())).collect();
+            let all: Vec<String> = clauses
+                .iter()
+                .map(|c| format!("'{}'", c.as_ref()))
+                .collect();
             return Err(Error::invalid_parameter(format!(
                 "`order_by` contains duplicate fields: [{}]",
                 all.join(", ")
@@ -89,8 +117,8 @@ pub fn parse_logged_model_order_by(field_name: &str, ascending: bool) -> Result<
     Ok(OrderBy { key, ascending })
 }
 
-/// `<key> [ASC|DESC]` → (key, ascending).
-fn split_clause(clause: &str) -> Result<(RawKey, bool)> {
+/// `<key> [ASC|DESC]` → (key, Some(ascending) if a direction was given).
+fn split_clause(clause: &str) -> Result<(RawKey, Option<bool>)> {
     let unparsable = |pos: usize, what: &str| {
         let char_pos = clause[..pos].chars().count();
         let near: String = clause[pos..].chars().take(20).collect();
@@ -101,10 +129,15 @@ fn split_clause(clause: &str) -> Result<(RawKey, bool)> {
     };
     let mut input = LocatingSlice::new(clause);
     syntax::skip_ws(&mut input);
-    let key = syntax::key(&mut input, false).map_err(|_| unparsable(input.current_token_start(), "a key"))?;
+    let key = syntax::key(&mut input, false)
+        .map_err(|_| unparsable(input.current_token_start(), "a key"))?;
     syntax::skip_ws(&mut input);
     let rest: &str = &input;
-    let word_len: usize = rest.chars().take_while(|c| syntax::is_word_char(*c)).map(char::len_utf8).sum();
+    let word_len: usize = rest
+        .chars()
+        .take_while(|c| syntax::is_word_char(*c))
+        .map(char::len_utf8)
+        .sum();
     let direction = &rest[..word_len];
     let after = &rest[word_len..];
     if !after.trim().is_empty() {
@@ -112,10 +145,13 @@ fn split_clause(clause: &str) -> Result<(RawKey, bool)> {
         return Err(unparsable(pos, "ASC, DESC or the end of the clause"));
     }
     let ascending = match direction.to_ascii_lowercase().as_str() {
-        "" | "asc" => true,
-        "desc" => false,
+        "" => None,
+        "asc" => Some(true),
+        "desc" => Some(false),
         _ => {
-            return Err(Error::invalid_parameter(format!("Invalid ordering key in order_by clause '{clause}'.")))
+            return Err(Error::invalid_parameter(format!(
+                "Invalid ordering key in order_by clause '{clause}'."
+            )))
         }
     };
     Ok((key, ascending))
@@ -128,37 +164,45 @@ fn unquoted_text(key: &RawKey) -> String {
 }
 
 fn invalid_attribute(name: &str, valid: &[&str]) -> Error {
-    Error::invalid_parameter(format!("Invalid attribute key '{name}' specified. Valid keys are '{}'", set_repr(valid)))
+    Error::invalid_parameter(format!(
+        "Invalid attribute key '{name}' specified. Valid keys are '{}'",
+        set_repr(valid)
+    ))
 }
 
 fn run_key(text: &str) -> Result<Key> {
     let (kind, name) = match text.split_once('.') {
-        None => (KeyKind::Attribute, text),
+        None => (KeyKind::Attribute, clean_name(text)),
         Some((prefix, rest)) => match run_prefix(prefix) {
-            Some(kind) => (kind, rest),
+            Some(kind) => (kind, clean_name(rest)),
             None => {
                 return Err(Error::invalid_parameter(format!(
-                    "Invalid entity type '{prefix}'. Valid values are ['metric', 'parameter', 'tag', \
+                "Invalid entity type '{prefix}'. Valid values are ['metric', 'parameter', 'tag', \
                      'attribute', 'dataset']"
-                )))
+            )))
             }
         },
     };
+    let name = name.as_str();
     match kind {
-        KeyKind::Attribute if !RUN_ORDER_ATTRIBUTES.contains(&name) => Err(invalid_attribute(name, RUN_ORDER_ATTRIBUTES)),
+        KeyKind::Attribute if !RUN_ORDER_ATTRIBUTES.contains(&name) => {
+            Err(invalid_attribute(name, RUN_ORDER_ATTRIBUTES))
+        }
         KeyKind::Attribute => Ok(Key::new(kind, run_attribute_alias(name))),
-        KeyKind::Dataset => Err(Error::invalid_parameter("Invalid identifier type 'dataset': runs cannot be ordered by datasets")),
+        KeyKind::Dataset => Err(Error::invalid_parameter(
+            "Invalid identifier type 'dataset': runs cannot be ordered by datasets",
+        )),
         _ => Ok(Key::new(kind, name)),
     }
 }
 
 /// `SearchExperimentsUtils._get_identifier`: prefix `attribute`, `tag` or `tags`.
-fn registry_style_split(text: &str) -> Result<(KeyKind, &str)> {
+fn registry_style_split(text: &str) -> Result<(KeyKind, String)> {
     match text.split_once('.') {
-        None => Ok((KeyKind::Attribute, text)),
+        None => Ok((KeyKind::Attribute, clean_name(text))),
         Some((prefix, rest)) => match prefix {
-            "attribute" => Ok((KeyKind::Attribute, rest)),
-            "tag" | "tags" => Ok((KeyKind::Tag, rest)),
+            "attribute" => Ok((KeyKind::Attribute, clean_name(rest))),
+            "tag" | "tags" => Ok((KeyKind::Tag, clean_name(rest))),
             _ => Err(Error::invalid_parameter(format!(
                 "Invalid entity type '{prefix}'. Valid entity types are ('attribute', 'tag', 'tags')"
             ))),
@@ -168,6 +212,7 @@ fn registry_style_split(text: &str) -> Result<(KeyKind, &str)> {
 
 fn experiment_key(text: &str) -> Result<Key> {
     let (kind, name) = registry_style_split(text)?;
+    let name = name.as_str();
     if kind == KeyKind::Tag {
         return Err(Error::invalid_parameter("Invalid order_by entity: tag"));
     }
@@ -193,6 +238,7 @@ fn registered_model_key(text: &str) -> Result<Key> {
 fn model_version_key(text: &str) -> Result<Key> {
     // MLflow only checks the key part, so `tags.name` orders by the name attribute too.
     let (kind, name) = registry_style_split(text)?;
+    let name = name.as_str();
     if !MODEL_VERSION_ORDER_ATTRIBUTES.contains(&name) {
         return Err(match kind {
             KeyKind::Attribute => invalid_attribute(name, MODEL_VERSION_ORDER_ATTRIBUTES),
@@ -217,7 +263,12 @@ fn logged_model_key(text: &str) -> Result<Key> {
 
 fn logged_model_attribute(name: &str) -> Result<Key> {
     if !LOGGED_MODEL_ORDER_ATTRIBUTES.contains(&name) {
-        return Err(Error::invalid_parameter(format!("Invalid order by field name: {name}.")));
+        return Err(Error::invalid_parameter(format!(
+            "Invalid order by field name: {name}."
+        )));
     }
-    Ok(Key::new(KeyKind::Attribute, logged_model_attribute_alias(name)))
+    Ok(Key::new(
+        KeyKind::Attribute,
+        logged_model_attribute_alias(name),
+    ))
 }

@@ -43,13 +43,22 @@ impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, RegexError> {
         let chars: Vec<char> = pattern.chars().collect();
         if chars.len() > MAX_PATTERN_CHARS {
-            return Err(RegexError(format!("pattern longer than {MAX_PATTERN_CHARS} characters")));
+            return Err(RegexError(format!(
+                "pattern longer than {MAX_PATTERN_CHARS} characters"
+            )));
         }
-        let mut parser = Parser { chars: &chars, pos: 0 };
+        let mut parser = Parser {
+            chars: &chars,
+            pos: 0,
+            depth: 0,
+        };
         let node = parser.alternation()?;
         if parser.pos < chars.len() {
             // Only an unbalanced ')' stops the top-level alternation early.
-            return Err(RegexError(format!("unbalanced parenthesis at position {}", parser.pos)));
+            return Err(RegexError(format!(
+                "unbalanced parenthesis at position {}",
+                parser.pos
+            )));
         }
         let mut program = Vec::new();
         compile(&node, &mut program)?;
@@ -130,7 +139,12 @@ struct Threads {
 
 impl Threads {
     fn new(n: usize) -> Self {
-        Threads { seen: vec![0; n], generation: 1, list: Vec::new(), matched: false }
+        Threads {
+            seen: vec![0; n],
+            generation: 1,
+            list: Vec::new(),
+            matched: false,
+        }
     }
 
     fn insert(&mut self, pc: usize) -> bool {
@@ -241,13 +255,21 @@ enum Node {
     Look(Look),
     Concat(Vec<Node>),
     Alt(Vec<Node>),
-    Repeat { node: Box<Node>, min: u32, max: Option<u32> },
+    Repeat {
+        node: Box<Node>,
+        min: u32,
+        max: Option<u32>,
+    },
 }
 
 struct Parser<'a> {
     chars: &'a [char],
     pos: usize,
+    depth: usize,
 }
+
+/// Group nesting limit: the parser and compiler recurse once per level.
+const MAX_NESTING: usize = 64;
 
 fn error<T>(message: impl Into<String>) -> Result<T, RegexError> {
     Err(RegexError(message.into()))
@@ -264,7 +286,11 @@ impl Parser<'_> {
             self.pos += 1;
             branches.push(self.concat()?);
         }
-        Ok(if branches.len() == 1 { branches.pop().unwrap_or(Node::Empty) } else { Node::Alt(branches) })
+        Ok(if branches.len() == 1 {
+            branches.pop().unwrap_or(Node::Empty)
+        } else {
+            Node::Alt(branches)
+        })
     }
 
     fn concat(&mut self) -> Result<Node, RegexError> {
@@ -299,7 +325,11 @@ impl Parser<'_> {
         if self.quantifier_ahead() {
             return error(format!("multiple repeat at position {}", self.pos));
         }
-        Ok(Node::Repeat { node: Box::new(atom), min, max })
+        Ok(Node::Repeat {
+            node: Box::new(atom),
+            min,
+            max,
+        })
     }
 
     fn quantifier_ahead(&self) -> bool {
@@ -371,6 +401,10 @@ impl Parser<'_> {
         self.pos += 1;
         Ok(match c {
             '(' => {
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return error(format!("more than {MAX_NESTING} nested groups"));
+                }
                 if self.peek() == Some('?') {
                     if self.chars.get(self.pos + 1) == Some(&':') {
                         self.pos += 2;
@@ -383,6 +417,7 @@ impl Parser<'_> {
                     return error("missing ), unterminated subpattern");
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 inner
             }
             '[' => Node::Class(self.class()?),
@@ -390,7 +425,9 @@ impl Parser<'_> {
             '^' => Node::Look(Look::Start),
             '$' => Node::Look(Look::EndOrFinalNewline),
             '\\' => self.escape()?,
-            '*' | '+' | '?' => return error(format!("nothing to repeat at position {}", self.pos - 1)),
+            '*' | '+' | '?' => {
+                return error(format!("nothing to repeat at position {}", self.pos - 1))
+            }
             '{' if self.counted(self.pos - 1).is_some() => {
                 return error(format!("nothing to repeat at position {}", self.pos - 1))
             }
@@ -403,7 +440,12 @@ impl Parser<'_> {
             return error("bad escape (end of pattern)");
         };
         self.pos += 1;
-        let perl = |p, negated| Node::Class(Class { negated: false, items: vec![ClassItem::Perl(p, negated)] });
+        let perl = |p, negated| {
+            Node::Class(Class {
+                negated: false,
+                items: vec![ClassItem::Perl(p, negated)],
+            })
+        };
         Ok(match e {
             'd' => perl(Perl::Digit, false),
             'D' => perl(Perl::Digit, true),
@@ -467,7 +509,10 @@ impl Parser<'_> {
     }
 
     fn class(&mut self) -> Result<Class, RegexError> {
-        let mut class = Class { negated: false, items: Vec::new() };
+        let mut class = Class {
+            negated: false,
+            items: Vec::new(),
+        };
         if self.peek() == Some('^') {
             class.negated = true;
             self.pos += 1;
@@ -496,7 +541,9 @@ impl Parser<'_> {
                                 'w' => Perl::Word,
                                 _ => Perl::Space,
                             };
-                            class.items.push(ClassItem::Perl(perl, e.is_ascii_uppercase()));
+                            class
+                                .items
+                                .push(ClassItem::Perl(perl, e.is_ascii_uppercase()));
                             continue;
                         }
                         'b' => '\x08',
@@ -619,7 +666,9 @@ mod tests {
     use super::Regex;
 
     fn m(pattern: &str, text: &str) -> bool {
-        Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")).is_match(text)
+        Regex::new(pattern)
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+            .is_match(text)
     }
 
     #[test]
@@ -650,7 +699,11 @@ mod tests {
             ("^(?:x|y)z$", "yz", true),
             ("\\w+@\\w+", "me@host", true),
             ("é+", "café", true),
-            ("(a*)*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false),
+            (
+                "(a*)*b",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac",
+                false,
+            ),
             ("a*?b", "aaab", true),
             ("[\\d-]+$", "12-3", true),
         ];
@@ -661,7 +714,9 @@ mod tests {
 
     #[test]
     fn rejects_what_python_rejects_or_we_do_not_support() {
-        for pattern in ["(", ")", "a)", "[a", "*a", "a**", "a{3,2}", "\\1", "(?=a)", "\\q", "[z-a]", "a{1001}"] {
+        for pattern in [
+            "(", ")", "a)", "[a", "*a", "a**", "a{3,2}", "\\1", "(?=a)", "\\q", "[z-a]", "a{1001}",
+        ] {
             assert!(Regex::new(pattern).is_err(), "{pattern}");
         }
     }

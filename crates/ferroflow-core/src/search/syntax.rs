@@ -87,7 +87,11 @@ pub(crate) enum RawValue {
     Str { inner: String, quote: char },
     /// A number literal exactly as written. `sqlparse` is false for `1e+5`: Python's
     /// float() reads it (so the logged-model parser takes it) but sqlparse does not.
-    Num { text: String, integer: bool, sqlparse: bool },
+    Num {
+        text: String,
+        integer: bool,
+        sqlparse: bool,
+    },
     /// An unquoted word, which MLflow rejects with a specific message.
     Bare(String),
     /// A parenthesized Python tuple literal.
@@ -144,7 +148,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<RawExpr>, SyntaxError> {
 }
 
 fn filter(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
-    let expr = or_expr(i, true)?;
+    let expr = or_expr(i, true, 0)?;
     skip_ws(i);
     if !i.is_empty() {
         let what = if expr.is_some() {
@@ -158,11 +162,11 @@ fn filter(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
 }
 
 /// `and_chain (OR and_chain)*`; an empty chain is only allowed when it is the only one.
-fn or_expr(i: &mut In<'_>, top_level: bool) -> PResult<Option<RawExpr>> {
+fn or_expr(i: &mut In<'_>, top_level: bool, depth: usize) -> PResult<Option<RawExpr>> {
     let mut chains = Vec::new();
     loop {
         let first = chains.is_empty();
-        let chain = and_chain(i, top_level && first)?;
+        let chain = and_chain(i, top_level && first, depth)?;
         skip_ws(i);
         let before_or = i.checkpoint();
         if keyword(i, "OR") {
@@ -191,7 +195,7 @@ fn or_expr(i: &mut In<'_>, top_level: bool) -> PResult<Option<RawExpr>> {
 /// `IS [NOT] NULL` one when the previous comparison ended in `NULL`. Elsewhere (and
 /// before `NOT` or `(`) sqlparse glues the text into one nonsensical key, so MLflow's
 /// answer has no meaning worth reproducing and ferroflow asks for the `AND`.
-fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> {
+fn and_chain(i: &mut In<'_>, at_filter_start: bool, depth: usize) -> PResult<Option<RawExpr>> {
     let mut items = Vec::new();
     let mut dangling_and = None;
     let mut joined = true;
@@ -212,13 +216,21 @@ fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> 
         }
         if !joined {
             let rest: &str = i;
-            let plain_start = !rest.starts_with('(') && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
-            let item = if plain_start { Some(comparison(i)?) } else { None };
+            let plain_start = !rest.starts_with('(')
+                && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
+            let item = if plain_start {
+                Some(comparison(i)?)
+            } else {
+                None
+            };
             let after_null = matches!(items.last(), Some(RawExpr::Cmp(c)) if matches!(c.op, RawOp::IsNull | RawOp::IsNotNull));
             match item {
                 Some(cmp)
                     if after_null
-                        || !matches!(cmp.op, RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull) =>
+                        || !matches!(
+                            cmp.op,
+                            RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull
+                        ) =>
                 {
                     items.push(RawExpr::Cmp(cmp));
                     continue;
@@ -229,7 +241,7 @@ fn and_chain(i: &mut In<'_>, at_filter_start: bool) -> PResult<Option<RawExpr>> 
                 }
             }
         }
-        items.push(unary(i)?);
+        items.push(unary(i, depth)?);
         dangling_and = None;
         joined = false;
     }
@@ -266,22 +278,31 @@ fn starts_operand(i: &In<'_>) -> bool {
 }
 
 fn is_reserved(word: &str) -> bool {
-    const RESERVED: [&str; 9] = ["AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "RLIKE"];
+    const RESERVED: [&str; 9] = [
+        "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "RLIKE",
+    ];
     RESERVED.iter().any(|r| word.eq_ignore_ascii_case(r))
 }
 
-fn unary(i: &mut In<'_>) -> PResult<RawExpr> {
+/// How deeply `NOT` and parentheses may nest; keeps recursion (here, in validation and
+/// in evaluation) far from the stack limit on hostile input.
+const MAX_NESTING: usize = 64;
+
+fn unary(i: &mut In<'_>, depth: usize) -> PResult<RawExpr> {
+    if depth >= MAX_NESTING {
+        return fail_here(i, "at most 64 nested NOTs and parentheses");
+    }
     skip_ws(i);
     if keyword(i, "NOT") {
         skip_ws(i);
         if !starts_operand(i) {
             return fail_here(i, "a comparison or '(' after NOT");
         }
-        return Ok(RawExpr::Not(Box::new(unary(i)?)));
+        return Ok(RawExpr::Not(Box::new(unary(i, depth + 1)?)));
     }
     if i.starts_with('(') {
         let _ = i.next_token();
-        let inner = or_expr(i, false)?;
+        let inner = or_expr(i, false, depth + 1)?;
         skip_ws(i);
         let Some(inner) = inner else {
             return fail_here(i, "a comparison inside parentheses");
@@ -312,7 +333,13 @@ fn comparison(i: &mut In<'_>) -> PResult<RawCmp> {
         }
         _ => value(i)?,
     };
-    Ok(RawCmp { key, op, op_pos, value, value_pos })
+    Ok(RawCmp {
+        key,
+        op,
+        op_pos,
+        value,
+        value_pos,
+    })
 }
 
 /// `segment ('.' segment)*`. A key may not start with a single-quoted segment (sqlparse
@@ -328,10 +355,16 @@ pub(crate) fn key(i: &mut In<'_>, allow_leading_single_quote: bool) -> PResult<R
             Some('\'') if !first || allow_leading_single_quote => quoted_segment(i, '\'')?,
             Some(c) if is_word_start(c) => {
                 let word = take_while(1.., is_word_char).parse_next(i)?;
-                Segment { inner: word.to_string(), quote: None }
+                Segment {
+                    inner: word.to_string(),
+                    quote: None,
+                }
             }
             // MLflow takes `tags.` as the tag named "" (which matches nothing).
-            _ if !first => Segment { inner: String::new(), quote: None },
+            _ if !first => Segment {
+                inner: String::new(),
+                quote: None,
+            },
             _ => return fail_here(i, "a key such as metrics.x"),
         };
         segments.push(segment);
@@ -342,12 +375,19 @@ pub(crate) fn key(i: &mut In<'_>, allow_leading_single_quote: bool) -> PResult<R
         break;
     }
     let consumed = start.len() - i.len();
-    Ok(RawKey { text: start[..consumed].to_string(), segments, pos })
+    Ok(RawKey {
+        text: start[..consumed].to_string(),
+        segments,
+        pos,
+    })
 }
 
 fn quoted_segment(i: &mut In<'_>, quote: char) -> PResult<Segment> {
     let inner = sql_string(i, quote)?;
-    Ok(Segment { inner, quote: Some(quote) })
+    Ok(Segment {
+        inner,
+        quote: Some(quote),
+    })
 }
 
 fn operator(i: &mut In<'_>) -> PResult<RawOp> {
@@ -496,7 +536,10 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
         && (rest.starts_with("0x") || rest.starts_with("0X"))
         && rest.as_bytes()[2].is_ascii_hexdigit();
     if hex {
-        return fail_here(i, "a decimal number (hexadecimal literals are not supported)");
+        return fail_here(
+            i,
+            "a decimal number (hexadecimal literals are not supported)",
+        );
     }
     if integer && p == 0 && rest[len..].starts_with(|c: char| c.is_alphabetic() || c == '_') {
         let word = peek_word(rest).unwrap_or_default().to_string();
@@ -505,10 +548,17 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     }
     let text = rest[..len].to_string();
     let _ = i.next_slice(len);
-    if i.chars().next().is_some_and(|c| is_word_char(c) || c == '.') {
+    if i.chars()
+        .next()
+        .is_some_and(|c| is_word_char(c) || c == '.')
+    {
         return fail_here(i, "whitespace or an operator after the number");
     }
-    Ok(RawValue::Num { text, integer, sqlparse })
+    Ok(RawValue::Num {
+        text,
+        integer,
+        sqlparse,
+    })
 }
 
 /// A string or quoted identifier with sqlparse's end rule (see module docs); returns the
@@ -614,8 +664,10 @@ fn python_tuple(i: &mut In<'_>) -> PResult<RawValue> {
 }
 
 fn skip_py_ws(i: &mut In<'_>) {
-    let _: PResult<&str> =
-        take_while(0.., |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')).parse_next(i);
+    let _: PResult<&str> = take_while(0.., |c: char| {
+        matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
+    })
+    .parse_next(i);
 }
 
 /// One tuple element: adjacent string literals (concatenated), or a number / keyword.
@@ -644,7 +696,9 @@ fn python_item(i: &mut In<'_>) -> PResult<Option<ListItem>> {
     let len: usize = rest
         .chars()
         .enumerate()
-        .take_while(|(n, c)| c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || (*n == 0 && *c == '-'))
+        .take_while(|(n, c)| {
+            c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || (*n == 0 && *c == '-')
+        })
         .map(|(_, c)| c.len_utf8())
         .sum();
     let word = &rest[..len];
@@ -669,7 +723,11 @@ enum PyLit {
 /// input does not start one. f-strings are rejected like `literal_eval` rejects them.
 fn python_string(i: &mut In<'_>) -> PResult<Option<PyLit>> {
     let rest: &str = i;
-    let prefix_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).take(3).count();
+    let prefix_len = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .take(3)
+        .count();
     let prefix = &rest[..prefix_len];
     let after = &rest[prefix_len..];
     if !(after.starts_with('\'') || after.starts_with('"')) {
@@ -716,13 +774,21 @@ fn python_string(i: &mut In<'_>) -> PResult<Option<PyLit>> {
     };
     let content = &body[..end];
     let total = delim.len() * 2 + end;
-    let decoded = if raw { Some(content.to_string()) } else { python_unescape(content) };
+    let decoded = if raw {
+        Some(content.to_string())
+    } else {
+        python_unescape(content)
+    };
     let Some(decoded) = decoded else {
         i.reset(&start);
         return fail_here(i, "a valid escape sequence in the string");
     };
     let _ = i.next_slice(total);
-    Ok(Some(if bytes { PyLit::Bytes } else { PyLit::Str(decoded) }))
+    Ok(Some(if bytes {
+        PyLit::Bytes
+    } else {
+        PyLit::Str(decoded)
+    }))
 }
 
 /// Python's escape processing for non-raw `str` literals. `None` for escapes Python
@@ -805,7 +871,11 @@ fn peek_word(rest: &str) -> Option<&str> {
     if !rest.starts_with(is_word_start) {
         return None;
     }
-    let len: usize = rest.chars().take_while(|c| is_word_char(*c)).map(char::len_utf8).sum();
+    let len: usize = rest
+        .chars()
+        .take_while(|c| is_word_char(*c))
+        .map(char::len_utf8)
+        .sum();
     Some(&rest[..len])
 }
 
@@ -847,13 +917,19 @@ mod tests {
         assert_eq!(end("a\\'", '\'').as_deref(), Some("a\\"));
         assert_eq!(end("abc", '\''), None);
         assert_eq!(end("a``b` x", '`').as_deref(), Some("a``b"));
-        assert_eq!(end("a'' AND x = 'b'", '\'').as_deref(), Some("a'' AND x = "));
+        assert_eq!(
+            end("a'' AND x = 'b'", '\'').as_deref(),
+            Some("a'' AND x = ")
+        );
     }
 
     #[test]
     fn python_escapes() {
         assert_eq!(python_unescape(r"a\nb").as_deref(), Some("a\nb"));
-        assert_eq!(python_unescape(r"\x41\u00e9\101").as_deref(), Some("Aé\u{41}"));
+        assert_eq!(
+            python_unescape(r"\x41\u00e9\101").as_deref(),
+            Some("Aé\u{41}")
+        );
         assert_eq!(python_unescape(r"\d").as_deref(), Some(r"\d"));
         assert_eq!(python_unescape(r"\x4"), None);
     }
