@@ -137,6 +137,44 @@ fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
     })
 }
 
+/// A one-field answer such as `{"run": …}`, serialized straight from the entity (no
+/// intermediate `serde_json::Value`: runs with many metrics are the hot path).
+pub struct Keyed<T> {
+    pub key: &'static str,
+    pub value: T,
+}
+
+impl<T: serde::Serialize> serde::Serialize for Keyed<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.key, &self.value)?;
+        map.end()
+    }
+}
+
+/// A page of results: `{"<key>": [...], "next_page_token": "…"}`, with the list omitted
+/// when empty and the token omitted on the last page (the client reads a present token
+/// as "more to come").
+pub struct Paged<T> {
+    pub key: &'static str,
+    pub page: ferroflow_core::types::Page<T>,
+}
+
+impl<T: serde::Serialize> serde::Serialize for Paged<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if !self.page.items.is_empty() {
+            map.serialize_entry(self.key, &self.page.items)?;
+        }
+        if let Some(token) = &self.page.next_page_token {
+            map.serialize_entry("next_page_token", token)?;
+        }
+        map.end()
+    }
+}
+
 /// Field deserializers that accept what protobuf JSON allows: numbers as strings,
 /// `"NaN"`/`"Infinity"` doubles, `True`/`False` booleans, one value for a repeated field.
 pub mod lenient {

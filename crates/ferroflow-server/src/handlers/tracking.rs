@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 use ferroflow_core::types::{
-    Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
+    Dataset, DatasetInput, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Run, RunStatus, ViewType,
 };
 use ferroflow_core::validation;
 use ferroflow_core::Error;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::{lenient, Rpc};
+use crate::wire::{lenient, Keyed, Paged, Rpc};
 use crate::AppState;
 
 type JsonResult = ApiResult<Json<Value>>;
@@ -161,10 +161,10 @@ pub struct ExperimentIdMessage {
     experiment_id: Option<String>,
 }
 
-pub async fn get_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> JsonResult {
+pub async fn get_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> ApiResult<Json<Keyed<Experiment>>> {
     let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
     let experiment = app.store.get_experiment(&experiment_id).await?;
-    Ok(Json(json!({ "experiment": experiment })))
+    Ok(Json(Keyed { key: "experiment", value: experiment }))
 }
 
 #[derive(Deserialize)]
@@ -193,7 +193,7 @@ pub struct SearchExperimentsMessage {
     view_type: Option<ViewType>,
 }
 
-pub async fn search_experiments(State(app): State<AppState>, rpc: Rpc<SearchExperimentsMessage>) -> JsonResult {
+pub async fn search_experiments(State(app): State<AppState>, rpc: Rpc<SearchExperimentsMessage>) -> ApiResult<Json<Paged<Experiment>>> {
     let message = rpc.message;
     let limit = validation::MAX_RESULTS_SEARCH_EXPERIMENTS;
     // An absent max_results reads as proto's 0, which MLflow rejects.
@@ -220,14 +220,7 @@ pub async fn search_experiments(State(app): State<AppState>, rpc: Rpc<SearchExpe
             page_token: message.page_token,
         })
         .await?;
-    let mut body = json!({});
-    if !page.items.is_empty() {
-        body["experiments"] = json!(page.items);
-    }
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    Ok(Json(body))
+    Ok(Json(Paged { key: "experiments", page }))
 }
 
 #[derive(Deserialize)]
@@ -349,9 +342,9 @@ impl RunIdMessage {
     }
 }
 
-pub async fn get_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> JsonResult {
+pub async fn get_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> ApiResult<Json<Keyed<Run>>> {
     let run = app.store.get_run(&rpc.message.resolve()?).await?;
-    Ok(Json(json!({ "run": run })))
+    Ok(Json(Keyed { key: "run", value: run }))
 }
 
 #[derive(Deserialize)]
@@ -406,7 +399,7 @@ pub struct SearchRunsMessage {
     page_token: Option<String>,
 }
 
-pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> JsonResult {
+pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> ApiResult<Json<Paged<Run>>> {
     let message = rpc.message;
     let limit = validation::MAX_RESULTS_SEARCH_RUNS;
     let max_results = match message.max_results.unwrap_or(1000) {
@@ -434,14 +427,7 @@ pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage
             page_token: message.page_token,
         })
         .await?;
-    let mut body = json!({});
-    if !page.items.is_empty() {
-        body["runs"] = json!(page.items);
-    }
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    Ok(Json(body))
+    Ok(Json(Paged { key: "runs", page }))
 }
 
 // ---------------------------------------------------------------- logging
@@ -691,7 +677,7 @@ pub struct MetricHistoryMessage {
     max_results: Option<i64>,
 }
 
-pub async fn get_metric_history(State(app): State<AppState>, rpc: Rpc<MetricHistoryMessage>) -> JsonResult {
+pub async fn get_metric_history(State(app): State<AppState>, rpc: Rpc<MetricHistoryMessage>) -> ApiResult<Json<Paged<Metric>>> {
     let message = rpc.message;
     let run_id = message.id.resolve()?;
     let metric_key = required_text(message.metric_key, "metric_key")?;
@@ -708,14 +694,7 @@ pub async fn get_metric_history(State(app): State<AppState>, rpc: Rpc<MetricHist
         .store
         .get_metric_history(MetricHistoryQuery { run_id, metric_key, max_results, page_token: message.page_token })
         .await?;
-    let mut body = json!({});
-    if !page.items.is_empty() {
-        body["metrics"] = json!(page.items);
-    }
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    Ok(Json(body))
+    Ok(Json(Paged { key: "metrics", page }))
 }
 
 #[derive(Deserialize)]
