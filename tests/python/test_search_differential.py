@@ -9,6 +9,7 @@ MLflow rejects must be rejected by ferroflow with the same error code.
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -56,7 +57,10 @@ def _wait_healthy(url, process, timeout=90):
 def _start(command, workdir):
     log = open(workdir / "server.log", "wb")
     env = dict(os.environ)
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    # Own process group: MLflow's server spawns workers that must die with it.
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True
+    )
     return process, log
 
 
@@ -87,11 +91,16 @@ def servers():
         yield {name: MlflowClient(url) for name, url in urls.items()}
     finally:
         for process, log in started:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    process.wait(timeout=10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
             log.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
