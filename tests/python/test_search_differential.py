@@ -91,6 +91,7 @@ def servers():
         yield {name: MlflowClient(url) for name, url in urls.items()}
     finally:
         for process, log in started:
+            # SIGTERM lets the server stop cleanly; SIGKILL then reaps any worker left over.
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.killpg(process.pid, sig)
@@ -98,9 +99,8 @@ def servers():
                     break
                 try:
                     process.wait(timeout=10)
-                    break
                 except subprocess.TimeoutExpired:
-                    continue
+                    pass
             log.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
