@@ -26,6 +26,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_get = request.method() == Method::GET;
+        // Like MLflow, POST and PUT messages must say they are JSON.
+        if request.method() == Method::POST || request.method() == Method::PUT {
+            let content_type = request.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+            match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
+                None => return Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
+                Some(kind) if kind != "application/json" => {
+                    return Err(ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']."))
+                }
+                Some(_) => {}
+            }
+        }
         let query = request.uri().query().map(str::to_owned);
         let body = Bytes::from_request(request, state)
             .await
