@@ -4,6 +4,7 @@
 //! Bodies stream in both directions, so a multi-gigabyte upload or download keeps the
 //! server's memory flat.
 
+pub mod multipart;
 mod path;
 
 use std::path::{Path as FsPath, PathBuf};
@@ -211,7 +212,16 @@ impl ArtifactRepository {
         E: std::fmt::Display,
     {
         let location = self.store_path(path)?;
-        let upload = self.store.put_multipart(&location).await?;
+        self.put_stream_at(&location, body, max_bytes).await
+    }
+
+    /// [`put_stream`](Self::put_stream) to a location already checked.
+    async fn put_stream_at<S, E>(&self, location: &StorePath, body: S, max_bytes: u64) -> Result<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let upload = self.store.put_multipart(location).await?;
         let mut writer = WriteMultipart::new(upload);
         let mut written: u64 = 0;
         let mut body = std::pin::pin!(body);
@@ -267,6 +277,10 @@ impl ArtifactRepository {
                 o.location.filename().map(|name| FileInfo { name: name.to_string(), is_dir: false, file_size: Some(o.size) })
             }))
             .collect();
+        if dir.is_none() {
+            // Multipart uploads in progress are nobody's artifacts.
+            entries.retain(|entry| entry.name != multipart::STAGING_DIR);
+        }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }

@@ -31,6 +31,10 @@ impl ArtifactPath {
         if trimmed.chars().any(char::is_control) {
             return Err(invalid());
         }
+        // The staging area of multipart uploads is not addressable by users.
+        if trimmed.split('/').next().is_some_and(|first| first.eq_ignore_ascii_case(crate::multipart::STAGING_DIR)) {
+            return Err(invalid());
+        }
         Ok(ArtifactPath(trimmed.to_string()))
     }
 

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod names;
 pub mod paging;
+pub mod registry;
 pub mod search;
 pub mod types;
 pub mod validation;

@@ -27,11 +27,15 @@ pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 pub struct ServerConfig {
     /// The largest single artifact upload accepted, in bytes.
     pub max_artifact_bytes: u64,
+    /// Whether large uploads may use the proxied multipart protocol (`mpu/*`). Part URLs
+    /// point back at this server, so a reverse proxy that hides the public host (no
+    /// `X-Forwarded-Host`) needs this off.
+    pub multipart_uploads: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES }
+        Self { max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES, multipart_uploads: true }
     }
 }
 

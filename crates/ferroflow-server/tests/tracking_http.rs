@@ -34,7 +34,8 @@ async fn server_info_describes_a_sql_store_that_serves_artifacts() {
         assert_eq!(body["artifact_serving_enabled"], true);
         assert_eq!(body["workspaces_enabled"], false);
         assert_eq!(body["trace_archival_enabled"], false);
-        assert_eq!(body["multipart_uploads_enabled"], false);
+        // Proxied multipart uploads work for every store, so they are on when serving.
+        assert_eq!(body["multipart_uploads_enabled"], true);
         assert_eq!(body["multipart_downloads_enabled"], false);
         assert_eq!(body["artifacts_presigned_only"], false);
     }

@@ -262,6 +262,11 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
             }
         } else if path.ends_with("/server-info") {
             for (key, value) in actual.as_object().expect("server-info is an object") {
+                // ferroflow proxies multipart uploads for every store; MLflow does not for a
+                // local destination, so this one flag differs by design.
+                if key == "multipart_uploads_enabled" {
+                    continue;
+                }
                 if let Some(recorded) = expected.get(key) {
                     if recorded != value {
                         mismatches.push(format!(

@@ -75,6 +75,10 @@ pub struct ServerArgs {
     /// Do not proxy artifacts; clients write to the artifact root directly.
     #[arg(long, env = "FERROFLOW_NO_SERVE_ARTIFACTS")]
     pub no_serve_artifacts: bool,
+    /// Do not offer proxied multipart uploads (use behind a reverse proxy that does not
+    /// pass `X-Forwarded-Host`/`X-Forwarded-Proto`).
+    #[arg(long, env = "FERROFLOW_NO_MULTIPART_UPLOADS")]
+    pub no_multipart_uploads: bool,
     /// The largest single artifact upload accepted, in bytes.
     #[arg(long, env = "FERROFLOW_MAX_ARTIFACT_BYTES", default_value_t = ferroflow_server::DEFAULT_MAX_ARTIFACT_BYTES)]
     pub max_artifact_bytes: u64,
@@ -102,6 +106,7 @@ pub struct ServerSettings {
     pub default_artifact_root: String,
     pub serve_artifacts: bool,
     pub max_artifact_bytes: u64,
+    pub multipart_uploads: bool,
     pub sync: SyncMode,
 }
 
@@ -145,6 +150,7 @@ impl ServerArgs {
             default_artifact_root,
             serve_artifacts,
             max_artifact_bytes: self.max_artifact_bytes,
+            multipart_uploads: !self.no_multipart_uploads,
             sync: self.store.sync_mode(),
         })
     }

@@ -88,7 +88,8 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     } else {
         None
     };
-    let config = ServerConfig { max_artifact_bytes: settings.max_artifact_bytes };
+    let config =
+        ServerConfig { max_artifact_bytes: settings.max_artifact_bytes, multipart_uploads: settings.multipart_uploads };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);

@@ -25,6 +25,7 @@ pub fn proxy_routes() -> Router<AppState> {
         .route("/artifacts", get(list_proxied))
         .route("/artifacts/", get(list_proxied))
         .route("/artifacts/{*path}", get(download).put(upload).delete(delete_artifact))
+        .merge(crate::handlers::multipart::routes())
 }
 
 /// Routes under `/api/2.0/mlflow`.

@@ -23,8 +23,11 @@ pub async fn server_info(State(app): State<AppState>) -> Json<Value> {
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
         "artifact_serving_enabled": app.artifacts.is_some(),
-        // Never claimed before the mpu/* endpoints exist: the client would use them.
-        "multipart_uploads_enabled": false,
+        // The mpu/* endpoints work with every artifact destination (parts are staged in it).
+        "multipart_uploads_enabled": app.artifacts.is_some() && app.config.multipart_uploads,
+        // presigned/ + ranged mpd/ exist for clients that opt in, but are not advertised: the
+        // bytes still come through this server, and the client would trade each streamed
+        // GET for a presigned call plus ranged GETs buffered whole in its memory.
         "multipart_downloads_enabled": false,
         "artifacts_presigned_only": false,
         "ferroflow_version": env!("CARGO_PKG_VERSION"),

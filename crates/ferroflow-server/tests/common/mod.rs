@@ -41,18 +41,8 @@ impl ApiResponse {
     /// Asserts a 200 and returns the JSON body.
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "expected 200, got {} with body {}",
-            self.status,
-            self.text
-        );
-        assert!(
-            self.body.is_object(),
-            "a success body must be a JSON object: {}",
-            self.text
-        );
+        assert_eq!(self.status, StatusCode::OK, "expected 200, got {} with body {}", self.status, self.text);
+        assert!(self.body.is_object(), "a success body must be a JSON object: {}", self.text);
         self.body
     }
 
@@ -66,15 +56,8 @@ impl ApiResponse {
             self.status,
             self.text
         );
-        assert!(
-            self.content_type.starts_with("application/json"),
-            "error bodies are JSON, got {}",
-            self.content_type
-        );
-        self.body["message"]
-            .as_str()
-            .unwrap_or_else(|| panic!("error without a message: {}", self.text))
-            .to_string()
+        assert!(self.content_type.starts_with("application/json"), "error bodies are JSON, got {}", self.content_type);
+        self.body["message"].as_str().unwrap_or_else(|| panic!("error without a message: {}", self.text)).to_string()
     }
 
     /// 400 `INVALID_PARAMETER_VALUE`; returns the message.
@@ -98,16 +81,8 @@ impl ApiResponse {
             self.status,
             self.text
         );
-        assert!(
-            self.body["error_code"].is_string(),
-            "4xx without a JSON error_code: {}",
-            self.text
-        );
-        assert!(
-            self.body["message"].is_string(),
-            "4xx without a JSON message: {}",
-            self.text
-        );
+        assert!(self.body["error_code"].is_string(), "4xx without a JSON error_code: {}", self.text);
+        assert!(self.body["message"].is_string(), "4xx without a JSON message: {}", self.text);
     }
 }
 
@@ -121,13 +96,10 @@ pub async fn spawn_app() -> TestApp {
     })
     .expect("open sqlite store");
     // Artifacts are proxied, as with a default `mlflow server`.
-    let artifacts =
-        ferroflow_artifacts::ArtifactRepository::open_local(&data_dir.path().join("artifacts"))
-            .expect("open artifact folder");
+    let artifacts = ferroflow_artifacts::ArtifactRepository::open_local(&data_dir.path().join("artifacts"))
+        .expect("open artifact folder");
     let state = AppState::new(Arc::new(store), Some(artifacts), ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -137,12 +109,7 @@ pub async fn spawn_app() -> TestApp {
         .await;
     });
     let client = reqwest::Client::builder().build().expect("reqwest client");
-    TestApp {
-        address,
-        client,
-        _data_dir: data_dir,
-        _shutdown: shutdown,
-    }
+    TestApp { address, client, _data_dir: data_dir, _shutdown: shutdown }
 }
 
 /// `application/x-www-form-urlencoded` escaping, as Python `requests` does for params.
@@ -150,9 +117,7 @@ pub fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -162,29 +127,16 @@ pub fn encode_component(text: &str) -> String {
 
 /// A query string from pairs; repeat a key to send a repeated field.
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v))).collect::<Vec<_>>().join("&")
 }
 
 async fn read(response: reqwest::Response) -> ApiResponse {
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let text = response.text().await.expect("read body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    ApiResponse {
-        status,
-        content_type,
-        text,
-        body,
-    }
+    ApiResponse { status, content_type, text, body }
 }
 
 impl TestApp {
@@ -204,30 +156,18 @@ impl TestApp {
     }
 
     pub async fn post_json_to(&self, url: &str, body: &Value) -> ApiResponse {
-        read(
-            self.client
-                .post(url)
-                .json(body)
-                .send()
-                .await
-                .expect("send POST"),
-        )
-        .await
+        read(self.client.post(url).json(body).send().await.expect("send POST")).await
     }
 
     /// POSTs raw bytes with `Content-Type: application/json`.
     pub async fn post_raw(&self, rpc: &str, body: impl Into<reqwest::Body>) -> ApiResponse {
-        let request = self
-            .client
-            .post(self.api(rpc))
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let request = self.client.post(self.api(rpc)).header(reqwest::header::CONTENT_TYPE, "application/json");
         read(request.body(body).send().await.expect("send POST")).await
     }
 
     /// GETs `/api/2.0/mlflow/<rpc>?<pairs>`.
     pub async fn get_query(&self, rpc: &str, pairs: &[(&str, &str)]) -> ApiResponse {
-        self.get_url(&format!("{}?{}", self.api(rpc), query_string(pairs)))
-            .await
+        self.get_url(&format!("{}?{}", self.api(rpc), query_string(pairs))).await
     }
 
     pub async fn get_url(&self, url: &str) -> ApiResponse {
@@ -235,17 +175,10 @@ impl TestApp {
     }
 
     /// Sends any method with an optional JSON body to a full path.
-    pub async fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&str>,
-    ) -> ApiResponse {
+    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> ApiResponse {
         let mut request = self.client.request(method, self.url(path));
         if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         read(request.send().await.expect("send request")).await
     }
@@ -253,21 +186,12 @@ impl TestApp {
     // ------------------------------------------------------------ fixtures
 
     pub async fn create_experiment(&self, name: &str) -> String {
-        let body = self
-            .post_json("experiments/create", &json!({ "name": name }))
-            .await
-            .ok();
-        body["experiment_id"]
-            .as_str()
-            .expect("experiment_id is a string")
-            .to_string()
+        let body = self.post_json("experiments/create", &json!({ "name": name })).await.ok();
+        body["experiment_id"].as_str().expect("experiment_id is a string").to_string()
     }
 
     pub async fn get_experiment(&self, experiment_id: &str) -> Value {
-        self.get_query("experiments/get", &[("experiment_id", experiment_id)])
-            .await
-            .ok()["experiment"]
-            .clone()
+        self.get_query("experiments/get", &[("experiment_id", experiment_id)]).await.ok()["experiment"].clone()
     }
 
     /// Creates a run in `experiment_id` and returns its id.
@@ -279,10 +203,7 @@ impl TestApp {
             )
             .await
             .ok();
-        body["run"]["info"]["run_id"]
-            .as_str()
-            .expect("run_id is a string")
-            .to_string()
+        body["run"]["info"]["run_id"].as_str().expect("run_id is a string").to_string()
     }
 
     /// An experiment with one run: `(experiment_id, run_id)`.
@@ -296,14 +217,7 @@ impl TestApp {
         self.get_query("runs/get", &[("run_id", run_id)]).await.ok()["run"].clone()
     }
 
-    pub async fn log_metric(
-        &self,
-        run_id: &str,
-        key: &str,
-        value: Value,
-        timestamp: i64,
-        step: i64,
-    ) {
+    pub async fn log_metric(&self, run_id: &str, key: &str, value: Value, timestamp: i64, step: i64) {
         self.post_json(
             "runs/log-metric",
             &json!({ "run_id": run_id, "key": key, "value": value, "timestamp": timestamp, "step": step }),
@@ -313,9 +227,7 @@ impl TestApp {
     }
 
     pub async fn delete_run(&self, run_id: &str) {
-        self.post_json("runs/delete", &json!({ "run_id": run_id }))
-            .await
-            .ok();
+        self.post_json("runs/delete", &json!({ "run_id": run_id })).await.ok();
     }
 
     /// `data.<field>` of a run as a key → value map (params, tags or metrics).
@@ -330,11 +242,7 @@ pub fn key_value_map(entries: &Value) -> serde_json::Map<String, Value> {
     let mut map = serde_json::Map::new();
     for entry in entries.as_array().map(Vec::as_slice).unwrap_or_default() {
         let key = entry["key"].as_str().expect("entry key").to_string();
-        let value = if entry.get("timestamp").is_some() {
-            entry.clone()
-        } else {
-            entry["value"].clone()
-        };
+        let value = if entry.get("timestamp").is_some() { entry.clone() } else { entry["value"].clone() };
         map.insert(key, value);
     }
     map
@@ -343,12 +251,8 @@ pub fn key_value_map(entries: &Value) -> serde_json::Map<String, Value> {
 /// Asserts a JSON object has exactly these keys.
 #[track_caller]
 pub fn assert_keys(value: &Value, expected: &[&str]) {
-    let mut actual: Vec<&str> = value
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {value}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut actual: Vec<&str> =
+        value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().map(String::as_str).collect();
     actual.sort_unstable();
     let mut expected = expected.to_vec();
     expected.sort_unstable();
@@ -362,8 +266,7 @@ pub fn assert_snake_case_keys(value: &Value) {
         Value::Object(map) => {
             for (key, inner) in map {
                 assert!(
-                    key.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                     "key {key:?} is not snake_case in {value}"
                 );
                 assert_snake_case_keys(inner);

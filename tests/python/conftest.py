@@ -1,0 +1,282 @@
+"""Fixtures for the ferroflow <-> MLflow client compatibility suite.
+
+Every test module gets a fresh tracking server (fresh temp dir, fresh SQLite
+DB, fresh artifact destination) on a free loopback port.  Which server is
+started is chosen by the ``COMPAT_SERVER`` environment variable:
+
+* ``ferroflow`` (default): ``$FERROFLOW_BIN`` (default
+  ``<repo>/target/debug/ferroflow``)
+* ``mlflow``: the real ``mlflow server`` from the pinned mlflow3 venv.  This is
+  how the suite itself is validated: every test must pass against real MLflow.
+
+The tests run under both pinned client venvs (``mlflow==3.17.2`` and
+``mlflow-skinny==2.22.5``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+# Fail fast on 5xx instead of retrying with backoff for minutes.  Set before
+# the mlflow client is used; the client reads these on every request.
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "30"
+# Keep the output of the suite quiet / deterministic.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+import mlflow  # noqa: E402
+import mlflow.tracking.fluent as _fluent  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MLFLOW3_VENV_MLFLOW = REPO_ROOT / ".venv" / "mlflow3" / "bin" / "mlflow"
+
+COMPAT_SERVER = os.environ.get("COMPAT_SERVER", "ferroflow").strip().lower() or "ferroflow"
+if COMPAT_SERVER not in ("ferroflow", "mlflow"):
+    raise RuntimeError(f"COMPAT_SERVER must be 'ferroflow' or 'mlflow', got {COMPAT_SERVER!r}")
+
+MLFLOW_MAJOR = int(mlflow.__version__.split(".")[0])
+IS_MLFLOW3 = MLFLOW_MAJOR >= 3
+
+# The server under test (only one at a time: modules run sequentially).
+_CURRENT_SERVER: "ServerProcess | None" = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mlflow_server_executable() -> str:
+    override = os.environ.get("MLFLOW_SERVER_BIN")
+    if override:
+        return override
+    # Only the full mlflow 3 package ships a usable `mlflow server`; the
+    # mlflow-skinny 2.x venv must borrow the one from the mlflow3 venv.
+    if IS_MLFLOW3:
+        candidate = Path(sys.executable).parent / "mlflow"
+        if candidate.exists():
+            return str(candidate)
+    return str(MLFLOW3_VENV_MLFLOW)
+
+
+class ServerProcess:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"compat-{kind}-"))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_path = self.tmpdir / "db.sqlite"
+        self.artifacts = self.tmpdir / "artifacts"
+        self.stdout_path = self.tmpdir / "server.stdout.log"
+        self.stderr_path = self.tmpdir / "server.stderr.log"
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        args = [
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--backend-store-uri",
+            f"sqlite:///{self.db_path}",  # absolute path -> sqlite:////abs/...
+            "--artifacts-destination",
+            str(self.artifacts),
+        ]
+        if self.kind == "ferroflow":
+            binary = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "debug" / "ferroflow")
+            if not Path(binary).exists():
+                pytest.exit(
+                    f"ferroflow binary not found at {binary} (set FERROFLOW_BIN or build it; "
+                    "or use COMPAT_SERVER=mlflow)",
+                    returncode=2,
+                )
+            return [binary, *args]
+        exe = _mlflow_server_executable()
+        if not Path(exe).exists():
+            pytest.exit(f"mlflow server executable not found at {exe}", returncode=2)
+        return [exe, *args]
+
+    def stderr_tail(self, max_chars: int = 20000) -> str:
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return "<no server stderr>"
+        return text[-max_chars:]
+
+    def start(self, timeout: float) -> None:
+        env = dict(os.environ)
+        # The server must not inherit client-side settings of the test process.
+        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+            env.pop(key, None)
+        cmd = self.command()
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.tmpdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # own process group: we kill the whole tree
+            )
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.kind} server exited early with code {self.proc.returncode}\n"
+                    f"command: {' '.join(cmd)}\n--- server stderr ---\n{self.stderr_tail()}"
+                )
+            try:
+                resp = requests.get(self.url + "/health", timeout=2)
+                if resp.status_code == 200 and resp.text.strip() == "OK":
+                    return
+                last_error = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
+            except requests.RequestException as exc:  # not listening yet
+                last_error = repr(exc)
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"{self.kind} server did not answer GET /health with OK within {timeout:.0f}s "
+            f"(last: {last_error})\ncommand: {' '.join(cmd)}\n--- server stderr ---\n{self.stderr_tail()}"
+        )
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        self.proc = None
+        # Signal the process group we created (the server and any workers it
+        # spawned), even if the leader already exited.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _startup_timeout() -> float:
+    env = os.environ.get("COMPAT_STARTUP_TIMEOUT")
+    if env:
+        return float(env)
+    # ferroflow must be up within 30 s; the real MLflow server (gunicorn/uvicorn
+    # workers, job runner) is given more slack on a loaded machine.
+    return 30.0 if COMPAT_SERVER == "ferroflow" else 120.0
+
+
+def _reset_client_state() -> None:
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    _fluent._active_experiment_id = None
+    for key in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        os.environ.pop(key, None)
+
+
+@pytest.fixture(scope="module")
+def tracking_server():
+    """A fresh server per test module; yields its base URL.
+
+    Not autouse: modules of this suite opt in with
+    ``pytestmark = pytest.mark.usefixtures("compat_env")`` so that other test
+    modules in this directory that manage their own servers are unaffected.
+    """
+    global _CURRENT_SERVER
+    server = ServerProcess(COMPAT_SERVER)
+    try:
+        server.start(_startup_timeout())
+    except RuntimeError as exc:
+        server.cleanup()
+        pytest.fail(str(exc), pytrace=False)
+    _CURRENT_SERVER = server
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", server.url)
+    mlflow.set_tracking_uri(server.url)
+    _reset_client_state()
+    try:
+        yield server.url
+    finally:
+        try:
+            _reset_client_state()
+        except Exception:
+            pass
+        mp.undo()
+        _CURRENT_SERVER = None
+        server.stop()
+        server.cleanup()
+
+
+@pytest.fixture
+def compat_env(tracking_server):
+    """Per-test: point the fluent API at this module's server, no active run/experiment."""
+    _reset_client_state()
+    mlflow.set_tracking_uri(tracking_server)
+    yield
+    _reset_client_state()
+
+
+@pytest.fixture
+def base_url(compat_env, tracking_server) -> str:
+    return tracking_server
+
+
+@pytest.fixture
+def client(compat_env, tracking_server):
+    return mlflow.MlflowClient(tracking_uri=tracking_server)
+
+
+@pytest.fixture
+def unique_name():
+    def make(prefix: str = "compat") -> str:
+        return f"{prefix}-{uuid.uuid4().hex}"
+
+    return make
+
+
+@pytest.fixture
+def experiment_id(client, unique_name) -> str:
+    """A fresh experiment, also made the active fluent experiment."""
+    name = unique_name("exp")
+    exp = mlflow.set_experiment(name)
+    return exp.experiment_id
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _CURRENT_SERVER is not None:
+        rep.sections.append((f"{_CURRENT_SERVER.kind} server stderr (tail)", _CURRENT_SERVER.stderr_tail(8000)))
+
+
+def pytest_report_header(config):
+    return [
+        f"compat: server={COMPAT_SERVER} client=mlflow {mlflow.__version__} python={sys.executable}",
+    ]
