@@ -20,6 +20,7 @@ use ferroflow_core::registry::{
     model_version_not_found, registered_model_exists, registered_model_not_found, ModelVersion, RegisteredModel,
     RegisteredModelAlias, Stage, Webhook, WebhookEvent, WebhookStatus, MODEL_VERSION_STATUS_READY, PROMPT_TAG_KEY,
 };
+use ferroflow_core::search::{self, eval, Comparison, Entity, Expr, Filter, KeyKind, Op, Record, Value as SearchValue};
 use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::{Error, Result};
 use ferroflow_store::registry::{
@@ -598,13 +599,30 @@ fn version_by_alias(conn: &Connection, name: &str, alias: &str) -> Result<ModelV
 
 // ---------------------------------------------------------------- searches
 
+/// The value of a top-level `<attribute> = '…'` comparison, usable as an SQL prefilter
+/// (the evaluator still checks every candidate).
+fn equality_on<'f>(filter: Option<&'f Filter>, attribute: &str) -> Option<&'f str> {
+    let is_equality = |expr: &'f Expr| match expr {
+        Expr::Compare(Comparison { key, op: Op::Eq, value: SearchValue::String(value) })
+            if key.kind == KeyKind::Attribute && key.name == attribute =>
+        {
+            Some(value.as_str())
+        }
+        _ => None,
+    };
+    match &filter?.expr {
+        Expr::And(items) => items.iter().find_map(is_equality),
+        single => is_equality(single),
+    }
+}
+
 fn search_registered_models(conn: &Connection, request: RegistrySearch) -> Result<Page<RegisteredModel>> {
-    let filter = filter::parse(filter::Entity::RegisteredModel, request.filter.as_deref().unwrap_or(""))?;
-    let order = filter::parse_registered_model_order_by(&request.order_by)?;
+    let filter = search::parse_registered_model_filter(request.filter.as_deref().unwrap_or(""))?;
+    let order = order::parse_registered_model_order_by(&request.order_by)?;
     let offset = decode_offset(request.page_token.as_deref())?;
 
     let mut sql = format!("SELECT {MODEL_COLUMNS} FROM registered_models");
-    let prefilter = filter.equality_on("name").map(str::to_string);
+    let prefilter = equality_on(filter.as_ref(), "name").map(str::to_string);
     if prefilter.is_some() {
         sql.push_str(" WHERE name = ?1");
     }
@@ -637,15 +655,18 @@ fn search_registered_models(conn: &Connection, request: RegistrySearch) -> Resul
         .iter()
         .filter(|model| {
             let tags = tags_by_model.get(&model.pk).unwrap_or(&empty);
-            let record = filter::Record { name: &model.name, run_id: None, source: None, version: None, tags };
-            filter.matches(&record, tags.iter().any(|t| t.key == PROMPT_TAG_KEY && t.value == "true"))
+            let mut record = Record::default().with_attr("name", model.name.as_str());
+            for tag in tags {
+                record = record.with_tag(&tag.key, &tag.value);
+            }
+            eval::matches(Entity::RegisteredModel, filter.as_ref(), &record)
         })
         .collect();
     matching.sort_by(|a, b| {
         for (key, ascending) in &order {
             let ordering = match key {
-                filter::ModelOrderKey::Name => a.name.cmp(&b.name),
-                filter::ModelOrderKey::LastUpdated => a.last_updated_time.cmp(&b.last_updated_time),
+                order::ModelOrderKey::Name => a.name.cmp(&b.name),
+                order::ModelOrderKey::LastUpdated => a.last_updated_time.cmp(&b.last_updated_time),
             };
             let ordering = if *ascending { ordering } else { ordering.reverse() };
             if ordering.is_ne() {
@@ -661,8 +682,8 @@ fn search_registered_models(conn: &Connection, request: RegistrySearch) -> Resul
 }
 
 fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<Page<ModelVersion>> {
-    let filter = filter::parse(filter::Entity::ModelVersion, request.filter.as_deref().unwrap_or(""))?;
-    let order = filter::parse_model_version_order_by(&request.order_by)?;
+    let filter = search::parse_model_version_filter(request.filter.as_deref().unwrap_or(""))?;
+    let order = order::parse_model_version_order_by(&request.order_by)?;
     let offset = decode_offset(request.page_token.as_deref())?;
 
     let mut sql = format!(
@@ -671,11 +692,11 @@ fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<P
         VERSION_COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ")
     );
     let mut values: Vec<String> = Vec::new();
-    if let Some(name) = filter.equality_on("name") {
+    if let Some(name) = equality_on(filter.as_ref(), "name") {
         values.push(name.to_string());
         sql.push_str(&format!(" AND m.name = ?{}", values.len()));
     }
-    if let Some(run_id) = filter.equality_on("run_id") {
+    if let Some(run_id) = equality_on(filter.as_ref(), "run_id") {
         values.push(run_id.to_string());
         sql.push_str(&format!(" AND v.run_id = ?{}", values.len()));
     }
@@ -728,24 +749,33 @@ fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<P
     let mut matching: Vec<ModelVersion> = versions
         .into_iter()
         .filter(|(pk, version)| {
-            let record = filter::Record {
-                name: &version.name,
-                run_id: version.run_id.as_deref(),
-                source: version.source.as_deref(),
-                version: Some(version.version),
-                tags: &version.tags,
-            };
-            filter.matches(&record, prompts.contains(pk))
+            let mut record = Record::default()
+                .with_attr("name", version.name.as_str())
+                .with_attr("version_number", version.version);
+            if let Some(run_id) = &version.run_id {
+                record = record.with_attr("run_id", run_id.as_str());
+            }
+            if let Some(source) = &version.source {
+                record = record.with_attr("source_path", source.as_str());
+            }
+            for tag in &version.tags {
+                record = record.with_tag(&tag.key, &tag.value);
+            }
+            // A version of a prompt is hidden like the prompt itself.
+            if prompts.contains(pk) && !record.tags.contains_key(PROMPT_TAG_KEY) {
+                record = record.with_tag(PROMPT_TAG_KEY, "true");
+            }
+            eval::matches(Entity::ModelVersion, filter.as_ref(), &record)
         })
         .map(|(_, version)| version)
         .collect();
     matching.sort_by(|a, b| {
         for (key, ascending) in &order {
             let ordering = match key {
-                filter::VersionOrderKey::Name => a.name.cmp(&b.name),
-                filter::VersionOrderKey::Version => a.version.cmp(&b.version),
-                filter::VersionOrderKey::CreationTimestamp => a.creation_timestamp.cmp(&b.creation_timestamp),
-                filter::VersionOrderKey::LastUpdatedTimestamp => {
+                order::VersionOrderKey::Name => a.name.cmp(&b.name),
+                order::VersionOrderKey::Version => a.version.cmp(&b.version),
+                order::VersionOrderKey::CreationTimestamp => a.creation_timestamp.cmp(&b.creation_timestamp),
+                order::VersionOrderKey::LastUpdatedTimestamp => {
                     a.last_updated_timestamp.cmp(&b.last_updated_timestamp)
                 }
             };
@@ -1069,317 +1099,13 @@ impl RegistryStore for SqliteStore {
 
 // ---------------------------------------------------------------- search language
 
-/// A small evaluator of MLflow's registry search language, for exactly what MLflow's SQL
-/// store accepts there: comparisons joined by `AND` on `name`, `run_id`, `source_path`,
-/// `version_number` and `tag(s).<key>` (backtick- or quote-quoted keys), with `=`, `!=`,
-/// `LIKE`, `ILIKE`, `IN`/`NOT IN` and, for `version_number`, `<`, `<=`, `>`, `>=`.
-///
-/// Self-contained on purpose: it is to be replaced by the shared parser in
-/// `ferroflow_core::search` once that covers the registry; [`parse`] and
-/// [`Filter::matches`] are the whole interface.
-mod filter {
-    use ferroflow_core::registry::PROMPT_TAG_KEY;
-    use ferroflow_core::search::eval::like;
-    use ferroflow_core::types::KeyValue;
+/// order_by for registry searches: MLflow's keys, defaults and tie-breakers.
+mod order {
     use ferroflow_core::{Error, Result};
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(crate) enum Entity {
-        RegisteredModel,
-        ModelVersion,
-    }
-
-    impl Entity {
-        fn search_name(self) -> &'static str {
-            match self {
-                Entity::RegisteredModel => "registered model",
-                Entity::ModelVersion => "model version",
-            }
-        }
-
-        /// Python's repr of MLflow's set of filterable attributes, as its messages show it.
-        fn attribute_set(self) -> &'static str {
-            match self {
-                Entity::RegisteredModel => "{'name'}",
-                Entity::ModelVersion => "{'name', 'version_number', 'run_id', 'source_path'}",
-            }
-        }
-
-        fn attributes(self) -> &'static [&'static str] {
-            match self {
-                Entity::RegisteredModel => &["name"],
-                Entity::ModelVersion => &["name", "version_number", "run_id", "source_path"],
-            }
-        }
-
-        fn list_attribute_names(self) -> &'static [&'static str] {
-            match self {
-                Entity::RegisteredModel => &["name"],
-                Entity::ModelVersion => &["name", "run_id"],
-            }
-        }
-
-        fn list_attributes(self) -> &'static str {
-            match self {
-                Entity::RegisteredModel => "['name']",
-                Entity::ModelVersion => "['name', 'run_id']",
-            }
-        }
-    }
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(crate) enum Op {
-        Eq,
-        Ne,
-        Lt,
-        Le,
-        Gt,
-        Ge,
-        Like,
-        ILike,
-        In,
-        NotIn,
-    }
-
-    impl Op {
-        fn as_str(self) -> &'static str {
-            match self {
-                Op::Eq => "=",
-                Op::Ne => "!=",
-                Op::Lt => "<",
-                Op::Le => "<=",
-                Op::Gt => ">",
-                Op::Ge => ">=",
-                Op::Like => "LIKE",
-                Op::ILike => "ILIKE",
-                Op::In => "IN",
-                Op::NotIn => "NOT IN",
-            }
-        }
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    enum Value {
-        Str(String),
-        List(Vec<String>),
-        Int(i64),
-        /// A bare number that is not an integer, as written.
-        Float(String),
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    enum Clause {
-        /// `attribute` is one of the entity's attribute names.
-        Attribute {
-            attribute: &'static str,
-            op: Op,
-            value: Value,
-        },
-        Tag {
-            key: String,
-            op: Op,
-            value: String,
-        },
-    }
-
-    /// A parsed filter: comparisons that must all hold.
-    #[derive(Debug, Clone, Default)]
-    pub(crate) struct Filter {
-        clauses: Vec<Clause>,
-        /// Whether the filter asks for prompts (`tag.mlflow.prompt.is_prompt = 'true'` or
-        /// `!= 'false'`); otherwise prompts are excluded and prompt-tag clauses dropped.
-        queries_prompts: bool,
-    }
-
-    /// What a filter is evaluated against: a registered model or a model version.
-    pub(crate) struct Record<'a> {
-        pub name: &'a str,
-        pub run_id: Option<&'a str>,
-        pub source: Option<&'a str>,
-        pub version: Option<i64>,
-        pub tags: &'a [KeyValue],
-    }
-
-    impl Filter {
-        /// The value of a `<attribute> = '…'` clause, usable as an SQL prefilter.
-        pub(crate) fn equality_on(&self, attribute: &str) -> Option<&str> {
-            self.clauses.iter().find_map(|clause| match clause {
-                Clause::Attribute { attribute: a, op: Op::Eq, value: Value::Str(v) } if *a == attribute => {
-                    Some(v.as_str())
-                }
-                _ => None,
-            })
-        }
-
-        /// Whether `record` passes; `is_prompt` says whether it belongs to a prompt.
-        pub(crate) fn matches(&self, record: &Record<'_>, is_prompt: bool) -> bool {
-            if !self.queries_prompts && is_prompt {
-                return false;
-            }
-            self.clauses.iter().all(|clause| match clause {
-                Clause::Tag { key, .. } if key == PROMPT_TAG_KEY && !self.queries_prompts => true,
-                Clause::Tag { key, op, value } => record
-                    .tags
-                    .iter()
-                    .find(|tag| &tag.key == key)
-                    .is_some_and(|tag| compare_text(&tag.value, *op, &Value::Str(value.clone()))),
-                Clause::Attribute { attribute, op, value } => match *attribute {
-                    "name" => compare_text(record.name, *op, value),
-                    "run_id" => record.run_id.is_some_and(|v| compare_text(v, *op, value)),
-                    "source_path" => record.source.is_some_and(|v| compare_text(v, *op, value)),
-                    "version_number" => record.version.is_some_and(|v| compare_int(v, *op, value)),
-                    _ => false,
-                },
-            })
-        }
-    }
-
-    fn compare_text(text: &str, op: Op, value: &Value) -> bool {
-        match (op, value) {
-            (Op::Eq, Value::Str(v)) => text == v,
-            (Op::Ne, Value::Str(v)) => text != v,
-            (Op::Like, Value::Str(v)) => like(text, v, false),
-            (Op::ILike, Value::Str(v)) => like(text, v, true),
-            (Op::In, Value::List(items)) => items.iter().any(|item| item == text),
-            (Op::NotIn, Value::List(items)) => !items.iter().any(|item| item == text),
-            _ => false,
-        }
-    }
-
-    fn compare_int(number: i64, op: Op, value: &Value) -> bool {
-        let Value::Int(v) = value else { return false };
-        match op {
-            Op::Eq => number == *v,
-            Op::Ne => number != *v,
-            Op::Lt => number < *v,
-            Op::Le => number <= *v,
-            Op::Gt => number > *v,
-            Op::Ge => number >= *v,
-            _ => false,
-        }
-    }
-
-    // ------------------------------------------------------------ tokens
-
-    #[derive(Debug, Clone, PartialEq)]
-    enum Token {
-        /// An identifier as written, quotes and backticks included.
-        Ident(String),
-        /// A single-quoted string, without its quotes.
-        Str(String),
-        /// A double-quoted string, without its quotes (sqlparse reads it as an identifier).
-        Quoted(String),
-        Number(String),
-        Op(Op),
-        And,
-        Or,
-        Not,
-        Is,
-        Null,
-        LParen,
-        RParen,
-        Comma,
-    }
 
     fn invalid(message: impl Into<String>) -> Error {
         Error::invalid_parameter(message)
     }
-
-    fn unparsable(text: &str) -> Error {
-        invalid(format!("Invalid filter '{text}'. Could not be parsed."))
-    }
-
-    fn tokenize(text: &str) -> Result<Vec<Token>> {
-        let chars: Vec<char> = text.chars().collect();
-        let mut tokens = Vec::new();
-        let mut i = 0;
-        let read_quoted = |i: &mut usize, quote: char| -> Result<String> {
-            let start = *i + 1;
-            let mut j = start;
-            while j < chars.len() && chars[j] != quote {
-                j += 1;
-            }
-            if j >= chars.len() {
-                return Err(unparsable(text));
-            }
-            *i = j + 1;
-            Ok(chars[start..j].iter().collect())
-        };
-        while i < chars.len() {
-            let c = chars[i];
-            if c.is_whitespace() {
-                i += 1;
-            } else if c == '\'' {
-                tokens.push(Token::Str(read_quoted(&mut i, '\'')?));
-            } else if c == '"' {
-                tokens.push(Token::Quoted(read_quoted(&mut i, '"')?));
-            } else if c == '(' {
-                tokens.push(Token::LParen);
-                i += 1;
-            } else if c == ')' {
-                tokens.push(Token::RParen);
-                i += 1;
-            } else if c == ',' {
-                tokens.push(Token::Comma);
-                i += 1;
-            } else if matches!(c, '=' | '!' | '<' | '>') {
-                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-                let (op, width) = match two.as_str() {
-                    "!=" | "<>" => (Op::Ne, 2),
-                    "<=" => (Op::Le, 2),
-                    ">=" => (Op::Ge, 2),
-                    "==" => (Op::Eq, 2),
-                    _ => match c {
-                        '=' => (Op::Eq, 1),
-                        '<' => (Op::Lt, 1),
-                        '>' => (Op::Gt, 1),
-                        _ => return Err(unparsable(text)),
-                    },
-                };
-                tokens.push(Token::Op(op));
-                i += width;
-            } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-                let start = i;
-                i += 1;
-                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                    i += 1;
-                }
-                tokens.push(Token::Number(chars[start..i].iter().collect()));
-            } else if c.is_alphanumeric() || c == '_' || c == '`' {
-                // An identifier: word characters and dots, with backtick- or double-quoted
-                // segments (`tags.\`a b\``, `tags."a b"`).
-                let start = i;
-                while i < chars.len() {
-                    let d = chars[i];
-                    if d == '`' || (d == '"' && i > start && chars[i - 1] == '.') {
-                        let close = chars[i + 1..].iter().position(|e| *e == d).ok_or_else(|| unparsable(text))?;
-                        i += close + 2;
-                    } else if d.is_alphanumeric() || d == '_' || d == '.' {
-                        i += 1;
-                    } else {
-                        break;
-                    }
-                }
-                let word: String = chars[start..i].iter().collect();
-                tokens.push(match word.to_ascii_uppercase().as_str() {
-                    "AND" => Token::And,
-                    "OR" => Token::Or,
-                    "NOT" => Token::Not,
-                    "IS" => Token::Is,
-                    "NULL" => Token::Null,
-                    "LIKE" => Token::Op(Op::Like),
-                    "ILIKE" => Token::Op(Op::ILike),
-                    "IN" => Token::Op(Op::In),
-                    _ => Token::Ident(word),
-                });
-            } else {
-                return Err(unparsable(text));
-            }
-        }
-        Ok(tokens)
-    }
-
-    // ------------------------------------------------------------ parsing
 
     fn strip_quotes(text: &str) -> &str {
         for quote in ['\'', '"', '`'] {
@@ -1388,227 +1114,6 @@ mod filter {
             }
         }
         text
-    }
-
-    enum Key {
-        Attribute(&'static str),
-        Tag(String),
-    }
-
-    fn parse_key(entity: Entity, identifier: &str) -> Result<Key> {
-        let (entity_type, key) = match identifier.split_once('.') {
-            // A backtick-quoted key may itself contain dots.
-            Some((entity_type, key)) if !entity_type.starts_with('`') => (Some(entity_type), key),
-            _ => (None, identifier),
-        };
-        let is_tag = match entity_type {
-            None | Some("attribute") => false,
-            Some("tag" | "tags") => true,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "Invalid entity type '{other}'. Valid entity types are ('attribute', 'tag', 'tags')"
-                )))
-            }
-        };
-        if is_tag {
-            return Ok(Key::Tag(strip_quotes(key).to_string()));
-        }
-        match entity.attributes().iter().find(|a| **a == key) {
-            Some(attribute) => Ok(Key::Attribute(attribute)),
-            None => Err(invalid(format!(
-                "Invalid attribute key '{key}' specified. Valid keys are '{}'",
-                entity.attribute_set()
-            ))),
-        }
-    }
-
-    fn token_text(token: &Token) -> String {
-        match token {
-            Token::Ident(s) | Token::Number(s) => s.clone(),
-            Token::Str(s) => format!("'{s}'"),
-            Token::Quoted(s) => format!("\"{s}\""),
-            Token::Op(op) => op.as_str().to_string(),
-            Token::And => "AND".into(),
-            Token::Or => "OR".into(),
-            Token::Not => "NOT".into(),
-            Token::Is => "IS".into(),
-            Token::Null => "NULL".into(),
-            Token::LParen => "(".into(),
-            Token::RParen => ")".into(),
-            Token::Comma => ",".into(),
-        }
-    }
-
-    const NUMERIC_ATTRIBUTE_SET: &str = "{'version_number', 'creation_timestamp', 'last_updated_timestamp'}";
-
-    /// Parses `text` as a filter for `entity`; an empty or blank text is the empty filter.
-    pub(crate) fn parse(entity: Entity, text: &str) -> Result<Filter> {
-        let tokens = tokenize(text)?;
-        let mut clauses = Vec::new();
-        let mut i = 0;
-        while i < tokens.len() {
-            if tokens[i] == Token::And {
-                i += 1;
-                continue;
-            }
-            let Token::Ident(identifier) = &tokens[i] else {
-                return Err(invalid(format!("Invalid clause(s) in filter string: {}", token_text(&tokens[i]))));
-            };
-            i += 1;
-            // The comparator.
-            let op = match (tokens.get(i), tokens.get(i + 1)) {
-                (Some(Token::Op(op)), _) => {
-                    i += 1;
-                    *op
-                }
-                (Some(Token::Not), Some(Token::Op(Op::In))) => {
-                    i += 2;
-                    Op::NotIn
-                }
-                (Some(Token::Is), _) => {
-                    return Err(invalid(format!(
-                        "IS NULL / IS NOT NULL is not supported for {} search.",
-                        entity.search_name()
-                    )))
-                }
-                (Some(other), _) => {
-                    return Err(invalid(format!("Invalid clause(s) in filter string: {}", token_text(other))))
-                }
-                (None, _) => return Err(invalid(format!("Invalid clause(s) in filter string: {identifier}"))),
-            };
-            // The value.
-            let raw = tokens.get(i).cloned().ok_or_else(|| unparsable(text))?;
-            i += 1;
-            let value =
-                match raw {
-                    Token::Str(s) | Token::Quoted(s) => Value::Str(s),
-                    Token::Number(n) => match n.parse::<i64>() {
-                        Ok(v) => Value::Int(v),
-                        Err(_) => Value::Float(n),
-                    },
-                    Token::LParen => {
-                        let mut items = Vec::new();
-                        loop {
-                            match tokens.get(i) {
-                                Some(Token::Str(s) | Token::Quoted(s)) => items.push(s.clone()),
-                                Some(Token::RParen) if items.is_empty() => return Err(invalid(
-                                    "While parsing a list in the query, expected a non-empty list of string values, \
-                                     but got ()",
-                                )),
-                                _ => {
-                                    return Err(invalid(
-                                        "While parsing a list in the query, expected string value, punctuation, or \
-                                     whitespace, but got different type in list",
-                                    ))
-                                }
-                            }
-                            i += 1;
-                            match tokens.get(i) {
-                                Some(Token::Comma) => i += 1,
-                                Some(Token::RParen) => {
-                                    i += 1;
-                                    break;
-                                }
-                                _ => return Err(unparsable(text)),
-                            }
-                        }
-                        Value::List(items)
-                    }
-                    other => {
-                        return Err(invalid(format!(
-                        "Expected a quoted string value or a list of quoted string values for attributes. Got value {}",
-                        token_text(&other)
-                    )))
-                    }
-                };
-            clauses.push(build_clause(entity, identifier, op, value)?);
-            // Comparisons must be joined by AND.
-            match tokens.get(i) {
-                None | Some(Token::And) => {}
-                Some(other) => {
-                    return Err(invalid(format!("Invalid clause(s) in filter string: {}", token_text(other))))
-                }
-            }
-        }
-        let queries_prompts = clauses.iter().find_map(|clause| match clause {
-            Clause::Tag { key, op, value } if key == PROMPT_TAG_KEY => Some(
-                (*op == Op::Eq && value.eq_ignore_ascii_case("true"))
-                    || (*op == Op::Ne && value.eq_ignore_ascii_case("false")),
-            ),
-            _ => None,
-        });
-        Ok(Filter { clauses, queries_prompts: queries_prompts.unwrap_or(false) })
-    }
-
-    fn build_clause(entity: Entity, identifier: &str, op: Op, value: Value) -> Result<Clause> {
-        match parse_key(entity, identifier)? {
-            Key::Tag(key) => {
-                let Value::Str(value) = value else {
-                    return Err(invalid(format!(
-                        "Expected a quoted string value for tag (e.g. 'my-value'). Got value {}",
-                        shown(&value)
-                    )));
-                };
-                if !matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike) {
-                    return Err(invalid(format!("Invalid comparator for tag: {}", op.as_str())));
-                }
-                Ok(Clause::Tag { key, op, value })
-            }
-            Key::Attribute(attribute) => {
-                if matches!(value, Value::List(_)) && !entity.list_attribute_names().contains(&attribute) {
-                    return Err(invalid(format!(
-                        "Only {} attributes support comparison with a list of quoted string values.",
-                        entity.list_attributes()
-                    )));
-                }
-                let is_number = matches!(value, Value::Int(_) | Value::Float(_));
-                if is_number && entity == Entity::RegisteredModel {
-                    return Err(invalid(format!(
-                        "Expected a quoted string value or a list of quoted string values for attributes. Got value {}",
-                        shown(&value)
-                    )));
-                }
-                if attribute == "version_number" {
-                    if !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
-                        return Err(invalid(format!("Invalid comparator for attribute {attribute}: {}", op.as_str())));
-                    }
-                    let number = match &value {
-                        Value::Int(n) => *n,
-                        Value::Float(f) => {
-                            return Err(invalid(format!("Invalid value for numeric attribute '{attribute}': {f}")))
-                        }
-                        Value::Str(s) => s.trim().parse::<i64>().map_err(|_| {
-                            invalid(format!("Invalid value for numeric attribute '{attribute}': '{s}'"))
-                        })?,
-                        Value::List(_) => unreachable!("lists were rejected above"),
-                    };
-                    return Ok(Clause::Attribute { attribute, op, value: Value::Int(number) });
-                }
-                if is_number {
-                    return Err(invalid(format!(
-                        "Only the '{NUMERIC_ATTRIBUTE_SET}' attributes support comparison with numeric values."
-                    )));
-                }
-                let list_op = matches!(op, Op::In | Op::NotIn);
-                let valid_op = matches!(op, Op::Eq | Op::Ne | Op::Like | Op::ILike | Op::In | Op::NotIn)
-                    && list_op == matches!(value, Value::List(_));
-                if !valid_op {
-                    return Err(invalid(format!("Invalid comparator for attribute: {}", op.as_str())));
-                }
-                Ok(Clause::Attribute { attribute, op, value })
-            }
-        }
-    }
-
-    fn shown(value: &Value) -> String {
-        match value {
-            Value::Str(s) => format!("'{s}'"),
-            Value::Int(n) => n.to_string(),
-            Value::Float(f) => f.clone(),
-            Value::List(items) => {
-                format!("({})", items.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", "))
-            }
-        }
     }
 
     // ------------------------------------------------------------ order_by
@@ -1720,9 +1225,11 @@ mod filter {
             let is_tag = match entity_type {
                 None | Some("attribute" | "attributes") => false,
                 Some("tag" | "tags") => true,
-                Some(other) => return Err(invalid(format!(
+                Some(other) => {
+                    return Err(invalid(format!(
                     "Invalid entity type '{other}'. Valid entity types are ('attribute', 'attributes', 'tag', 'tags')"
-                ))),
+                )))
+                }
             };
             let field = match (is_tag, key) {
                 (false, "name") => VersionOrderKey::Name,
@@ -1757,92 +1264,6 @@ mod filter {
     #[cfg(test)]
     mod tests {
         use super::*;
-
-        fn tags(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
-            pairs.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect()
-        }
-
-        fn model_matches(filter: &str, name: &str, tag_pairs: &[(&str, &str)], is_prompt: bool) -> bool {
-            let tags = tags(tag_pairs);
-            let record = Record { name, run_id: None, source: None, version: None, tags: &tags };
-            parse(Entity::RegisteredModel, filter).unwrap().matches(&record, is_prompt)
-        }
-
-        #[test]
-        fn the_clients_prompt_filter_passes_models_without_the_tag() {
-            let filter = "name LIKE 'churn%' AND tag.`mlflow.prompt.is_prompt` != 'true'";
-            assert!(model_matches(filter, "churn-predictor", &[], false));
-            assert!(!model_matches(filter, "churn-predictor", &[(PROMPT_TAG_KEY, "true")], true));
-            assert!(!model_matches(filter, "other", &[], false));
-            // Asking for prompts.
-            let prompts = "tags.`mlflow.prompt.is_prompt` = 'true'";
-            assert!(model_matches(prompts, "p", &[(PROMPT_TAG_KEY, "true")], true));
-            assert!(!model_matches(prompts, "m", &[], false));
-            // The empty filter hides prompts too.
-            assert!(!model_matches("", "p", &[(PROMPT_TAG_KEY, "true")], true));
-            assert!(model_matches("  ", "m", &[], false));
-        }
-
-        #[test]
-        fn names_and_tags() {
-            assert!(model_matches("name = 'a'", "a", &[], false));
-            assert!(!model_matches("name = 'a'", "A", &[], false));
-            assert!(model_matches("name ILIKE 'A%'", "abc", &[], false));
-            assert!(!model_matches("name LIKE 'A%'", "abc", &[], false));
-            assert!(model_matches("name IN ('x', 'abc')", "abc", &[], false));
-            assert!(model_matches("name NOT IN ('x')", "abc", &[], false));
-            assert!(model_matches("name != 'x'", "abc", &[], false));
-            assert!(model_matches("tags.k = 'v'", "m", &[("k", "v")], false));
-            assert!(model_matches("tags.`a b` = 'v'", "m", &[("a b", "v")], false));
-            assert!(model_matches("tags.\"a b\" LIKE 'v%'", "m", &[("a b", "vv")], false));
-            // A missing tag satisfies nothing, not even !=.
-            assert!(!model_matches("tags.k != 'v'", "m", &[], false));
-            assert!(model_matches("tag.k != 'v' and name = 'm'", "m", &[("k", "w")], false));
-        }
-
-        #[test]
-        fn model_version_attributes() {
-            let tags = tags(&[("k", "v")]);
-            let record =
-                Record { name: "m", run_id: Some("r1"), source: Some("s3://b/m"), version: Some(3), tags: &tags };
-            let check = |f: &str| parse(Entity::ModelVersion, f).unwrap().matches(&record, false);
-            assert!(check("name = 'm' AND version_number > 2"));
-            assert!(check("version_number = '3'"));
-            assert!(!check("version_number < 3"));
-            assert!(check("run_id IN ('r0', 'r1')"));
-            assert!(check("source_path LIKE 's3://%'"));
-            assert!(check("tags.k = 'v'"));
-            assert!(!check("run_id = 'r2'"));
-        }
-
-        #[test]
-        fn errors_match_mlflow() {
-            let error = |entity, f: &str| parse(entity, f).unwrap_err().message;
-            assert_eq!(
-                error(Entity::RegisteredModel, "name = 'a' OR name = 'b'"),
-                "Invalid clause(s) in filter string: OR"
-            );
-            assert_eq!(
-                error(Entity::RegisteredModel, "foo = 'x'"),
-                "Invalid attribute key 'foo' specified. Valid keys are '{'name'}'"
-            );
-            assert_eq!(
-                error(Entity::RegisteredModel, "tags.k IS NULL"),
-                "IS NULL / IS NOT NULL is not supported for registered model search."
-            );
-            assert_eq!(error(Entity::RegisteredModel, "tags.k > 'a'"), "Invalid comparator for tag: >");
-            assert_eq!(
-                error(Entity::ModelVersion, "source_path IN ('a')"),
-                "Only ['name', 'run_id'] attributes support comparison with a list of quoted string values."
-            );
-            assert_eq!(
-                error(Entity::ModelVersion, "version_number = 1.5"),
-                "Invalid value for numeric attribute 'version_number': 1.5"
-            );
-            assert!(error(Entity::ModelVersion, "run_id = 5").starts_with("Only the '"));
-            assert!(error(Entity::ModelVersion, "bogus.k = 'v'").starts_with("Invalid entity type 'bogus'"));
-            assert!(parse(Entity::ModelVersion, "name = 'unterminated").is_err());
-        }
 
         #[test]
         fn order_by() {
