@@ -123,19 +123,27 @@ impl ArtifactRepository {
             }
             let _ = rest;
             let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
-            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+            return Ok(Self {
+                store: with_prefix(store, &prefix),
+                root_uri: destination.trim_end_matches('/').into(),
+                local_root: None,
+            });
         }
         if destination.starts_with("gs://") {
             let (bucket_url, prefix) = split_bucket(destination);
-            let store: Arc<dyn ObjectStore> = Arc::new(GoogleCloudStorageBuilder::from_env().with_url(bucket_url).build()?);
-            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+            let store: Arc<dyn ObjectStore> =
+                Arc::new(GoogleCloudStorageBuilder::from_env().with_url(bucket_url).build()?);
+            return Ok(Self {
+                store: with_prefix(store, &prefix),
+                root_uri: destination.trim_end_matches('/').into(),
+                local_root: None,
+            });
         }
         if let Some(rest) = destination.strip_prefix("wasbs://").or_else(|| destination.strip_prefix("wasb://")) {
             // MLflow's form: wasbs://<container>@<account>.blob.core.windows.net/<prefix>
             let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let (container, host) = authority
-                .split_once('@')
-                .ok_or_else(|| ArtifactError::UnsupportedDestination(destination.into()))?;
+            let (container, host) =
+                authority.split_once('@').ok_or_else(|| ArtifactError::UnsupportedDestination(destination.into()))?;
             let account = host.split('.').next().unwrap_or(host);
             let mut builder = MicrosoftAzureBuilder::from_env().with_account(account).with_container_name(container);
             if let Some(key) = env("AZURE_STORAGE_ACCESS_KEY") {
@@ -155,10 +163,18 @@ impl ArtifactRepository {
                 local_root: None,
             });
         }
-        if destination.starts_with("az://") || destination.starts_with("abfss://") || destination.starts_with("azure://") {
+        if destination.starts_with("az://")
+            || destination.starts_with("abfss://")
+            || destination.starts_with("azure://")
+        {
             let (container_url, prefix) = split_bucket(destination);
-            let store: Arc<dyn ObjectStore> = Arc::new(MicrosoftAzureBuilder::from_env().with_url(container_url).build()?);
-            return Ok(Self { store: with_prefix(store, &prefix), root_uri: destination.trim_end_matches('/').into(), local_root: None });
+            let store: Arc<dyn ObjectStore> =
+                Arc::new(MicrosoftAzureBuilder::from_env().with_url(container_url).build()?);
+            return Ok(Self {
+                store: with_prefix(store, &prefix),
+                root_uri: destination.trim_end_matches('/').into(),
+                local_root: None,
+            });
         }
         let local = destination.strip_prefix("file://").unwrap_or(destination);
         if local.contains("://") {
@@ -274,7 +290,11 @@ impl ArtifactRepository {
             .iter()
             .filter_map(|p| p.filename().map(|name| FileInfo { name: name.to_string(), is_dir: true, file_size: None }))
             .chain(listing.objects.iter().filter_map(|o| {
-                o.location.filename().map(|name| FileInfo { name: name.to_string(), is_dir: false, file_size: Some(o.size) })
+                o.location.filename().map(|name| FileInfo {
+                    name: name.to_string(),
+                    is_dir: false,
+                    file_size: Some(o.size),
+                })
             }))
             .collect();
         if dir.is_none() {
@@ -381,7 +401,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = ArtifactRepository::open_local(dir.path()).unwrap();
         let path = ArtifactPath::parse("big.bin").unwrap();
-        let chunks = stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 600])), Ok(Bytes::from(vec![0u8; 600]))]);
+        let chunks =
+            stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 600])), Ok(Bytes::from(vec![0u8; 600]))]);
         assert!(matches!(repo.put_stream(&path, chunks, 1000).await, Err(ArtifactError::TooLarge(1000))));
         assert!(repo.get(&path).await.is_err());
     }

@@ -80,8 +80,23 @@ mod tests {
     #[test]
     fn refuses_every_escape() {
         for bad in [
-            "", "/", "..", "../etc/passwd", "a/../../b", "a/./b", "./a", "/etc/passwd", "//host/share",
-            "a\\..\\b", "..\\x", "C:/Windows", "c:x", "a\0b", "a//b", "a/b#frag", "line\nbreak",
+            "",
+            "/",
+            "..",
+            "../etc/passwd",
+            "a/../../b",
+            "a/./b",
+            "./a",
+            "/etc/passwd",
+            "//host/share",
+            "a\\..\\b",
+            "..\\x",
+            "C:/Windows",
+            "c:x",
+            "a\0b",
+            "a//b",
+            "a/b#frag",
+            "line\nbreak",
         ] {
             assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -3,21 +3,19 @@
 use rand::Rng;
 
 const ADJECTIVES: &[&str] = &[
-    "agile", "amber", "ample", "bold", "brave", "bright", "brisk", "calm", "clever", "cool",
-    "crisp", "dapper", "deft", "eager", "fair", "fast", "fleet", "fresh", "gentle", "glad",
-    "grand", "honest", "humble", "keen", "kind", "lively", "loud", "lucky", "merry", "mighty",
-    "nimble", "noble", "plain", "polite", "proud", "quick", "quiet", "rare", "ripe", "rustic",
-    "serene", "sharp", "shiny", "silent", "sleek", "smooth", "snappy", "solid", "steady", "stout",
+    "agile", "amber", "ample", "bold", "brave", "bright", "brisk", "calm", "clever", "cool", "crisp", "dapper", "deft",
+    "eager", "fair", "fast", "fleet", "fresh", "gentle", "glad", "grand", "honest", "humble", "keen", "kind", "lively",
+    "loud", "lucky", "merry", "mighty", "nimble", "noble", "plain", "polite", "proud", "quick", "quiet", "rare",
+    "ripe", "rustic", "serene", "sharp", "shiny", "silent", "sleek", "smooth", "snappy", "solid", "steady", "stout",
     "sunny", "swift", "tidy", "valiant", "vivid", "warm", "wise", "witty", "zesty", "zealous",
 ];
 
 const NOUNS: &[&str] = &[
-    "ant", "badger", "bat", "bear", "bee", "bison", "boar", "carp", "cat", "colt",
-    "crab", "crane", "crow", "deer", "dove", "duck", "eagle", "eel", "elk", "falcon",
-    "finch", "fox", "frog", "goat", "goose", "hare", "hawk", "hen", "heron", "horse",
-    "ibis", "jay", "koala", "lark", "lion", "lynx", "mole", "moth", "mouse", "newt",
-    "otter", "owl", "panda", "pig", "pike", "quail", "ram", "raven", "seal", "shark",
-    "sheep", "slug", "snail", "stag", "swan", "toad", "trout", "vole", "whale", "wolf",
+    "ant", "badger", "bat", "bear", "bee", "bison", "boar", "carp", "cat", "colt", "crab", "crane", "crow", "deer",
+    "dove", "duck", "eagle", "eel", "elk", "falcon", "finch", "fox", "frog", "goat", "goose", "hare", "hawk", "hen",
+    "heron", "horse", "ibis", "jay", "koala", "lark", "lion", "lynx", "mole", "moth", "mouse", "newt", "otter", "owl",
+    "panda", "pig", "pike", "quail", "ram", "raven", "seal", "shark", "sheep", "slug", "snail", "stag", "swan", "toad",
+    "trout", "vole", "whale", "wolf",
 ];
 
 /// A fresh run name such as `brisk-otter-417`.

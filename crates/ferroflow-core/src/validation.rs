@@ -126,7 +126,11 @@ fn python_float(value: f64) -> String {
     if value.is_nan() {
         "nan".into()
     } else if value.is_infinite() {
-        if value > 0.0 { "inf".into() } else { "-inf".into() }
+        if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else if value.fract() == 0.0 && value.abs() < 1e16 {
         format!("{value:.1}")
     } else {
@@ -219,11 +223,7 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [KeyValue], tags: &mut [K
     check_batch_limit("metrics", MAX_METRICS_PER_BATCH, metrics.len())?;
     check_batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, params.len())?;
     check_batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, tags.len())?;
-    check_batch_limit(
-        "metrics, params, and tags",
-        MAX_ENTITIES_PER_BATCH,
-        metrics.len() + params.len() + tags.len(),
-    )?;
+    check_batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, metrics.len() + params.len() + tags.len())?;
     for (i, metric) in metrics.iter().enumerate() {
         validate_metric(metric, &format!("metrics[{i}]."))?;
     }

@@ -28,7 +28,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let is_get = request.method() == Method::GET;
         // Like MLflow, POST and PUT messages must say they are JSON.
         if request.method() == Method::POST || request.method() == Method::PUT {
-            let content_type = request.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+            let content_type =
+                request.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
             match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
                 None => return Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
                 Some(kind) if kind != "application/json" => {
@@ -63,7 +64,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice::<Value>(bytes).map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))
+    serde_json::from_slice::<Value>(bytes)
+        .map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))
 }
 
 /// Python `requests` encodes repeated fields as repeated keys; collect those into arrays.
@@ -201,7 +203,9 @@ pub mod lenient {
 
     pub fn parse_i64(value: &Value) -> Option<i64> {
         match value {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64)),
+            Value::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+            }
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
@@ -269,12 +273,16 @@ pub mod lenient {
     }
 
     /// A repeated field whose absence differs from an empty list.
-    pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Option<Vec<T>>, D::Error> {
+    pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        deserializer: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
         match Option::<Value>::deserialize(deserializer)? {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => {
-                items.into_iter().map(|item| T::deserialize(item).map_err(D::Error::custom)).collect::<Result<_, _>>().map(Some)
-            }
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| T::deserialize(item).map_err(D::Error::custom))
+                .collect::<Result<_, _>>()
+                .map(Some),
             Some(single) => T::deserialize(single).map(|item| Some(vec![item])).map_err(D::Error::custom),
         }
     }
@@ -293,7 +301,11 @@ pub mod lenient {
     }
 
     /// An enum given by proto name or number.
-    pub fn opt_enum<'de, D, E>(deserializer: D, parse: impl Fn(&str) -> Option<E>, type_name: &str) -> Result<Option<E>, D::Error>
+    pub fn opt_enum<'de, D, E>(
+        deserializer: D,
+        parse: impl Fn(&str) -> Option<E>,
+        type_name: &str,
+    ) -> Result<Option<E>, D::Error>
     where
         D: Deserializer<'de>,
     {

@@ -28,7 +28,8 @@ async fn spawn_with(
     .unwrap();
     let artifacts = serve_artifacts
         .then(|| ferroflow_artifacts::ArtifactRepository::open_local(&dir.path().join("artifacts")).unwrap());
-    let state = AppState::new(Arc::new(store), artifacts, ServerConfig { max_artifact_bytes, ..ServerConfig::default() });
+    let state =
+        AppState::new(Arc::new(store), artifacts, ServerConfig { max_artifact_bytes, ..ServerConfig::default() });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

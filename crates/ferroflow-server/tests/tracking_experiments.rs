@@ -18,11 +18,7 @@ async fn create_spaced(app: &TestApp, name: &str) -> String {
 fn ids(experiments: &Value) -> Vec<String> {
     experiments
         .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|e| e["experiment_id"].as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|list| list.iter().map(|e| e["experiment_id"].as_str().unwrap().to_string()).collect())
         .unwrap_or_default()
 }
 
@@ -31,20 +27,10 @@ fn ids(experiments: &Value) -> Vec<String> {
 #[tokio::test]
 async fn create_returns_a_string_id_and_get_returns_the_experiment() {
     let app = spawn_app().await;
-    let body = app
-        .post_json("experiments/create", &json!({ "name": "churn" }))
-        .await
-        .ok();
-    assert_eq!(
-        body,
-        json!({ "experiment_id": "1" }),
-        "ids are strings; the default experiment is 0"
-    );
+    let body = app.post_json("experiments/create", &json!({ "name": "churn" })).await.ok();
+    assert_eq!(body, json!({ "experiment_id": "1" }), "ids are strings; the default experiment is 0");
 
-    let body = app
-        .get_query("experiments/get", &[("experiment_id", "1")])
-        .await
-        .ok();
+    let body = app.get_query("experiments/get", &[("experiment_id", "1")]).await.ok();
     assert_keys(&body, &["experiment"]);
     let experiment = &body["experiment"];
     assert_snake_case_keys(experiment);
@@ -54,10 +40,7 @@ async fn create_returns_a_string_id_and_get_returns_the_experiment() {
     assert_eq!(experiment["lifecycle_stage"], "active");
     assert!(experiment["creation_time"].as_i64().unwrap() > 1_600_000_000_000);
     assert_eq!(experiment["last_update_time"], experiment["creation_time"]);
-    assert!(
-        experiment.get("tags").is_none(),
-        "empty tags are omitted: {experiment}"
-    );
+    assert!(experiment.get("tags").is_none(), "empty tags are omitted: {experiment}");
 }
 
 #[tokio::test]
@@ -67,10 +50,7 @@ async fn the_default_experiment_exists() {
     assert_eq!(experiment["name"], "Default");
     assert_eq!(experiment["artifact_location"], "mlflow-artifacts:/0");
     assert_eq!(experiment["lifecycle_stage"], "active");
-    let by_name = app
-        .get_query("experiments/get-by-name", &[("experiment_name", "Default")])
-        .await
-        .ok();
+    let by_name = app.get_query("experiments/get-by-name", &[("experiment_name", "Default")]).await.ok();
     assert_eq!(by_name["experiment"]["experiment_id"], "0");
 }
 
@@ -88,19 +68,11 @@ async fn create_keeps_tags_and_a_custom_artifact_location() {
         )
         .await
         .ok();
-    let experiment = app
-        .get_experiment(body["experiment_id"].as_str().unwrap())
-        .await;
+    let experiment = app.get_experiment(body["experiment_id"].as_str().unwrap()).await;
     assert_eq!(experiment["artifact_location"], "s3://bucket/prefix");
     let mut tags = experiment["tags"].as_array().unwrap().clone();
     tags.sort_by_key(|t| t["key"].as_str().unwrap().to_string());
-    assert_eq!(
-        tags,
-        vec![
-            json!({ "key": "empty", "value": "" }),
-            json!({ "key": "team", "value": "a" })
-        ]
-    );
+    assert_eq!(tags, vec![json!({ "key": "empty", "value": "" }), json!({ "key": "team", "value": "a" })]);
 }
 
 #[tokio::test]
@@ -113,125 +85,64 @@ async fn create_rejects_missing_blank_and_long_names() {
             "Missing value for required parameter 'name'. See the API docs for more information about request parameters."
         );
     }
-    let message = app
-        .post_json("experiments/create", &json!({ "name": "   " }))
-        .await
-        .invalid();
+    let message = app.post_json("experiments/create", &json!({ "name": "   " })).await.invalid();
     assert_eq!(message, "Invalid experiment name: '   '");
-    let message = app
-        .post_json("experiments/create", &json!({ "name": "n".repeat(501) }))
-        .await
-        .invalid();
-    assert_eq!(
-        message,
-        "'name' exceeds the maximum length of 500 characters"
-    );
-    app.post_json("experiments/create", &json!({ "name": "n".repeat(500) }))
-        .await
-        .ok();
+    let message = app.post_json("experiments/create", &json!({ "name": "n".repeat(501) })).await.invalid();
+    assert_eq!(message, "'name' exceeds the maximum length of 500 characters");
+    app.post_json("experiments/create", &json!({ "name": "n".repeat(500) })).await.ok();
 }
 
 #[tokio::test]
 async fn create_validates_tags() {
     let app = spawn_app().await;
     let message = app
-        .post_json(
-            "experiments/create",
-            &json!({ "name": "e", "tags": [{ "key": "bad*key", "value": "v" }] }),
-        )
+        .post_json("experiments/create", &json!({ "name": "e", "tags": [{ "key": "bad*key", "value": "v" }] }))
         .await
         .invalid();
     assert!(
-        message.starts_with(
-            "Invalid value \"bad*key\" for parameter 'key' supplied: Names may only contain"
-        ),
+        message.starts_with("Invalid value \"bad*key\" for parameter 'key' supplied: Names may only contain"),
         "{message}"
     );
     let message = app
-        .post_json(
-            "experiments/create",
-            &json!({ "name": "e", "tags": [{ "key": "k", "value": "v".repeat(20001) }] }),
-        )
+        .post_json("experiments/create", &json!({ "name": "e", "tags": [{ "key": "k", "value": "v".repeat(20001) }] }))
         .await
         .invalid();
-    assert_eq!(
-        message,
-        "'value' exceeds the maximum length of 20000 characters"
-    );
+    assert_eq!(message, "'value' exceeds the maximum length of 20000 characters");
     let message = app
-        .post_json(
-            "experiments/create",
-            &json!({ "name": "e", "tags": [{ "key": "k".repeat(251), "value": "v" }] }),
-        )
+        .post_json("experiments/create", &json!({ "name": "e", "tags": [{ "key": "k".repeat(251), "value": "v" }] }))
         .await
         .invalid();
-    assert!(
-        message.contains("exceeds the maximum length of 250 characters"),
-        "{message}"
-    );
+    assert!(message.contains("exceeds the maximum length of 250 characters"), "{message}");
     // Nothing was created by the failed attempts.
-    app.get_query("experiments/get-by-name", &[("experiment_name", "e")])
-        .await
-        .not_found();
+    app.get_query("experiments/get-by-name", &[("experiment_name", "e")]).await.not_found();
 }
 
 #[tokio::test]
 async fn create_validates_the_artifact_location() {
     let app = spawn_app().await;
     let cases = [
-        (
-            "runs:/0123/artifacts",
-            "Artifact location cannot be a runs:/ URI. Given: 'runs:/0123/artifacts'",
-        ),
-        (
-            "s3://bucket/path#fragment",
-            "'artifact_location' URL can't include fragments or params.",
-        ),
-        (
-            "http://host/path;params",
-            "'artifact_location' URL can't include fragments or params.",
-        ),
+        ("runs:/0123/artifacts", "Artifact location cannot be a runs:/ URI. Given: 'runs:/0123/artifacts'"),
+        ("s3://bucket/path#fragment", "'artifact_location' URL can't include fragments or params."),
+        ("http://host/path;params", "'artifact_location' URL can't include fragments or params."),
         ("s3://bucket/path?x=../../etc", "Invalid query string"),
     ];
     for (location, expected) in cases {
         let message = app
-            .post_json(
-                "experiments/create",
-                &json!({ "name": "loc", "artifact_location": location }),
-            )
+            .post_json("experiments/create", &json!({ "name": "loc", "artifact_location": location }))
             .await
             .invalid();
         assert_eq!(message, expected, "artifact_location {location:?}");
     }
     let long = format!("s3://bucket/{}", "a".repeat(2048));
-    let message = app
-        .post_json(
-            "experiments/create",
-            &json!({ "name": "loc", "artifact_location": long }),
-        )
-        .await
-        .invalid();
-    assert!(
-        message.starts_with("Invalid artifact path length."),
-        "{message}"
-    );
+    let message =
+        app.post_json("experiments/create", &json!({ "name": "loc", "artifact_location": long })).await.invalid();
+    assert!(message.starts_with("Invalid artifact path length."), "{message}");
     // An empty location means "use the default root".
-    let body = app
-        .post_json(
-            "experiments/create",
-            &json!({ "name": "loc", "artifact_location": "" }),
-        )
-        .await
-        .ok();
-    let experiment = app
-        .get_experiment(body["experiment_id"].as_str().unwrap())
-        .await;
+    let body = app.post_json("experiments/create", &json!({ "name": "loc", "artifact_location": "" })).await.ok();
+    let experiment = app.get_experiment(body["experiment_id"].as_str().unwrap()).await;
     assert_eq!(
         experiment["artifact_location"],
-        format!(
-            "mlflow-artifacts:/{}",
-            experiment["experiment_id"].as_str().unwrap()
-        )
+        format!("mlflow-artifacts:/{}", experiment["experiment_id"].as_str().unwrap())
     );
 }
 
@@ -239,21 +150,12 @@ async fn create_validates_the_artifact_location() {
 async fn a_duplicate_name_is_resource_already_exists_even_when_deleted() {
     let app = spawn_app().await;
     let id = app.create_experiment("dup").await;
-    let message = app
-        .post_json("experiments/create", &json!({ "name": "dup" }))
-        .await
-        .error(400, "RESOURCE_ALREADY_EXISTS");
-    assert!(
-        message.starts_with("Experiment(name=dup) already exists."),
-        "{message}"
-    );
+    let message =
+        app.post_json("experiments/create", &json!({ "name": "dup" })).await.error(400, "RESOURCE_ALREADY_EXISTS");
+    assert!(message.starts_with("Experiment(name=dup) already exists."), "{message}");
     // MLflow keeps a deleted experiment's name reserved.
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
-        .await
-        .ok();
-    app.post_json("experiments/create", &json!({ "name": "dup" }))
-        .await
-        .error(400, "RESOURCE_ALREADY_EXISTS");
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.ok();
+    app.post_json("experiments/create", &json!({ "name": "dup" })).await.error(400, "RESOURCE_ALREADY_EXISTS");
 }
 
 #[tokio::test]
@@ -264,18 +166,9 @@ async fn get_errors() {
         message,
         "Missing value for required parameter 'experiment_id'. See the API docs for more information about request parameters."
     );
-    let message = app
-        .get_query("experiments/get", &[("experiment_id", "abc")])
-        .await
-        .invalid();
-    assert_eq!(
-        message,
-        "Invalid experiment ID 'abc'. Experiment ID must be a valid integer."
-    );
-    let message = app
-        .get_query("experiments/get", &[("experiment_id", "9999")])
-        .await
-        .not_found();
+    let message = app.get_query("experiments/get", &[("experiment_id", "abc")]).await.invalid();
+    assert_eq!(message, "Invalid experiment ID 'abc'. Experiment ID must be a valid integer.");
+    let message = app.get_query("experiments/get", &[("experiment_id", "9999")]).await.not_found();
     assert_eq!(message, "No Experiment with id=9999 exists");
 }
 
@@ -283,40 +176,17 @@ async fn get_errors() {
 async fn get_by_name_finds_active_and_deleted_experiments() {
     let app = spawn_app().await;
     let id = app.create_experiment("named exp/with:chars").await;
-    let body = app
-        .get_query(
-            "experiments/get-by-name",
-            &[("experiment_name", "named exp/with:chars")],
-        )
-        .await
-        .ok();
+    let body = app.get_query("experiments/get-by-name", &[("experiment_name", "named exp/with:chars")]).await.ok();
     assert_eq!(body["experiment"]["experiment_id"], id.as_str());
 
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
-        .await
-        .ok();
-    let body = app
-        .get_query(
-            "experiments/get-by-name",
-            &[("experiment_name", "named exp/with:chars")],
-        )
-        .await
-        .ok();
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.ok();
+    let body = app.get_query("experiments/get-by-name", &[("experiment_name", "named exp/with:chars")]).await.ok();
     assert_eq!(body["experiment"]["lifecycle_stage"], "deleted");
 
-    let message = app
-        .get_query("experiments/get-by-name", &[("experiment_name", "nope")])
-        .await
-        .not_found();
+    let message = app.get_query("experiments/get-by-name", &[("experiment_name", "nope")]).await.not_found();
     assert_eq!(message, "Could not find experiment with name 'nope'");
-    let message = app
-        .get_query("experiments/get-by-name", &[])
-        .await
-        .invalid();
-    assert!(
-        message.starts_with("Missing value for required parameter 'experiment_name'."),
-        "{message}"
-    );
+    let message = app.get_query("experiments/get-by-name", &[]).await.invalid();
+    assert!(message.starts_with("Missing value for required parameter 'experiment_name'."), "{message}");
 }
 
 // ---------------------------------------------------------------- search
@@ -327,39 +197,16 @@ async fn search_filters_by_view_type_and_orders_newest_first() {
     let a = create_spaced(&app, "a").await;
     let b = create_spaced(&app, "b").await;
     let c = create_spaced(&app, "c").await;
-    app.post_json("experiments/delete", &json!({ "experiment_id": b }))
-        .await
-        .ok();
+    app.post_json("experiments/delete", &json!({ "experiment_id": b })).await.ok();
 
-    let active = app
-        .post_json("experiments/search", &json!({ "max_results": 100 }))
-        .await
-        .ok();
+    let active = app.post_json("experiments/search", &json!({ "max_results": 100 })).await.ok();
     assert_keys(&active, &["experiments"]);
-    assert_eq!(
-        ids(&active["experiments"]),
-        vec![c.clone(), a.clone(), "0".to_string()]
-    );
+    assert_eq!(ids(&active["experiments"]), vec![c.clone(), a.clone(), "0".to_string()]);
 
-    let all = app
-        .post_json(
-            "experiments/search",
-            &json!({ "max_results": 100, "view_type": "ALL" }),
-        )
-        .await
-        .ok();
-    assert_eq!(
-        ids(&all["experiments"]),
-        vec![c.clone(), b.clone(), a.clone(), "0".to_string()]
-    );
+    let all = app.post_json("experiments/search", &json!({ "max_results": 100, "view_type": "ALL" })).await.ok();
+    assert_eq!(ids(&all["experiments"]), vec![c.clone(), b.clone(), a.clone(), "0".to_string()]);
     // Enums also arrive as numbers (protobuf JSON) and field names in camelCase.
-    let deleted = app
-        .post_json(
-            "experiments/search",
-            &json!({ "maxResults": "100", "viewType": 2 }),
-        )
-        .await
-        .ok();
+    let deleted = app.post_json("experiments/search", &json!({ "maxResults": "100", "viewType": 2 })).await.ok();
     assert_eq!(ids(&deleted["experiments"]), vec![b.clone()]);
     assert_eq!(deleted["experiments"][0]["lifecycle_stage"], "deleted");
 }
@@ -384,10 +231,7 @@ async fn search_pages_and_omits_the_token_on_the_last_page() {
         seen.extend(ids(&page["experiments"]));
         match page.get("next_page_token") {
             Some(next) => {
-                assert!(
-                    next.as_str().is_some_and(|t| !t.is_empty()),
-                    "token must be a non-empty string: {page}"
-                );
+                assert!(next.as_str().is_some_and(|t| !t.is_empty()), "token must be a non-empty string: {page}");
                 token = next.as_str().map(str::to_string);
             }
             None => break,
@@ -398,10 +242,7 @@ async fn search_pages_and_omits_the_token_on_the_last_page() {
     assert_eq!(seen, vec!["4", "3", "2", "1", "0"]);
 
     // An exact fit: no token either.
-    let page = app
-        .post_json("experiments/search", &json!({ "max_results": 5 }))
-        .await
-        .ok();
+    let page = app.post_json("experiments/search", &json!({ "max_results": 5 })).await.ok();
     assert!(page.get("next_page_token").is_none(), "{page}");
 }
 
@@ -410,24 +251,10 @@ async fn search_by_get_reads_the_query_string() {
     let app = spawn_app().await;
     let a = create_spaced(&app, "a").await;
     let b = create_spaced(&app, "b").await;
-    app.post_json("experiments/delete", &json!({ "experiment_id": a }))
-        .await
-        .ok();
-    let body = app
-        .get_query(
-            "experiments/search",
-            &[("max_results", "10"), ("view_type", "ALL")],
-        )
-        .await
-        .ok();
-    assert_eq!(
-        ids(&body["experiments"]),
-        vec![b.clone(), a.clone(), "0".to_string()]
-    );
-    let body = app
-        .get_query("experiments/search", &[("max_results", "1")])
-        .await
-        .ok();
+    app.post_json("experiments/delete", &json!({ "experiment_id": a })).await.ok();
+    let body = app.get_query("experiments/search", &[("max_results", "10"), ("view_type", "ALL")]).await.ok();
+    assert_eq!(ids(&body["experiments"]), vec![b.clone(), a.clone(), "0".to_string()]);
+    let body = app.get_query("experiments/search", &[("max_results", "1")]).await.ok();
     assert_eq!(ids(&body["experiments"]), vec![b]);
     assert!(body["next_page_token"].is_string());
 }
@@ -437,10 +264,7 @@ async fn search_validates_max_results_and_page_token() {
     let app = spawn_app().await;
     // The client always sends max_results; an absent one reads as proto's 0 and is refused.
     for (body, expected) in [
-        (
-            json!({}),
-            "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer",
-        ),
+        (json!({}), "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer"),
         (
             json!({ "max_results": 0 }),
             "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer",
@@ -450,30 +274,12 @@ async fn search_validates_max_results_and_page_token() {
             "Invalid value 50001 for parameter 'max_results' supplied. It must be at most 50000",
         ),
     ] {
-        assert_eq!(
-            app.post_json("experiments/search", &body).await.invalid(),
-            expected,
-            "{body}"
-        );
+        assert_eq!(app.post_json("experiments/search", &body).await.invalid(), expected, "{body}");
     }
-    app.post_json("experiments/search", &json!({ "max_results": 50000 }))
-        .await
-        .ok();
-    app.post_json(
-        "experiments/search",
-        &json!({ "max_results": 10, "page_token": "not a token" }),
-    )
-    .await
-    .invalid();
-    app.post_json(
-        "experiments/search",
-        &json!({ "max_results": 10, "view_type": "SOMETIMES" }),
-    )
-    .await
-    .invalid();
-    app.get_query("experiments/search", &[("max_results", "many")])
-        .await
-        .invalid();
+    app.post_json("experiments/search", &json!({ "max_results": 50000 })).await.ok();
+    app.post_json("experiments/search", &json!({ "max_results": 10, "page_token": "not a token" })).await.invalid();
+    app.post_json("experiments/search", &json!({ "max_results": 10, "view_type": "SOMETIMES" })).await.invalid();
+    app.get_query("experiments/search", &[("max_results", "many")]).await.invalid();
 }
 
 #[tokio::test]
@@ -482,34 +288,16 @@ async fn search_filters_and_orders_experiments() {
     let a = create_spaced(&app, "exp-a").await;
     let b = create_spaced(&app, "exp-b").await;
     let other = create_spaced(&app, "other").await;
-    app.post_json(
-        "experiments/set-experiment-tag",
-        &json!({ "experiment_id": b, "key": "team", "value": "x" }),
-    )
-    .await
-    .ok();
+    app.post_json("experiments/set-experiment-tag", &json!({ "experiment_id": b, "key": "team", "value": "x" }))
+        .await
+        .ok();
     let search = |filter: &str, order_by: &[&str]| json!({ "max_results": 10, "filter": filter, "order_by": order_by });
-    let body = app
-        .post_json(
-            "experiments/search",
-            &search("name LIKE 'exp-%'", &["name DESC"]),
-        )
-        .await
-        .ok();
+    let body = app.post_json("experiments/search", &search("name LIKE 'exp-%'", &["name DESC"])).await.ok();
     assert_eq!(ids(&body["experiments"]), vec![b.clone(), a.clone()]);
-    let body = app
-        .post_json("experiments/search", &search("tags.team = 'x'", &[]))
-        .await
-        .ok();
+    let body = app.post_json("experiments/search", &search("tags.team = 'x'", &[])).await.ok();
     assert_eq!(ids(&body["experiments"]), vec![b.clone()]);
-    let body = app
-        .post_json("experiments/search", &search("", &["name ASC"]))
-        .await
-        .ok();
-    assert_eq!(
-        ids(&body["experiments"]),
-        vec!["0".to_string(), a, b, other]
-    );
+    let body = app.post_json("experiments/search", &search("", &["name ASC"])).await.ok();
+    assert_eq!(ids(&body["experiments"]), vec!["0".to_string(), a, b, other]);
     // The recorded client call: one page of one, filtered, no token when nothing is left.
     let body = app
         .post_json(
@@ -524,23 +312,13 @@ async fn search_filters_and_orders_experiments() {
     let body = app
         .get_query(
             "experiments/search",
-            &[
-                ("max_results", "10"),
-                ("order_by", "name DESC"),
-                ("order_by", "experiment_id ASC"),
-            ],
+            &[("max_results", "10"), ("order_by", "name DESC"), ("order_by", "experiment_id ASC")],
         )
         .await
         .ok();
     assert_eq!(ids(&body["experiments"])[0], "3");
-    for (filter, order_by) in [
-        ("name LIKE", vec![]),
-        ("colour = 'red'", vec![]),
-        ("", vec!["name UPWARDS"]),
-    ] {
-        app.post_json("experiments/search", &search(filter, &order_by))
-            .await
-            .invalid();
+    for (filter, order_by) in [("name LIKE", vec![]), ("colour = 'red'", vec![]), ("", vec!["name UPWARDS"])] {
+        app.post_json("experiments/search", &search(filter, &order_by)).await.invalid();
     }
 }
 
@@ -552,20 +330,12 @@ async fn rename_changes_the_name() {
     let id = app.create_experiment("old").await;
     let before = app.get_experiment(&id).await;
     tokio::time::sleep(Duration::from_millis(3)).await;
-    let body = app
-        .post_json(
-            "experiments/update",
-            &json!({ "experiment_id": id, "new_name": "new" }),
-        )
-        .await
-        .ok();
+    let body = app.post_json("experiments/update", &json!({ "experiment_id": id, "new_name": "new" })).await.ok();
     assert_eq!(body, json!({}));
     let after = app.get_experiment(&id).await;
     assert_eq!(after["name"], "new");
     assert!(after["last_update_time"].as_i64() > before["last_update_time"].as_i64());
-    app.get_query("experiments/get-by-name", &[("experiment_name", "old")])
-        .await
-        .not_found();
+    app.get_query("experiments/get-by-name", &[("experiment_name", "old")]).await.not_found();
 }
 
 #[tokio::test]
@@ -574,45 +344,22 @@ async fn rename_errors() {
     let id = app.create_experiment("one").await;
     app.create_experiment("two").await;
 
-    let message = app
-        .post_json("experiments/update", &json!({ "experiment_id": id }))
-        .await
-        .invalid();
+    let message = app.post_json("experiments/update", &json!({ "experiment_id": id })).await.invalid();
     assert_eq!(
         message,
         "Missing value for required parameter 'new_name'. See the API docs for more information about request parameters."
     );
-    app.post_json("experiments/update", &json!({ "new_name": "x" }))
-        .await
-        .invalid();
-    app.post_json(
-        "experiments/update",
-        &json!({ "experiment_id": "9999", "new_name": "x" }),
-    )
-    .await
-    .not_found();
-    app.post_json(
-        "experiments/update",
-        &json!({ "experiment_id": id, "new_name": "  " }),
-    )
-    .await
-    .invalid();
+    app.post_json("experiments/update", &json!({ "new_name": "x" })).await.invalid();
+    app.post_json("experiments/update", &json!({ "experiment_id": "9999", "new_name": "x" })).await.not_found();
+    app.post_json("experiments/update", &json!({ "experiment_id": id, "new_name": "  " })).await.invalid();
     // MLflow surfaces the unique-constraint failure as BAD_REQUEST, not ALREADY_EXISTS.
-    app.post_json(
-        "experiments/update",
-        &json!({ "experiment_id": id, "new_name": "two" }),
-    )
-    .await
-    .error(400, "BAD_REQUEST");
-
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
+    app.post_json("experiments/update", &json!({ "experiment_id": id, "new_name": "two" }))
         .await
-        .ok();
+        .error(400, "BAD_REQUEST");
+
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.ok();
     let message = app
-        .post_json(
-            "experiments/update",
-            &json!({ "experiment_id": id, "new_name": "three" }),
-        )
+        .post_json("experiments/update", &json!({ "experiment_id": id, "new_name": "three" }))
         .await
         .error(500, "INVALID_STATE");
     assert_eq!(message, "Cannot rename a non-active experiment.");
@@ -627,52 +374,21 @@ async fn delete_and_restore_cascade_to_runs() {
     let run_b = app.create_run(&experiment_id).await;
     app.delete_run(&run_b).await;
 
+    assert_eq!(app.post_json("experiments/delete", &json!({ "experiment_id": experiment_id })).await.ok(), json!({}));
+    assert_eq!(app.get_experiment(&experiment_id).await["lifecycle_stage"], "deleted");
+    assert_eq!(app.get_run(&run_a).await["info"]["lifecycle_stage"], "deleted");
+
+    let message = app.post_json("runs/create", &json!({ "experiment_id": experiment_id })).await.invalid();
     assert_eq!(
-        app.post_json(
-            "experiments/delete",
-            &json!({ "experiment_id": experiment_id })
-        )
-        .await
-        .ok(),
-        json!({})
-    );
-    assert_eq!(
-        app.get_experiment(&experiment_id).await["lifecycle_stage"],
-        "deleted"
-    );
-    assert_eq!(
-        app.get_run(&run_a).await["info"]["lifecycle_stage"],
-        "deleted"
+        message,
+        format!("The experiment {experiment_id} must be in the 'active' state. Current state is deleted.")
     );
 
-    let message = app
-        .post_json("runs/create", &json!({ "experiment_id": experiment_id }))
-        .await
-        .invalid();
-    assert_eq!(message, format!("The experiment {experiment_id} must be in the 'active' state. Current state is deleted."));
-
-    assert_eq!(
-        app.post_json(
-            "experiments/restore",
-            &json!({ "experiment_id": experiment_id })
-        )
-        .await
-        .ok(),
-        json!({})
-    );
-    assert_eq!(
-        app.get_experiment(&experiment_id).await["lifecycle_stage"],
-        "active"
-    );
+    assert_eq!(app.post_json("experiments/restore", &json!({ "experiment_id": experiment_id })).await.ok(), json!({}));
+    assert_eq!(app.get_experiment(&experiment_id).await["lifecycle_stage"], "active");
     // Restoring an experiment revives all of its runs, also ones deleted on their own.
-    assert_eq!(
-        app.get_run(&run_a).await["info"]["lifecycle_stage"],
-        "active"
-    );
-    assert_eq!(
-        app.get_run(&run_b).await["info"]["lifecycle_stage"],
-        "active"
-    );
+    assert_eq!(app.get_run(&run_a).await["info"]["lifecycle_stage"], "active");
+    assert_eq!(app.get_run(&run_b).await["info"]["lifecycle_stage"], "active");
 }
 
 #[tokio::test]
@@ -680,30 +396,16 @@ async fn delete_and_restore_errors() {
     let app = spawn_app().await;
     let id = app.create_experiment("e").await;
     // Restoring an active experiment, or deleting a deleted one, is "not found".
-    let message = app
-        .post_json("experiments/restore", &json!({ "experiment_id": id }))
-        .await
-        .not_found();
+    let message = app.post_json("experiments/restore", &json!({ "experiment_id": id })).await.not_found();
     assert_eq!(message, format!("No Experiment with id={id} exists"));
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
-        .await
-        .ok();
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
-        .await
-        .not_found();
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.ok();
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.not_found();
 
     for rpc in ["experiments/delete", "experiments/restore"] {
-        app.post_json(rpc, &json!({ "experiment_id": "9999" }))
-            .await
-            .not_found();
-        app.post_json(rpc, &json!({ "experiment_id": "abc" }))
-            .await
-            .invalid();
+        app.post_json(rpc, &json!({ "experiment_id": "9999" })).await.not_found();
+        app.post_json(rpc, &json!({ "experiment_id": "abc" })).await.invalid();
         let message = app.post_json(rpc, &json!({})).await.invalid();
-        assert!(
-            message.starts_with("Missing value for required parameter 'experiment_id'."),
-            "{message}"
-        );
+        assert!(message.starts_with("Missing value for required parameter 'experiment_id'."), "{message}");
     }
 }
 
@@ -720,48 +422,26 @@ async fn experiment_tags_are_upserted_and_deleted() {
         }
         body
     };
-    assert_eq!(
-        app.post_json("experiments/set-experiment-tag", &set("k", Some("v1")))
-            .await
-            .ok(),
-        json!({})
-    );
-    app.post_json("experiments/set-experiment-tag", &set("k", Some("v2")))
-        .await
-        .ok();
-    app.post_json("experiments/set-experiment-tag", &set("no.value", None))
-        .await
-        .ok();
+    assert_eq!(app.post_json("experiments/set-experiment-tag", &set("k", Some("v1"))).await.ok(), json!({}));
+    app.post_json("experiments/set-experiment-tag", &set("k", Some("v2"))).await.ok();
+    app.post_json("experiments/set-experiment-tag", &set("no.value", None)).await.ok();
     let long = "x".repeat(20000);
-    app.post_json("experiments/set-experiment-tag", &set("long", Some(&long)))
-        .await
-        .ok();
+    app.post_json("experiments/set-experiment-tag", &set("long", Some(&long))).await.ok();
     let tags = common::key_value_map(&app.get_experiment(&id).await["tags"]);
     assert_eq!(tags["k"], "v2");
     assert_eq!(tags["no.value"], "");
     assert_eq!(tags["long"].as_str().unwrap().len(), 20000);
 
-    let body = app
-        .post_json(
-            "experiments/delete-experiment-tag",
-            &json!({ "experiment_id": id, "key": "k" }),
-        )
-        .await
-        .ok();
+    let body =
+        app.post_json("experiments/delete-experiment-tag", &json!({ "experiment_id": id, "key": "k" })).await.ok();
     assert_eq!(body, json!({}));
     let tags = common::key_value_map(&app.get_experiment(&id).await["tags"]);
     assert!(!tags.contains_key("k"));
     let message = app
-        .post_json(
-            "experiments/delete-experiment-tag",
-            &json!({ "experiment_id": id, "key": "k" }),
-        )
+        .post_json("experiments/delete-experiment-tag", &json!({ "experiment_id": id, "key": "k" }))
         .await
         .not_found();
-    assert_eq!(
-        message,
-        format!("No tag with name: k in experiment with id {id}")
-    );
+    assert_eq!(message, format!("No tag with name: k in experiment with id {id}"));
 }
 
 #[tokio::test]
@@ -769,79 +449,24 @@ async fn experiment_tag_errors() {
     let app = spawn_app().await;
     let id = app.create_experiment("tags").await;
     let rpc = "experiments/set-experiment-tag";
-    let message = app
-        .post_json(rpc, &json!({ "experiment_id": id, "value": "v" }))
-        .await
-        .invalid();
-    assert!(
-        message.starts_with("Missing value for required parameter 'key'."),
-        "{message}"
-    );
-    app.post_json(rpc, &json!({ "key": "k", "value": "v" }))
-        .await
-        .invalid();
-    app.post_json(
-        rpc,
-        &json!({ "experiment_id": id, "key": "a/../b", "value": "v" }),
-    )
-    .await
-    .invalid();
-    let message = app
-        .post_json(
-            rpc,
-            &json!({ "experiment_id": id, "key": "k", "value": "x".repeat(20001) }),
-        )
-        .await
-        .invalid();
-    assert_eq!(
-        message,
-        "'value' exceeds the maximum length of 20000 characters"
-    );
-    app.post_json(
-        rpc,
-        &json!({ "experiment_id": "9999", "key": "k", "value": "v" }),
-    )
-    .await
-    .not_found();
+    let message = app.post_json(rpc, &json!({ "experiment_id": id, "value": "v" })).await.invalid();
+    assert!(message.starts_with("Missing value for required parameter 'key'."), "{message}");
+    app.post_json(rpc, &json!({ "key": "k", "value": "v" })).await.invalid();
+    app.post_json(rpc, &json!({ "experiment_id": id, "key": "a/../b", "value": "v" })).await.invalid();
+    let message =
+        app.post_json(rpc, &json!({ "experiment_id": id, "key": "k", "value": "x".repeat(20001) })).await.invalid();
+    assert_eq!(message, "'value' exceeds the maximum length of 20000 characters");
+    app.post_json(rpc, &json!({ "experiment_id": "9999", "key": "k", "value": "v" })).await.not_found();
 
-    app.post_json(
-        rpc,
-        &json!({ "experiment_id": id, "key": "k", "value": "v" }),
-    )
-    .await
-    .ok();
-    app.post_json("experiments/delete", &json!({ "experiment_id": id }))
+    app.post_json(rpc, &json!({ "experiment_id": id, "key": "k", "value": "v" })).await.ok();
+    app.post_json("experiments/delete", &json!({ "experiment_id": id })).await.ok();
+    let message = app.post_json(rpc, &json!({ "experiment_id": id, "key": "k", "value": "v" })).await.invalid();
+    assert_eq!(message, format!("The experiment {id} must be in the 'active' state. Current state is deleted."));
+    app.post_json("experiments/delete-experiment-tag", &json!({ "experiment_id": id, "key": "k" })).await.invalid();
+    app.post_json("experiments/delete-experiment-tag", &json!({ "experiment_id": "9999", "key": "k" }))
         .await
-        .ok();
-    let message = app
-        .post_json(
-            rpc,
-            &json!({ "experiment_id": id, "key": "k", "value": "v" }),
-        )
-        .await
-        .invalid();
-    assert_eq!(
-        message,
-        format!("The experiment {id} must be in the 'active' state. Current state is deleted.")
-    );
-    app.post_json(
-        "experiments/delete-experiment-tag",
-        &json!({ "experiment_id": id, "key": "k" }),
-    )
-    .await
-    .invalid();
-    app.post_json(
-        "experiments/delete-experiment-tag",
-        &json!({ "experiment_id": "9999", "key": "k" }),
-    )
-    .await
-    .not_found();
-    app.post_json(
-        "experiments/delete-experiment-tag",
-        &json!({ "experiment_id": id }),
-    )
-    .await
-    .invalid();
+        .not_found();
+    app.post_json("experiments/delete-experiment-tag", &json!({ "experiment_id": id })).await.invalid();
 }
 
 // ---------------------------------------------------------------- web UI prefix
@@ -849,30 +474,13 @@ async fn experiment_tag_errors() {
 #[tokio::test]
 async fn the_ajax_prefix_serves_the_same_rpcs() {
     let app = spawn_app().await;
-    let body = app
-        .post_json_to(
-            &app.url("/ajax-api/2.0/mlflow/experiments/create"),
-            &json!({ "name": "ui" }),
-        )
-        .await
-        .ok();
+    let body =
+        app.post_json_to(&app.url("/ajax-api/2.0/mlflow/experiments/create"), &json!({ "name": "ui" })).await.ok();
     let id = body["experiment_id"].as_str().unwrap().to_string();
-    let body = app
-        .get_url(&app.url(&format!(
-            "/ajax-api/2.0/mlflow/experiments/get?experiment_id={id}"
-        )))
-        .await
-        .ok();
+    let body = app.get_url(&app.url(&format!("/ajax-api/2.0/mlflow/experiments/get?experiment_id={id}"))).await.ok();
     assert_eq!(body["experiment"]["name"], "ui");
-    let body = app
-        .post_json_to(
-            &app.url("/ajax-api/2.0/mlflow/experiments/search"),
-            &json!({ "max_results": 10 }),
-        )
-        .await
-        .ok();
+    let body =
+        app.post_json_to(&app.url("/ajax-api/2.0/mlflow/experiments/search"), &json!({ "max_results": 10 })).await.ok();
     assert_eq!(ids(&body["experiments"]).len(), 2);
-    app.get_url(&app.url("/ajax-api/2.0/mlflow/experiments/get?experiment_id=77"))
-        .await
-        .not_found();
+    app.get_url(&app.url("/ajax-api/2.0/mlflow/experiments/get?experiment_id=77")).await.not_found();
 }

@@ -87,21 +87,13 @@ fn normalize(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(key, _)| {
-                    !matches!(
-                        key.as_str(),
-                        "creation_time" | "last_update_time" | "workspace"
-                    )
-                })
+                .filter(|(key, _)| !matches!(key.as_str(), "creation_time" | "last_update_time" | "workspace"))
                 .map(|(key, inner)| (key, normalize(inner)))
                 .collect(),
         ),
         Value::Array(items) => {
             let mut items: Vec<Value> = items.into_iter().map(normalize).collect();
-            if items
-                .iter()
-                .all(|item| item.get("key").is_some_and(Value::is_string))
-            {
+            if items.iter().all(|item| item.get("key").is_some_and(Value::is_string)) {
                 // Stable: entries of one metric's history keep their order.
                 items.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
             }
@@ -118,9 +110,7 @@ fn created_by(call: &RecordedCall) -> Option<String> {
         return None;
     }
     let answer: Value = serde_json::from_str(&call.resp).ok()?;
-    answer["model"]["info"]["model_id"]
-        .as_str()
-        .map(str::to_string)
+    answer["model"]["info"]["model_id"].as_str().map(str::to_string)
 }
 
 /// Drops model outputs that name objects created by skipped calls.
@@ -128,31 +118,20 @@ fn drop_outputs_of(value: &mut Value, skipped_ids: &[String]) {
     match value {
         Value::Object(map) => {
             if let Some(Value::Array(outputs)) = map.get_mut("model_outputs") {
-                outputs.retain(|o| {
-                    !o["model_id"]
-                        .as_str()
-                        .is_some_and(|id| skipped_ids.iter().any(|s| s == id))
-                });
+                outputs.retain(|o| !o["model_id"].as_str().is_some_and(|id| skipped_ids.iter().any(|s| s == id)));
                 if outputs.is_empty() {
                     map.remove("model_outputs");
                 }
             }
-            map.values_mut()
-                .for_each(|inner| drop_outputs_of(inner, skipped_ids));
+            map.values_mut().for_each(|inner| drop_outputs_of(inner, skipped_ids));
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|inner| drop_outputs_of(inner, skipped_ids)),
+        Value::Array(items) => items.iter_mut().for_each(|inner| drop_outputs_of(inner, skipped_ids)),
         _ => {}
     }
 }
 
 fn rewrite_ids(text: &str, run_ids: &HashMap<String, String>) -> String {
-    run_ids
-        .iter()
-        .fold(text.to_string(), |text, (recorded, actual)| {
-            text.replace(recorded, actual)
-        })
+    run_ids.iter().fold(text.to_string(), |text, (recorded, actual)| text.replace(recorded, actual))
 }
 
 #[tokio::test]
@@ -165,21 +144,15 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
     let mut skipped_ids: Vec<String> = Vec::new();
 
     for (line_number, line) in RECORDING.lines().enumerate() {
-        let call: RecordedCall =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line_number}: {e}"));
+        let call: RecordedCall = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line_number}: {e}"));
         if let Some(reason) = skip_reason(&call.path) {
             *skipped.entry(reason).or_default() += 1;
             skipped_ids.extend(created_by(&call));
             continue;
         }
-        assert!(
-            is_tracking(&call.path),
-            "line {line_number}: unclassified path {}",
-            call.path
-        );
-        let depends_on_skipped = skipped_ids
-            .iter()
-            .any(|id| call.path.contains(id.as_str()) || call.req.contains(id.as_str()));
+        assert!(is_tracking(&call.path), "line {line_number}: unclassified path {}", call.path);
+        let depends_on_skipped =
+            skipped_ids.iter().any(|id| call.path.contains(id.as_str()) || call.req.contains(id.as_str()));
         if depends_on_skipped {
             *skipped.entry("depends on a skipped call").or_default() += 1;
             continue;
@@ -198,29 +171,20 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
         if let Some(body) = &body {
             request = request.body(body.clone());
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let response = request.send().await.unwrap_or_else(|e| panic!("{label}: {e}"));
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         let actual: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
 
         // Learn the ids this server handed out.
         if status == 200 && path.starts_with("/api/2.0/mlflow/runs/create") {
-            let recorded: Value =
-                serde_json::from_str(&call.resp).expect("recorded runs/create answer");
-            let recorded_id = recorded["run"]["info"]["run_id"]
-                .as_str()
-                .expect("recorded run id");
-            let actual_id = actual["run"]["info"]["run_id"]
-                .as_str()
-                .expect("ferroflow run id");
+            let recorded: Value = serde_json::from_str(&call.resp).expect("recorded runs/create answer");
+            let recorded_id = recorded["run"]["info"]["run_id"].as_str().expect("recorded run id");
+            let actual_id = actual["run"]["info"]["run_id"].as_str().expect("ferroflow run id");
             run_ids.insert(recorded_id.to_string(), actual_id.to_string());
         }
         if status == 200 && path.starts_with("/api/2.0/mlflow/experiments/create") {
-            let recorded: Value =
-                serde_json::from_str(&call.resp).expect("recorded experiments/create answer");
+            let recorded: Value = serde_json::from_str(&call.resp).expect("recorded experiments/create answer");
             assert_eq!(
                 actual["experiment_id"], recorded["experiment_id"],
                 "{label}: experiment ids are auto-increment integers in MLflow's SQL store"
@@ -252,9 +216,7 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
                         .strip_prefix(message)
                         .is_some_and(|rest| rest.starts_with(" Error: (sqlite3.IntegrityError)")));
             if code != expected_code || !same_message {
-                mismatches.push(format!(
-                    "{label}: error differs\n  ferroflow: {text}\n  MLflow:    {expected_text}"
-                ));
+                mismatches.push(format!("{label}: error differs\n  ferroflow: {text}\n  MLflow:    {expected_text}"));
             }
         } else if path == "/version" {
             if text != call.resp {
@@ -269,17 +231,11 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
                 }
                 if let Some(recorded) = expected.get(key) {
                     if recorded != value {
-                        mismatches.push(format!(
-                            "{label}: server-info {key} = {value}, MLflow {recorded}"
-                        ));
+                        mismatches.push(format!("{label}: server-info {key} = {value}, MLflow {recorded}"));
                     }
                 }
             }
-            for key in [
-                "store_type",
-                "artifact_serving_enabled",
-                "workspaces_enabled",
-            ] {
+            for key in ["store_type", "artifact_serving_enabled", "workspaces_enabled"] {
                 if actual.get(key).is_none() {
                     mismatches.push(format!("{label}: server-info lacks {key}"));
                 }
@@ -293,15 +249,9 @@ async fn replay_the_recorded_mlflow_tracking_traffic() {
         }
     }
 
-    eprintln!(
-        "replayed {replayed} tracking calls ({replayed_errors} recorded errors); skipped {skipped:?}"
-    );
+    eprintln!("replayed {replayed} tracking calls ({replayed_errors} recorded errors); skipped {skipped:?}");
     // Guards against a skip rule that silently swallows the recording.
-    assert_eq!(
-        (replayed, replayed_errors),
-        (65, 10),
-        "the recording's tracking part changed"
-    );
+    assert_eq!((replayed, replayed_errors), (65, 10), "the recording's tracking part changed");
     assert_eq!(skipped.get("depends on a skipped call"), Some(&2));
     assert!(
         mismatches.is_empty(),

@@ -92,9 +92,8 @@ impl Database {
         init: impl FnOnce(&mut Connection) -> Result<()>,
     ) -> Result<Arc<Self>> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                Error::internal(format!("cannot create database folder {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::internal(format!("cannot create database folder {}: {e}", parent.display())))?;
         }
         let mut writer = Connection::open(path).map_err(db_error)?;
         configure(&writer, sync).map_err(db_error)?;
@@ -128,10 +127,7 @@ impl Database {
     {
         let (reply, answer) = oneshot::channel::<Result<T>>();
         let job: WriteJob = Box::new(TypedJob { work, reply });
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| Error::internal("the database writer has stopped"))?;
+        self.writer.send(job).await.map_err(|_| Error::internal("the database writer has stopped"))?;
         answer.await.map_err(|_| Error::internal("the database writer dropped a request"))?
     }
 
@@ -195,9 +191,10 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         |ctx| {
             let text = ctx.get::<Option<String>>(0)?;
             // The compiled pattern is cached per statement; an invalid one matches nothing.
-            let regex = ctx.get_or_create_aux(1, |value| -> Result<Option<ferroflow_core::search::Regex>, rusqlite::Error> {
-                Ok(value.as_str().ok().and_then(|p| ferroflow_core::search::Regex::new(p).ok()))
-            })?;
+            let regex =
+                ctx.get_or_create_aux(1, |value| -> Result<Option<ferroflow_core::search::Regex>, rusqlite::Error> {
+                    Ok(value.as_str().ok().and_then(|p| ferroflow_core::search::Regex::new(p).ok()))
+                })?;
             Ok(match (text, regex.as_ref()) {
                 (Some(text), Some(regex)) => regex.is_match(&text),
                 _ => false,
@@ -236,7 +233,6 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>) {
         completion(committed.clone());
     }
 }
-
 
 impl Database {
     pub(crate) fn path(&self) -> &Path {

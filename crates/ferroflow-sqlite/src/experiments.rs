@@ -124,7 +124,9 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<Experiment>> {
     let mut tags = conn.prepare_cached("SELECT experiment_id, key, value FROM experiment_tags").map_err(db_error)?;
     let mut by_id: std::collections::HashMap<i64, Vec<ExperimentTag>> = Default::default();
     let rows = tags
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, ExperimentTag::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?))))
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, ExperimentTag::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        })
         .map_err(db_error)?;
     for row in rows {
         let (id, tag) = row.map_err(db_error)?;
@@ -225,9 +227,7 @@ pub(crate) fn delete_tag(conn: &Connection, experiment_id: &str, key: &str) -> R
         )
         .map_err(db_error)?;
     if removed == 0 {
-        return Err(Error::not_found(format!(
-            "No tag with name: {key} in experiment with id {experiment_id}"
-        )));
+        return Err(Error::not_found(format!("No tag with name: {key} in experiment with id {experiment_id}")));
     }
     Ok(())
 }

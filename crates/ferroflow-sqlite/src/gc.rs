@@ -18,7 +18,9 @@ fn not_deleted(kind: &str, id: &str) -> Error {
 /// One named entity: must exist and be deleted, and be old enough.
 fn named_target(conn: &Connection, kind: GcKind, id: &str, cutoff: i64) -> Result<Option<GcTarget>> {
     let (sql, label) = match kind {
-        GcKind::Run => ("SELECT artifact_uri, lifecycle_stage, COALESCE(deleted_time, 0) FROM runs WHERE run_uuid = ?1", "Run"),
+        GcKind::Run => {
+            ("SELECT artifact_uri, lifecycle_stage, COALESCE(deleted_time, 0) FROM runs WHERE run_uuid = ?1", "Run")
+        }
         GcKind::LoggedModel => (
             "SELECT artifact_uri, lifecycle_stage, last_updated_time FROM logged_models WHERE model_id = ?1",
             "Logged model",
@@ -32,10 +34,8 @@ fn named_target(conn: &Connection, kind: GcKind, id: &str, cutoff: i64) -> Resul
         GcKind::Experiment => experiments::experiment_pk(id)?.into(),
         _ => id.to_string().into(),
     };
-    let row: Option<(String, String, i64)> = conn
-        .query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()
-        .map_err(db_error)?;
+    let row: Option<(String, String, i64)> =
+        conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional().map_err(db_error)?;
     let Some((artifact_uri, stage, deleted_at)) = row else {
         return Err(Error::not_found(format!("{label} {id} not found")));
     };
@@ -48,18 +48,25 @@ fn named_target(conn: &Connection, kind: GcKind, id: &str, cutoff: i64) -> Resul
 fn all_deleted(conn: &Connection, sql: &str, kind: GcKind, cutoff: i64) -> Result<Vec<GcTarget>> {
     let mut statement = conn.prepare(sql).map_err(db_error)?;
     let rows = statement
-        .query_map([cutoff], |row| Ok(GcTarget { kind, id: row.get::<_, rusqlite::types::Value>(0).map(|v| match v {
-            rusqlite::types::Value::Integer(n) => n.to_string(),
-            rusqlite::types::Value::Text(t) => t,
-            _ => String::new(),
-        })?, artifact_uri: row.get(1)? }))
+        .query_map([cutoff], |row| {
+            Ok(GcTarget {
+                kind,
+                id: row.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    _ => String::new(),
+                })?,
+                artifact_uri: row.get(1)?,
+            })
+        })
         .map_err(db_error)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }
 
 fn targets(conn: &Connection, request: &GcRequest, now: i64) -> Result<Vec<GcTarget>> {
     let cutoff = now - request.older_than_ms.unwrap_or(0);
-    let named = !request.run_ids.is_empty() || !request.experiment_ids.is_empty() || !request.logged_model_ids.is_empty();
+    let named =
+        !request.run_ids.is_empty() || !request.experiment_ids.is_empty() || !request.logged_model_ids.is_empty();
     let mut found = Vec::new();
     if named {
         for (kind, ids) in [
@@ -151,7 +158,8 @@ fn purge(conn: &Connection, target: &GcTarget) -> Result<()> {
             }
             conn.execute("DELETE FROM experiment_tags WHERE experiment_id = ?1", [experiment_pk]).map_err(db_error)?;
             conn.execute("DELETE FROM datasets WHERE experiment_id = ?1", [experiment_pk]).map_err(db_error)?;
-            conn.execute("DELETE FROM experiments WHERE experiment_id = ?1", params![experiment_pk]).map_err(db_error)?;
+            conn.execute("DELETE FROM experiments WHERE experiment_id = ?1", params![experiment_pk])
+                .map_err(db_error)?;
         }
     }
     Ok(())

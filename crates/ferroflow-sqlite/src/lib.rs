@@ -19,13 +19,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::types::{
-    DatasetInput, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
-    RunInfo,
+    DatasetInput, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
 };
 use ferroflow_core::Result;
 use ferroflow_store::{
-    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
-    SearchRuns, TrackingStore, UpdateRun,
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
+    TrackingStore, UpdateRun,
 };
 
 pub use db::SyncMode;
@@ -47,10 +46,7 @@ pub struct SqliteStore {
 }
 
 pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl SqliteStore {
@@ -97,16 +93,12 @@ impl TrackingStore for SqliteStore {
 
     async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db
-            .write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Deleted, now_millis()))
-            .await
+        self.db.write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Deleted, now_millis())).await
     }
 
     async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db
-            .write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Active, now_millis()))
-            .await
+        self.db.write(move |conn| experiments::set_lifecycle(conn, &id, LifecycleStage::Active, now_millis())).await
     }
 
     async fn set_experiment_tag(&self, experiment_id: &str, tag: ExperimentTag) -> Result<()> {

@@ -107,7 +107,8 @@ fn key_values(conn: &Connection, sql: &str, model_pk: i64) -> Result<Vec<KeyValu
 }
 
 fn assemble(conn: &Connection, model_pk: i64, mut info: LoggedModelInfo) -> Result<LoggedModel> {
-    info.tags = key_values(conn, "SELECT key, value FROM logged_model_tags WHERE model_pk = ?1 ORDER BY key", model_pk)?;
+    info.tags =
+        key_values(conn, "SELECT key, value FROM logged_model_tags WHERE model_pk = ?1 ORDER BY key", model_pk)?;
     let params =
         key_values(conn, "SELECT key, value FROM logged_model_params WHERE model_pk = ?1 ORDER BY key", model_pk)?;
     let mut statement = conn

@@ -749,9 +749,8 @@ fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<P
     let mut matching: Vec<ModelVersion> = versions
         .into_iter()
         .filter(|(pk, version)| {
-            let mut record = Record::default()
-                .with_attr("name", version.name.as_str())
-                .with_attr("version_number", version.version);
+            let mut record =
+                Record::default().with_attr("name", version.name.as_str()).with_attr("version_number", version.version);
             if let Some(run_id) = &version.run_id {
                 record = record.with_attr("run_id", run_id.as_str());
             }
@@ -775,9 +774,7 @@ fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<P
                 order::VersionOrderKey::Name => a.name.cmp(&b.name),
                 order::VersionOrderKey::Version => a.version.cmp(&b.version),
                 order::VersionOrderKey::CreationTimestamp => a.creation_timestamp.cmp(&b.creation_timestamp),
-                order::VersionOrderKey::LastUpdatedTimestamp => {
-                    a.last_updated_timestamp.cmp(&b.last_updated_timestamp)
-                }
+                order::VersionOrderKey::LastUpdatedTimestamp => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
             };
             let ordering = if *ascending { ordering } else { ordering.reverse() };
             if ordering.is_ne() {

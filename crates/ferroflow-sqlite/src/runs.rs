@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use ferroflow_core::names::generate_run_name;
 use ferroflow_core::types::{
-    Dataset, DatasetInput, InputTag, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
-    RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RunTag,
+    Dataset, DatasetInput, InputTag, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
+    RunInputs, RunOutputs, RunStatus, RunTag,
 };
 use ferroflow_core::{Error, Result};
 use ferroflow_store::{CreateRun, LogBatch, UpdateRun};
@@ -252,14 +252,17 @@ fn load_inputs(conn: &Connection, run_pk: i64) -> Result<RunInputs> {
         .map_err(db_error)?;
     for (dataset_pk, dataset) in rows {
         let tags = tag_statement
-            .query_map(params![run_pk, dataset_pk], |row| Ok(InputTag::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .query_map(params![run_pk, dataset_pk], |row| {
+                Ok(InputTag::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
             .map_err(db_error)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db_error)?;
         dataset_inputs.push(DatasetInput { tags, dataset });
     }
-    let mut model_statement =
-        conn.prepare_cached("SELECT model_id FROM run_model_inputs WHERE run_pk = ?1 ORDER BY model_id").map_err(db_error)?;
+    let mut model_statement = conn
+        .prepare_cached("SELECT model_id FROM run_model_inputs WHERE run_pk = ?1 ORDER BY model_id")
+        .map_err(db_error)?;
     let model_inputs = model_statement
         .query_map([run_pk], |row| Ok(ModelInput { model_id: row.get(0)? }))
         .map_err(db_error)?
@@ -287,8 +290,7 @@ pub(crate) fn update(conn: &Connection, request: UpdateRun) -> Result<RunInfo> {
             .map_err(db_error)?;
     }
     if let Some(end_time) = request.end_time {
-        conn.execute("UPDATE runs SET end_time = ?1 WHERE run_pk = ?2", params![end_time, run.pk])
-            .map_err(db_error)?;
+        conn.execute("UPDATE runs SET end_time = ?1 WHERE run_pk = ?2", params![end_time, run.pk]).map_err(db_error)?;
     }
     if let Some(name) = request.run_name.filter(|n| !n.is_empty()) {
         upsert_tag(conn, run.pk, &RunTag::new(RUN_NAME_TAG, name))?;
@@ -473,16 +475,20 @@ fn update_latest(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -
 
 pub(crate) fn delete_tag(conn: &Connection, run_id: &str, key: &str) -> Result<()> {
     let run = find_active(conn, run_id)?;
-    let removed = conn
-        .execute("DELETE FROM tags WHERE run_pk = ?1 AND key = ?2", params![run.pk, key])
-        .map_err(db_error)?;
+    let removed =
+        conn.execute("DELETE FROM tags WHERE run_pk = ?1 AND key = ?2", params![run.pk, key]).map_err(db_error)?;
     if removed == 0 {
         return Err(Error::not_found(format!("No tag with name: {key} in run with id {run_id}")));
     }
     Ok(())
 }
 
-pub(crate) fn log_inputs(conn: &Connection, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()> {
+pub(crate) fn log_inputs(
+    conn: &Connection,
+    run_id: &str,
+    datasets: Vec<DatasetInput>,
+    models: Vec<ModelInput>,
+) -> Result<()> {
     let run = find_active(conn, run_id)?;
     for input in datasets {
         let dataset = &input.dataset;

@@ -160,7 +160,8 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
     if experiment_pks.is_empty() || stages.is_empty() {
         return Ok(Page { items: Vec::new(), next_page_token: None });
     }
-    let query = run_query::search_runs_sql(&experiment_pks, &stages, filter.as_ref(), &orders, offset, request.max_results);
+    let query =
+        run_query::search_runs_sql(&experiment_pks, &stages, filter.as_ref(), &orders, offset, request.max_results);
     let mut statement = conn.prepare_cached(&query.text).map_err(db_error)?;
     let pks = statement
         .query_map(rusqlite::params_from_iter(query.params.iter()), |row| row.get::<_, i64>(0))

@@ -214,20 +214,31 @@ fn atom() -> impl Strategy<Value = String> {
             .prop_map(|(k, o, t)| format!("{k} {o} {t}")),
         (string_key.clone(), prop::sample::select(vec!["LIKE", "ILIKE"]), pattern.clone())
             .prop_map(|(k, o, p)| format!("{k} {o} {p}")),
-        (string_key.clone(), prop::sample::select(vec!["IS NULL", "IS NOT NULL"])).prop_map(|(k, o)| format!("{k} {o}")),
-        (string_key.clone(), prop::sample::select(vec!["IN", "NOT IN"])).prop_map(|(k, o)| format!("{k} {o} ('a', 'ab')")),
+        (string_key.clone(), prop::sample::select(vec!["IS NULL", "IS NOT NULL"]))
+            .prop_map(|(k, o)| format!("{k} {o}")),
+        (string_key.clone(), prop::sample::select(vec!["IN", "NOT IN"]))
+            .prop_map(|(k, o)| format!("{k} {o} ('a', 'ab')")),
         (string_key, prop::sample::select(vec!["'^a'", "'b$'", "'[ab]+'"])).prop_map(|(k, p)| format!("{k} RLIKE {p}")),
-        (prop::sample::select(vec!["attributes.status", "status"]), prop::sample::select(vec!["=", "!="]),
-            prop::sample::select(vec!["'FINISHED'", "'RUNNING'", "'KILLED'"]))
+        (
+            prop::sample::select(vec!["attributes.status", "status"]),
+            prop::sample::select(vec!["=", "!="]),
+            prop::sample::select(vec!["'FINISHED'", "'RUNNING'", "'KILLED'"])
+        )
             .prop_map(|(k, o, v)| format!("{k} {o} {v}")),
-        prop::sample::select(vec!["attributes.status LIKE 'F%'", "attributes.status ILIKE '%ed'"]).prop_map(String::from),
-        (prop::sample::select(vec!["attributes.start_time", "attributes.end_time", "attributes.created"]), op,
-            prop::sample::select(vec!["0", "5", "11", "22"]))
+        prop::sample::select(vec!["attributes.status LIKE 'F%'", "attributes.status ILIKE '%ed'"])
+            .prop_map(String::from),
+        (
+            prop::sample::select(vec!["attributes.start_time", "attributes.end_time", "attributes.created"]),
+            op,
+            prop::sample::select(vec!["0", "5", "11", "22"])
+        )
             .prop_map(|(k, o, n)| format!("{k} {o} {n}")),
         (prop::sample::select(vec!["=", "!=", "LIKE"]), prop::sample::select(vec!["'run-1'", "'run-1%'", "'%3'"]))
             .prop_map(|(o, v)| format!("attributes.run_name {o} {v}")),
-        (prop::sample::select(vec!["datasets.name", "datasets.digest", "datasets.context"]),
-            prop::sample::select(vec!["= 'd1'", "!= 'd1'", "= 'x0'", "= 'train'", "IN ('d0', 'eval')", "LIKE 'd%'"]))
+        (
+            prop::sample::select(vec!["datasets.name", "datasets.digest", "datasets.context"]),
+            prop::sample::select(vec!["= 'd1'", "!= 'd1'", "= 'x0'", "= 'train'", "IN ('d0', 'eval')", "LIKE 'd%'"])
+        )
             .prop_map(|(k, v)| format!("{k} {v}")),
     ]
 }
@@ -244,8 +255,15 @@ fn filter() -> impl Strategy<Value = String> {
 
 fn order_by() -> impl Strategy<Value = Vec<String>> {
     let clause = prop::sample::select(vec![
-        "metrics.m1", "metrics.m2", "params.p1", "tags.t1", "attributes.start_time", "end_time", "run_name",
-        "status", "metrics.missing",
+        "metrics.m1",
+        "metrics.m2",
+        "params.p1",
+        "tags.t1",
+        "attributes.start_time",
+        "end_time",
+        "run_name",
+        "status",
+        "metrics.missing",
     ]);
     let direction = prop::sample::select(vec!["", " ASC", " DESC"]);
     prop::collection::vec((clause, direction).prop_map(|(c, d)| format!("{c}{d}")), 0..3)
@@ -361,7 +379,13 @@ fn fixture_is_not_trivial() {
             .items
             .len()
     };
-    for filter in ["metrics.m1 > 0", "params.p1 LIKE 'a%'", "datasets.context = 'train'", "attributes.end_time < 20", "metrics.m1 != 0"] {
+    for filter in [
+        "metrics.m1 > 0",
+        "params.p1 LIKE 'a%'",
+        "datasets.context = 'train'",
+        "attributes.end_time < 20",
+        "metrics.m1 != 0",
+    ] {
         let n = count(filter);
         assert!(n > 0 && n < 60, "{filter}: {n} of 60 runs");
     }

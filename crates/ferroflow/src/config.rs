@@ -122,7 +122,9 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
         return Err("PostgreSQL stores are not supported by this build yet; use sqlite:///path.db".into());
     }
     if uri.contains("://") {
-        return Err(format!("unsupported backend store URI '{uri}'; use sqlite:///relative.db or sqlite:////abs/path.db"));
+        return Err(format!(
+            "unsupported backend store URI '{uri}'; use sqlite:///relative.db or sqlite:////abs/path.db"
+        ));
     }
     // A bare path, as `mlflow server` also accepts for its file store.
     Ok(BackendStore::Sqlite(PathBuf::from(uri)))

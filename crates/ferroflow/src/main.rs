@@ -14,7 +14,11 @@ use tracing_subscriber::EnvFilter;
 use config::{BackendStore, ServerArgs};
 
 #[derive(Parser)]
-#[command(name = "ferroflow", version, about = "An MLflow-compatible experiment tracker and model registry in one binary")]
+#[command(
+    name = "ferroflow",
+    version,
+    about = "An MLflow-compatible experiment tracker and model registry in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn open_store(backend: &BackendStore, default_artifact_root: &str, sync: ferroflow_sqlite::SyncMode) -> Result<SqliteStore, String> {
+fn open_store(
+    backend: &BackendStore,
+    default_artifact_root: &str,
+    sync: ferroflow_sqlite::SyncMode,
+) -> Result<SqliteStore, String> {
     match backend {
         BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
             path: path.clone(),
@@ -93,9 +101,8 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
-        let listener = tokio::net::TcpListener::bind(&address)
-            .await
-            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
         tracing::info!(
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address),
             backend = %settings.backend,
@@ -105,9 +112,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             "ferroflow {} listening",
             env!("CARGO_PKG_VERSION")
         );
-        ferroflow_server::serve(listener, state, shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+        ferroflow_server::serve(listener, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
         tracing::info!("ferroflow stopped");
         Ok(())
     })

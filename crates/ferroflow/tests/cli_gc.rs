@@ -46,16 +46,15 @@ async fn start(dir: &Path) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("ferroflow did not become healthy");
 }
 
 async fn post(server: &Server, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/2.0/mlflow/{path}", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        reqwest::Client::new().post(format!("{}/api/2.0/mlflow/{path}", server.base)).json(&body).send().await.unwrap();
     assert!(response.status().is_success(), "{path}: {}", response.status());
     response.json().await.unwrap()
 }
@@ -92,10 +91,8 @@ fn count(db: &rusqlite::Connection, sql: &str) -> i64 {
 async fn gc_removes_rows_and_bytes_of_deleted_entities_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;
-    let experiment = post(&server, "experiments/create", json!({"name": "gc"})).await["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let experiment =
+        post(&server, "experiments/create", json!({"name": "gc"})).await["experiment_id"].as_str().unwrap().to_string();
     let kept = new_run(&server, &experiment).await;
     let deleted = new_run(&server, &experiment).await;
     post(&server, "runs/delete", json!({"run_id": deleted})).await;

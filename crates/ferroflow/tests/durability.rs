@@ -34,6 +34,9 @@ async fn start(dir: &Path, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("ferroflow did not become healthy");
 }
 

@@ -54,10 +54,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(kind: KeyKind, name: impl Into<String>) -> Self {
-        Self {
-            kind,
-            name: name.into(),
-        }
+        Self { kind, name: name.into() }
     }
 }
 

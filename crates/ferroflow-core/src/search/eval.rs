@@ -150,11 +150,7 @@ impl Filter {
 /// "hide prompts unless asked for" rule, which applies even without a filter.
 pub fn matches(entity: Entity, filter: Option<&Filter>, record: &Record) -> bool {
     let registry = matches!(entity, Entity::RegisteredModel | Entity::ModelVersion);
-    let mut ctx = Ctx {
-        entity,
-        record,
-        ignore_prompt_tag: false,
-    };
+    let mut ctx = Ctx { entity, record, ignore_prompt_tag: false };
     if registry && !filter.is_some_and(|f| queries_prompts(&f.expr)) {
         if record.tags.get(PROMPT_TAG_KEY).map(String::as_str) == Some("true") {
             return false;
@@ -168,20 +164,14 @@ pub fn matches(entity: Entity, filter: Option<&Filter>, record: &Record) -> bool
 pub fn queries_prompts(expr: &Expr) -> bool {
     fn first_prompt_cmp(expr: &Expr) -> Option<&Comparison> {
         match expr {
-            Expr::Compare(c) if c.key.kind == KeyKind::Tag && c.key.name == PROMPT_TAG_KEY => {
-                Some(c)
-            }
+            Expr::Compare(c) if c.key.kind == KeyKind::Tag && c.key.name == PROMPT_TAG_KEY => Some(c),
             Expr::Compare(_) => None,
             Expr::Not(inner) => first_prompt_cmp(inner),
             Expr::And(items) | Expr::Or(items) => items.iter().find_map(first_prompt_cmp),
         }
     }
     match first_prompt_cmp(expr) {
-        Some(Comparison {
-            op,
-            value: Value::String(v),
-            ..
-        }) => {
+        Some(Comparison { op, value: Value::String(v), .. }) => {
             let v = v.to_lowercase();
             (*op == Op::Eq && v == "true") || (*op == Op::Ne && v == "false")
         }
@@ -210,15 +200,12 @@ impl Ctx<'_> {
         let name = c.key.name.as_str();
         match c.key.kind {
             KeyKind::Metric => {
-                let (Some(values), Value::Number(target)) = (record.metrics.get(name), &c.value)
-                else {
+                let (Some(values), Value::Number(target)) = (record.metrics.get(name), &c.value) else {
                     return false;
                 };
                 values.iter().any(|v| self.metric_holds(c.op, *v, *target))
             }
-            KeyKind::Param => {
-                optional_string_holds(record.params.get(name).map(String::as_str), c.op, &c.value)
-            }
+            KeyKind::Param => optional_string_holds(record.params.get(name).map(String::as_str), c.op, &c.value),
             KeyKind::Tag => {
                 if self.ignore_prompt_tag && name == PROMPT_TAG_KEY {
                     return true;
@@ -399,11 +386,7 @@ mod tests {
             ("héllo", "h_llo", false, true),
         ];
         for (text, pattern, ci, expected) in cases {
-            assert_eq!(
-                like(text, pattern, *ci),
-                *expected,
-                "{text:?} LIKE {pattern:?} ci={ci}"
-            );
+            assert_eq!(like(text, pattern, *ci), *expected, "{text:?} LIKE {pattern:?} ci={ci}");
         }
     }
 

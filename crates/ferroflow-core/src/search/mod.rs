@@ -41,9 +41,7 @@ mod validate;
 mod tests;
 
 pub use ast::{Comparison, Entity, Expr, Filter, Key, KeyKind, Op, OrderBy, Value};
-pub use eval::{
-    matches, queries_prompts, AttrValue, DatasetRecord, Record, PROMPT_TAG_KEY, RUN_NAME_TAG_KEY,
-};
+pub use eval::{matches, queries_prompts, AttrValue, DatasetRecord, Record, PROMPT_TAG_KEY, RUN_NAME_TAG_KEY};
 pub use order_by::{parse_logged_model_order_by, parse_order_by, parse_order_by_list};
 pub use regex::{Regex, RegexError};
 
@@ -68,10 +66,7 @@ pub fn parse_filter(entity: Entity, text: &str) -> Result<Option<Filter>> {
         Ok(expr) => Ok(Some(Filter { entity, expr })),
         Err(e) => {
             let (pos, near) = locate(text, e.pos);
-            Err(Error::invalid_parameter(format!(
-                "{} (in filter '{text}' at position {pos} {near})",
-                e.message
-            )))
+            Err(Error::invalid_parameter(format!("{} (in filter '{text}' at position {pos} {near})", e.message)))
         }
     }
 }

@@ -19,25 +19,11 @@ use super::syntax::{self, RawKey};
 use super::validate::{clean_name, logged_model_attribute_alias, run_attribute_alias, run_prefix};
 use crate::error::{Error, Result};
 
-const RUN_ORDER_ATTRIBUTES: &[&str] = &[
-    "Created",
-    "artifact_uri",
-    "created",
-    "end_time",
-    "run_id",
-    "run_name",
-    "start_time",
-    "status",
-    "user_id",
-];
-const EXPERIMENT_ORDER_ATTRIBUTES: &[&str] =
-    &["creation_time", "experiment_id", "last_update_time", "name"];
-const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] = &[
-    "creation_timestamp",
-    "last_updated_timestamp",
-    "name",
-    "version_number",
-];
+const RUN_ORDER_ATTRIBUTES: &[&str] =
+    &["Created", "artifact_uri", "created", "end_time", "run_id", "run_name", "start_time", "status", "user_id"];
+const EXPERIMENT_ORDER_ATTRIBUTES: &[&str] = &["creation_time", "experiment_id", "last_update_time", "name"];
+const MODEL_VERSION_ORDER_ATTRIBUTES: &[&str] =
+    &["creation_timestamp", "last_updated_timestamp", "name", "version_number"];
 const LOGGED_MODEL_ORDER_ATTRIBUTES: &[&str] = &[
     "creation_time",
     "creation_timestamp",
@@ -61,11 +47,7 @@ pub fn parse_order_by(entity: Entity, clause: &str) -> Result<OrderBy> {
     // MLflow only runs shlex (which drops the quotes) when a direction follows the key;
     // otherwise the raw key goes on, and only `_get_identifier` strips quotes from the
     // name part (registered models do not even do that).
-    let text = if direction.is_some() {
-        unquoted_text(&key)
-    } else {
-        key.text.clone()
-    };
+    let text = if direction.is_some() { unquoted_text(&key) } else { key.text.clone() };
     let ascending = direction.unwrap_or(true);
     let key = match entity {
         Entity::Run => run_key(&text)?,
@@ -83,15 +65,9 @@ pub fn parse_order_by_list<S: AsRef<str>>(entity: Entity, clauses: &[S]) -> Resu
     let mut parsed: Vec<OrderBy> = Vec::with_capacity(clauses.len());
     for clause in clauses {
         let order = parse_order_by(entity, clause.as_ref())?;
-        let checks_duplicates = matches!(
-            entity,
-            Entity::Run | Entity::RegisteredModel | Entity::ModelVersion
-        );
+        let checks_duplicates = matches!(entity, Entity::Run | Entity::RegisteredModel | Entity::ModelVersion);
         if checks_duplicates && parsed.iter().any(|o| o.key == order.key) {
-            let all: Vec<String> = clauses
-                .iter()
-                .map(|c| format!("'{}'", c.as_ref()))
-                .collect();
+            let all: Vec<String> = clauses.iter().map(|c| format!("'{}'", c.as_ref())).collect();
             return Err(Error::invalid_parameter(format!(
                 "`order_by` contains duplicate fields: [{}]",
                 all.join(", ")
@@ -129,15 +105,10 @@ fn split_clause(clause: &str) -> Result<(RawKey, Option<bool>)> {
     };
     let mut input = LocatingSlice::new(clause);
     syntax::skip_ws(&mut input);
-    let key = syntax::key(&mut input, false)
-        .map_err(|_| unparsable(input.current_token_start(), "a key"))?;
+    let key = syntax::key(&mut input, false).map_err(|_| unparsable(input.current_token_start(), "a key"))?;
     syntax::skip_ws(&mut input);
     let rest: &str = &input;
-    let word_len: usize = rest
-        .chars()
-        .take_while(|c| syntax::is_word_char(*c))
-        .map(char::len_utf8)
-        .sum();
+    let word_len: usize = rest.chars().take_while(|c| syntax::is_word_char(*c)).map(char::len_utf8).sum();
     let direction = &rest[..word_len];
     let after = &rest[word_len..];
     if !after.trim().is_empty() {
@@ -148,11 +119,7 @@ fn split_clause(clause: &str) -> Result<(RawKey, Option<bool>)> {
         "" => None,
         "asc" => Some(true),
         "desc" => Some(false),
-        _ => {
-            return Err(Error::invalid_parameter(format!(
-                "Invalid ordering key in order_by clause '{clause}'."
-            )))
-        }
+        _ => return Err(Error::invalid_parameter(format!("Invalid ordering key in order_by clause '{clause}'."))),
     };
     Ok((key, ascending))
 }
@@ -164,10 +131,7 @@ fn unquoted_text(key: &RawKey) -> String {
 }
 
 fn invalid_attribute(name: &str, valid: &[&str]) -> Error {
-    Error::invalid_parameter(format!(
-        "Invalid attribute key '{name}' specified. Valid keys are '{}'",
-        set_repr(valid)
-    ))
+    Error::invalid_parameter(format!("Invalid attribute key '{name}' specified. Valid keys are '{}'", set_repr(valid)))
 }
 
 fn run_key(text: &str) -> Result<Key> {
@@ -177,9 +141,9 @@ fn run_key(text: &str) -> Result<Key> {
             Some(kind) => (kind, clean_name(rest)),
             None => {
                 return Err(Error::invalid_parameter(format!(
-                "Invalid entity type '{prefix}'. Valid values are ['metric', 'parameter', 'tag', \
+                    "Invalid entity type '{prefix}'. Valid values are ['metric', 'parameter', 'tag', \
                      'attribute', 'dataset']"
-            )))
+                )))
             }
         },
     };
@@ -189,9 +153,9 @@ fn run_key(text: &str) -> Result<Key> {
             Err(invalid_attribute(name, RUN_ORDER_ATTRIBUTES))
         }
         KeyKind::Attribute => Ok(Key::new(kind, run_attribute_alias(name))),
-        KeyKind::Dataset => Err(Error::invalid_parameter(
-            "Invalid identifier type 'dataset': runs cannot be ordered by datasets",
-        )),
+        KeyKind::Dataset => {
+            Err(Error::invalid_parameter("Invalid identifier type 'dataset': runs cannot be ordered by datasets"))
+        }
         _ => Ok(Key::new(kind, name)),
     }
 }
@@ -254,21 +218,16 @@ fn model_version_key(text: &str) -> Result<Key> {
 fn logged_model_key(text: &str) -> Result<Key> {
     match text.split_once('.') {
         Some(("metrics", name)) => Ok(Key::new(KeyKind::Metric, name)),
-        Some(_) => Err(Error::invalid_parameter(format!(
-            "Invalid order by field name: {text}. Only metrics are supported."
-        ))),
+        Some(_) => {
+            Err(Error::invalid_parameter(format!("Invalid order by field name: {text}. Only metrics are supported.")))
+        }
         None => logged_model_attribute(text),
     }
 }
 
 fn logged_model_attribute(name: &str) -> Result<Key> {
     if !LOGGED_MODEL_ORDER_ATTRIBUTES.contains(&name) {
-        return Err(Error::invalid_parameter(format!(
-            "Invalid order by field name: {name}."
-        )));
+        return Err(Error::invalid_parameter(format!("Invalid order by field name: {name}.")));
     }
-    Ok(Key::new(
-        KeyKind::Attribute,
-        logged_model_attribute_alias(name),
-    ))
+    Ok(Key::new(KeyKind::Attribute, logged_model_attribute_alias(name)))
 }

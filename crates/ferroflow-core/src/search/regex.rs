@@ -43,22 +43,13 @@ impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, RegexError> {
         let chars: Vec<char> = pattern.chars().collect();
         if chars.len() > MAX_PATTERN_CHARS {
-            return Err(RegexError(format!(
-                "pattern longer than {MAX_PATTERN_CHARS} characters"
-            )));
+            return Err(RegexError(format!("pattern longer than {MAX_PATTERN_CHARS} characters")));
         }
-        let mut parser = Parser {
-            chars: &chars,
-            pos: 0,
-            depth: 0,
-        };
+        let mut parser = Parser { chars: &chars, pos: 0, depth: 0 };
         let node = parser.alternation()?;
         if parser.pos < chars.len() {
             // Only an unbalanced ')' stops the top-level alternation early.
-            return Err(RegexError(format!(
-                "unbalanced parenthesis at position {}",
-                parser.pos
-            )));
+            return Err(RegexError(format!("unbalanced parenthesis at position {}", parser.pos)));
         }
         let mut program = Vec::new();
         compile(&node, &mut program)?;
@@ -139,12 +130,7 @@ struct Threads {
 
 impl Threads {
     fn new(n: usize) -> Self {
-        Threads {
-            seen: vec![0; n],
-            generation: 1,
-            list: Vec::new(),
-            matched: false,
-        }
+        Threads { seen: vec![0; n], generation: 1, list: Vec::new(), matched: false }
     }
 
     fn insert(&mut self, pc: usize) -> bool {
@@ -191,9 +177,7 @@ impl Look {
         match self {
             Look::Start => pos == 0,
             Look::End => pos == chars.len(),
-            Look::EndOrFinalNewline => {
-                pos == chars.len() || (pos + 1 == chars.len() && chars[pos] == '\n')
-            }
+            Look::EndOrFinalNewline => pos == chars.len() || (pos + 1 == chars.len() && chars[pos] == '\n'),
             Look::WordBoundary | Look::NotWordBoundary => {
                 let before = pos > 0 && is_word(chars[pos - 1]);
                 let after = pos < chars.len() && is_word(chars[pos]);
@@ -255,11 +239,7 @@ enum Node {
     Look(Look),
     Concat(Vec<Node>),
     Alt(Vec<Node>),
-    Repeat {
-        node: Box<Node>,
-        min: u32,
-        max: Option<u32>,
-    },
+    Repeat { node: Box<Node>, min: u32, max: Option<u32> },
 }
 
 struct Parser<'a> {
@@ -286,11 +266,7 @@ impl Parser<'_> {
             self.pos += 1;
             branches.push(self.concat()?);
         }
-        Ok(if branches.len() == 1 {
-            branches.pop().unwrap_or(Node::Empty)
-        } else {
-            Node::Alt(branches)
-        })
+        Ok(if branches.len() == 1 { branches.pop().unwrap_or(Node::Empty) } else { Node::Alt(branches) })
     }
 
     fn concat(&mut self) -> Result<Node, RegexError> {
@@ -325,11 +301,7 @@ impl Parser<'_> {
         if self.quantifier_ahead() {
             return error(format!("multiple repeat at position {}", self.pos));
         }
-        Ok(Node::Repeat {
-            node: Box::new(atom),
-            min,
-            max,
-        })
+        Ok(Node::Repeat { node: Box::new(atom), min, max })
     }
 
     fn quantifier_ahead(&self) -> bool {
@@ -425,9 +397,7 @@ impl Parser<'_> {
             '^' => Node::Look(Look::Start),
             '$' => Node::Look(Look::EndOrFinalNewline),
             '\\' => self.escape()?,
-            '*' | '+' | '?' => {
-                return error(format!("nothing to repeat at position {}", self.pos - 1))
-            }
+            '*' | '+' | '?' => return error(format!("nothing to repeat at position {}", self.pos - 1)),
             '{' if self.counted(self.pos - 1).is_some() => {
                 return error(format!("nothing to repeat at position {}", self.pos - 1))
             }
@@ -440,12 +410,7 @@ impl Parser<'_> {
             return error("bad escape (end of pattern)");
         };
         self.pos += 1;
-        let perl = |p, negated| {
-            Node::Class(Class {
-                negated: false,
-                items: vec![ClassItem::Perl(p, negated)],
-            })
-        };
+        let perl = |p, negated| Node::Class(Class { negated: false, items: vec![ClassItem::Perl(p, negated)] });
         Ok(match e {
             'd' => perl(Perl::Digit, false),
             'D' => perl(Perl::Digit, true),
@@ -509,10 +474,7 @@ impl Parser<'_> {
     }
 
     fn class(&mut self) -> Result<Class, RegexError> {
-        let mut class = Class {
-            negated: false,
-            items: Vec::new(),
-        };
+        let mut class = Class { negated: false, items: Vec::new() };
         if self.peek() == Some('^') {
             class.negated = true;
             self.pos += 1;
@@ -541,9 +503,7 @@ impl Parser<'_> {
                                 'w' => Perl::Word,
                                 _ => Perl::Space,
                             };
-                            class
-                                .items
-                                .push(ClassItem::Perl(perl, e.is_ascii_uppercase()));
+                            class.items.push(ClassItem::Perl(perl, e.is_ascii_uppercase()));
                             continue;
                         }
                         'b' => '\x08',
@@ -666,9 +626,7 @@ mod tests {
     use super::Regex;
 
     fn m(pattern: &str, text: &str) -> bool {
-        Regex::new(pattern)
-            .unwrap_or_else(|e| panic!("{pattern}: {e}"))
-            .is_match(text)
+        Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")).is_match(text)
     }
 
     #[test]
@@ -699,11 +657,7 @@ mod tests {
             ("^(?:x|y)z$", "yz", true),
             ("\\w+@\\w+", "me@host", true),
             ("é+", "café", true),
-            (
-                "(a*)*b",
-                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac",
-                false,
-            ),
+            ("(a*)*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false),
             ("a*?b", "aaab", true),
             ("[\\d-]+$", "12-3", true),
         ];
@@ -714,9 +668,7 @@ mod tests {
 
     #[test]
     fn rejects_what_python_rejects_or_we_do_not_support() {
-        for pattern in [
-            "(", ")", "a)", "[a", "*a", "a**", "a{3,2}", "\\1", "(?=a)", "\\q", "[z-a]", "a{1001}",
-        ] {
+        for pattern in ["(", ")", "a)", "[a", "*a", "a**", "a{3,2}", "\\1", "(?=a)", "\\q", "[z-a]", "a{1001}"] {
             assert!(Regex::new(pattern).is_err(), "{pattern}");
         }
     }

@@ -87,11 +87,7 @@ pub(crate) enum RawValue {
     Str { inner: String, quote: char },
     /// A number literal exactly as written. `sqlparse` is false for `1e+5`: Python's
     /// float() reads it (so the logged-model parser takes it) but sqlparse does not.
-    Num {
-        text: String,
-        integer: bool,
-        sqlparse: bool,
-    },
+    Num { text: String, integer: bool, sqlparse: bool },
     /// An unquoted word, which MLflow rejects with a specific message.
     Bare(String),
     /// A parenthesized Python tuple literal.
@@ -151,11 +147,7 @@ fn filter(i: &mut In<'_>) -> PResult<Option<RawExpr>> {
     let expr = or_expr(i, true, 0)?;
     skip_ws(i);
     if !i.is_empty() {
-        let what = if expr.is_some() {
-            "AND, OR or the end of the filter"
-        } else {
-            "a comparison"
-        };
+        let what = if expr.is_some() { "AND, OR or the end of the filter" } else { "a comparison" };
         return fail_here(i, what);
     }
     Ok(expr)
@@ -216,21 +208,13 @@ fn and_chain(i: &mut In<'_>, at_filter_start: bool, depth: usize) -> PResult<Opt
         }
         if !joined {
             let rest: &str = i;
-            let plain_start = !rest.starts_with('(')
-                && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
-            let item = if plain_start {
-                Some(comparison(i)?)
-            } else {
-                None
-            };
-            let after_null = matches!(items.last(), Some(RawExpr::Cmp(c)) if matches!(c.op, RawOp::IsNull | RawOp::IsNotNull));
+            let plain_start = !rest.starts_with('(') && !peek_word(rest).is_some_and(|w| w.eq_ignore_ascii_case("NOT"));
+            let item = if plain_start { Some(comparison(i)?) } else { None };
+            let after_null =
+                matches!(items.last(), Some(RawExpr::Cmp(c)) if matches!(c.op, RawOp::IsNull | RawOp::IsNotNull));
             match item {
                 Some(cmp)
-                    if after_null
-                        || !matches!(
-                            cmp.op,
-                            RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull
-                        ) =>
+                    if after_null || !matches!(cmp.op, RawOp::In | RawOp::NotIn | RawOp::IsNull | RawOp::IsNotNull) =>
                 {
                     items.push(RawExpr::Cmp(cmp));
                     continue;
@@ -278,9 +262,7 @@ fn starts_operand(i: &In<'_>) -> bool {
 }
 
 fn is_reserved(word: &str) -> bool {
-    const RESERVED: [&str; 9] = [
-        "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "RLIKE",
-    ];
+    const RESERVED: [&str; 9] = ["AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "RLIKE"];
     RESERVED.iter().any(|r| word.eq_ignore_ascii_case(r))
 }
 
@@ -333,13 +315,7 @@ fn comparison(i: &mut In<'_>) -> PResult<RawCmp> {
         }
         _ => value(i)?,
     };
-    Ok(RawCmp {
-        key,
-        op,
-        op_pos,
-        value,
-        value_pos,
-    })
+    Ok(RawCmp { key, op, op_pos, value, value_pos })
 }
 
 /// `segment ('.' segment)*`. A key may not start with a single-quoted segment (sqlparse
@@ -355,16 +331,10 @@ pub(crate) fn key(i: &mut In<'_>, allow_leading_single_quote: bool) -> PResult<R
             Some('\'') if !first || allow_leading_single_quote => quoted_segment(i, '\'')?,
             Some(c) if is_word_start(c) => {
                 let word = take_while(1.., is_word_char).parse_next(i)?;
-                Segment {
-                    inner: word.to_string(),
-                    quote: None,
-                }
+                Segment { inner: word.to_string(), quote: None }
             }
             // MLflow takes `tags.` as the tag named "" (which matches nothing).
-            _ if !first => Segment {
-                inner: String::new(),
-                quote: None,
-            },
+            _ if !first => Segment { inner: String::new(), quote: None },
             _ => return fail_here(i, "a key such as metrics.x"),
         };
         segments.push(segment);
@@ -375,28 +345,18 @@ pub(crate) fn key(i: &mut In<'_>, allow_leading_single_quote: bool) -> PResult<R
         break;
     }
     let consumed = start.len() - i.len();
-    Ok(RawKey {
-        text: start[..consumed].to_string(),
-        segments,
-        pos,
-    })
+    Ok(RawKey { text: start[..consumed].to_string(), segments, pos })
 }
 
 fn quoted_segment(i: &mut In<'_>, quote: char) -> PResult<Segment> {
     let inner = sql_string(i, quote)?;
-    Ok(Segment {
-        inner,
-        quote: Some(quote),
-    })
+    Ok(Segment { inner, quote: Some(quote) })
 }
 
 fn operator(i: &mut In<'_>) -> PResult<RawOp> {
     let rest: &str = i;
-    let symbol_len: usize = rest
-        .chars()
-        .take_while(|c| matches!(c, '<' | '>' | '=' | '~' | '!'))
-        .map(char::len_utf8)
-        .sum();
+    let symbol_len: usize =
+        rest.chars().take_while(|c| matches!(c, '<' | '>' | '=' | '~' | '!')).map(char::len_utf8).sum();
     if symbol_len > 0 {
         let symbol = i.next_slice(symbol_len);
         return Ok(RawOp::Symbol(symbol.to_string()));
@@ -532,14 +492,10 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     };
     // sqlparse's Integer token may not touch a letter; `1abc` is a name instead (but
     // `0x1F` is a hexadecimal token, which no MLflow parser accepts as a value).
-    let hex = rest.len() > 2
-        && (rest.starts_with("0x") || rest.starts_with("0X"))
-        && rest.as_bytes()[2].is_ascii_hexdigit();
+    let hex =
+        rest.len() > 2 && (rest.starts_with("0x") || rest.starts_with("0X")) && rest.as_bytes()[2].is_ascii_hexdigit();
     if hex {
-        return fail_here(
-            i,
-            "a decimal number (hexadecimal literals are not supported)",
-        );
+        return fail_here(i, "a decimal number (hexadecimal literals are not supported)");
     }
     if integer && p == 0 && rest[len..].starts_with(|c: char| c.is_alphabetic() || c == '_') {
         let word = peek_word(rest).unwrap_or_default().to_string();
@@ -548,17 +504,10 @@ fn number(i: &mut In<'_>) -> PResult<RawValue> {
     }
     let text = rest[..len].to_string();
     let _ = i.next_slice(len);
-    if i.chars()
-        .next()
-        .is_some_and(|c| is_word_char(c) || c == '.')
-    {
+    if i.chars().next().is_some_and(|c| is_word_char(c) || c == '.') {
         return fail_here(i, "whitespace or an operator after the number");
     }
-    Ok(RawValue::Num {
-        text,
-        integer,
-        sqlparse,
-    })
+    Ok(RawValue::Num { text, integer, sqlparse })
 }
 
 /// A string or quoted identifier with sqlparse's end rule (see module docs); returns the
@@ -664,10 +613,7 @@ fn python_tuple(i: &mut In<'_>) -> PResult<RawValue> {
 }
 
 fn skip_py_ws(i: &mut In<'_>) {
-    let _: PResult<&str> = take_while(0.., |c: char| {
-        matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
-    })
-    .parse_next(i);
+    let _: PResult<&str> = take_while(0.., |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')).parse_next(i);
 }
 
 /// One tuple element: adjacent string literals (concatenated), or a number / keyword.
@@ -696,9 +642,7 @@ fn python_item(i: &mut In<'_>) -> PResult<Option<ListItem>> {
     let len: usize = rest
         .chars()
         .enumerate()
-        .take_while(|(n, c)| {
-            c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || (*n == 0 && *c == '-')
-        })
+        .take_while(|(n, c)| c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || (*n == 0 && *c == '-'))
         .map(|(_, c)| c.len_utf8())
         .sum();
     let word = &rest[..len];
@@ -723,11 +667,7 @@ enum PyLit {
 /// input does not start one. f-strings are rejected like `literal_eval` rejects them.
 fn python_string(i: &mut In<'_>) -> PResult<Option<PyLit>> {
     let rest: &str = i;
-    let prefix_len = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .take(3)
-        .count();
+    let prefix_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).take(3).count();
     let prefix = &rest[..prefix_len];
     let after = &rest[prefix_len..];
     if !(after.starts_with('\'') || after.starts_with('"')) {
@@ -746,11 +686,7 @@ fn python_string(i: &mut In<'_>) -> PResult<Option<PyLit>> {
     let rest: &str = i;
     let quote = rest.chars().next().unwrap_or('\'');
     let triple: String = std::iter::repeat_n(quote, 3).collect();
-    let (delim, multiline) = if rest.starts_with(&triple) {
-        (triple.as_str(), true)
-    } else {
-        (&triple[..1], false)
-    };
+    let (delim, multiline) = if rest.starts_with(&triple) { (triple.as_str(), true) } else { (&triple[..1], false) };
     let body = &rest[delim.len()..];
     // Find the end: the first unescaped delimiter.
     let mut chars = body.char_indices();
@@ -774,21 +710,13 @@ fn python_string(i: &mut In<'_>) -> PResult<Option<PyLit>> {
     };
     let content = &body[..end];
     let total = delim.len() * 2 + end;
-    let decoded = if raw {
-        Some(content.to_string())
-    } else {
-        python_unescape(content)
-    };
+    let decoded = if raw { Some(content.to_string()) } else { python_unescape(content) };
     let Some(decoded) = decoded else {
         i.reset(&start);
         return fail_here(i, "a valid escape sequence in the string");
     };
     let _ = i.next_slice(total);
-    Ok(Some(if bytes {
-        PyLit::Bytes
-    } else {
-        PyLit::Str(decoded)
-    }))
+    Ok(Some(if bytes { PyLit::Bytes } else { PyLit::Str(decoded) }))
 }
 
 /// Python's escape processing for non-raw `str` literals. `None` for escapes Python
@@ -871,11 +799,7 @@ fn peek_word(rest: &str) -> Option<&str> {
     if !rest.starts_with(is_word_start) {
         return None;
     }
-    let len: usize = rest
-        .chars()
-        .take_while(|c| is_word_char(*c))
-        .map(char::len_utf8)
-        .sum();
+    let len: usize = rest.chars().take_while(|c| is_word_char(*c)).map(char::len_utf8).sum();
     Some(&rest[..len])
 }
 
@@ -917,19 +841,13 @@ mod tests {
         assert_eq!(end("a\\'", '\'').as_deref(), Some("a\\"));
         assert_eq!(end("abc", '\''), None);
         assert_eq!(end("a``b` x", '`').as_deref(), Some("a``b"));
-        assert_eq!(
-            end("a'' AND x = 'b'", '\'').as_deref(),
-            Some("a'' AND x = ")
-        );
+        assert_eq!(end("a'' AND x = 'b'", '\'').as_deref(), Some("a'' AND x = "));
     }
 
     #[test]
     fn python_escapes() {
         assert_eq!(python_unescape(r"a\nb").as_deref(), Some("a\nb"));
-        assert_eq!(
-            python_unescape(r"\x41\u00e9\101").as_deref(),
-            Some("Aé\u{41}")
-        );
+        assert_eq!(python_unescape(r"\x41\u00e9\101").as_deref(), Some("Aé\u{41}"));
         assert_eq!(python_unescape(r"\d").as_deref(), Some(r"\d"));
         assert_eq!(python_unescape(r"\x4"), None);
     }

@@ -26,10 +26,7 @@ pub(crate) struct SemanticError {
 type VResult<T> = Result<T, SemanticError>;
 
 fn err<T>(pos: usize, message: impl Into<String>) -> VResult<T> {
-    Err(SemanticError {
-        pos,
-        message: message.into(),
-    })
+    Err(SemanticError { pos, message: message.into() })
 }
 
 pub(crate) fn validate(entity: Entity, raw: RawExpr) -> VResult<Expr> {
@@ -42,10 +39,7 @@ pub(crate) fn validate(entity: Entity, raw: RawExpr) -> VResult<Expr> {
 }
 
 fn validate_all(entity: Entity, items: Vec<RawExpr>) -> VResult<Vec<Expr>> {
-    items
-        .into_iter()
-        .map(|item| validate(entity, item))
-        .collect()
+    items.into_iter().map(|item| validate(entity, item)).collect()
 }
 
 fn comparison(entity: Entity, raw: RawCmp) -> VResult<Comparison> {
@@ -58,10 +52,7 @@ fn comparison(entity: Entity, raw: RawCmp) -> VResult<Comparison> {
     if cmp.op == Op::RLike {
         if let Value::String(pattern) = &cmp.value {
             if let Err(reason) = Regex::new(pattern) {
-                return err(
-                    raw.value_pos,
-                    format!("Invalid regular expression '{pattern}' for RLIKE: {reason}"),
-                );
+                return err(raw.value_pos, format!("Invalid regular expression '{pattern}' for RLIKE: {reason}"));
             }
         }
     }
@@ -226,10 +217,7 @@ fn check_list_op(raw: &RawCmp, op: Op) -> VResult<()> {
     let is_list = matches!(raw.value, RawValue::List(_));
     let wants_list = matches!(op, Op::In | Op::NotIn);
     if is_list && !wants_list {
-        return err(
-            raw.op_pos,
-            format!("A list value can only be used with IN or NOT IN, not with '{op}'"),
-        );
+        return err(raw.op_pos, format!("A list value can only be used with IN or NOT IN, not with '{op}'"));
     }
     Ok(())
 }
@@ -241,13 +229,7 @@ fn string_or_list(raw: &RawCmp, op: Op) -> VResult<Value> {
         RawValue::Str { inner, .. } => Ok(Value::String(inner.clone())),
         RawValue::List(items) => Ok(Value::List(string_list(raw, items)?)),
         RawValue::None => Ok(Value::None),
-        other => err(
-            raw.value_pos,
-            format!(
-                "Expected a quoted string value. Got value {}",
-                other.display()
-            ),
-        ),
+        other => err(raw.value_pos, format!("Expected a quoted string value. Got value {}", other.display())),
     }
 }
 
@@ -301,10 +283,7 @@ pub(crate) fn run_attribute_alias(name: &str) -> &str {
 }
 
 /// Splits `prefix.rest` like MLflow's `_get_identifier` and resolves the prefix for runs.
-pub(crate) fn resolve_run_key(
-    key: &RawKey,
-    search_attributes: &[&str],
-) -> VResult<(KeyKind, String)> {
+pub(crate) fn resolve_run_key(key: &RawKey, search_attributes: &[&str]) -> VResult<(KeyKind, String)> {
     let (kind, name) = match key.text.split_once('.') {
         None => (KeyKind::Attribute, clean_name(&key.text)),
         Some((prefix, rest)) => match run_prefix(prefix) {
@@ -329,19 +308,13 @@ fn check_run_key(pos: usize, kind: KeyKind, name: &str, search_attributes: &[&st
     if kind == KeyKind::Attribute && !search_attributes.contains(&name) {
         return err(
             pos,
-            format!(
-                "Invalid attribute key '{name}' specified. Valid keys are '{}'",
-                set_repr(search_attributes)
-            ),
+            format!("Invalid attribute key '{name}' specified. Valid keys are '{}'", set_repr(search_attributes)),
         );
     }
     if kind == KeyKind::Dataset && !DATASET_KEYS.contains(&name) {
         return err(
             pos,
-            format!(
-                "Invalid dataset key '{name}' specified. Valid keys are '{}'",
-                set_repr(DATASET_KEYS)
-            ),
+            format!("Invalid dataset key '{name}' specified. Valid keys are '{}'", set_repr(DATASET_KEYS)),
         );
     }
     Ok(())
@@ -373,76 +346,39 @@ fn run_comparison(raw: &RawCmp) -> VResult<Comparison> {
         KeyKind::Metric => {
             let value = metric_value(raw)?;
             let op = check_op(raw, NUMERIC_OPS, |op| {
-                format!(
-                    "Invalid comparator '{op}' not one of '{}",
-                    set_repr(NUMERIC_OPS_TEXT)
-                )
+                format!("Invalid comparator '{op}' not one of '{}", set_repr(NUMERIC_OPS_TEXT))
             })?;
-            Ok(Comparison {
-                key: key_of(kind, &name),
-                op,
-                value,
-            })
+            Ok(Comparison { key: key_of(kind, &name), op, value })
         }
         KeyKind::Param | KeyKind::Tag => {
             let value = param_tag_value(raw, kind)?;
             let op = check_op(
                 raw,
-                &[
-                    Op::Eq,
-                    Op::Ne,
-                    Op::Like,
-                    Op::ILike,
-                    Op::IsNull,
-                    Op::IsNotNull,
-                    Op::In,
-                    Op::NotIn,
-                    Op::RLike,
-                ],
-                |op| {
-                    format!(
-                        "Invalid comparator '{op}' not one of '{}'",
-                        set_repr(PARAM_TAG_OPS)
-                    )
-                },
+                &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::IsNull, Op::IsNotNull, Op::In, Op::NotIn, Op::RLike],
+                |op| format!("Invalid comparator '{op}' not one of '{}'", set_repr(PARAM_TAG_OPS)),
             )?;
             check_list_op(raw, op)?;
-            Ok(Comparison {
-                key: key_of(kind, &name),
-                op,
-                value,
-            })
+            Ok(Comparison { key: key_of(kind, &name), op, value })
         }
         KeyKind::Attribute => {
             let canonical = run_attribute_alias(&name);
             if RUN_NUMERIC_ATTRIBUTES.contains(&canonical) {
                 let value = match &raw.value {
-                    RawValue::Num {
-                        text,
-                        sqlparse: true,
-                        ..
-                    } => Value::Number(parse_number(text)),
+                    RawValue::Num { text, sqlparse: true, .. } => Value::Number(parse_number(text)),
                     other => {
                         return err(
                             raw.value_pos,
                             format!(
-                            "Expected numeric value type for numeric attribute: {name}. Found {}",
-                            other.display()
-                        ),
+                                "Expected numeric value type for numeric attribute: {name}. Found {}",
+                                other.display()
+                            ),
                         )
                     }
                 };
                 let op = check_op(raw, NUMERIC_OPS, |op| {
-                    format!(
-                        "Invalid comparator '{op}' not one of '{}",
-                        set_repr(STRING_ATTRIBUTE_OPS)
-                    )
+                    format!("Invalid comparator '{op}' not one of '{}", set_repr(STRING_ATTRIBUTE_OPS))
                 })?;
-                return Ok(Comparison {
-                    key: key_of(kind, canonical),
-                    op,
-                    value,
-                });
+                return Ok(Comparison { key: key_of(kind, canonical), op, value });
             }
             match &raw.value {
                 RawValue::Str { .. } => {}
@@ -461,30 +397,11 @@ fn run_comparison(raw: &RawCmp) -> VResult<Comparison> {
                     )
                 }
             }
-            let op = check_op(
-                raw,
-                &[
-                    Op::Eq,
-                    Op::Ne,
-                    Op::Like,
-                    Op::ILike,
-                    Op::In,
-                    Op::NotIn,
-                    Op::RLike,
-                ],
-                |op| {
-                    format!(
-                        "Invalid comparator '{op}' not one of '{}'",
-                        set_repr(STRING_ATTRIBUTE_OPS)
-                    )
-                },
-            )?;
+            let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+                format!("Invalid comparator '{op}' not one of '{}'", set_repr(STRING_ATTRIBUTE_OPS))
+            })?;
             let value = string_or_list(raw, op)?;
-            Ok(Comparison {
-                key: key_of(kind, canonical),
-                op,
-                value,
-            })
+            Ok(Comparison { key: key_of(kind, canonical), op, value })
         }
         KeyKind::Dataset => {
             match &raw.value {
@@ -493,55 +410,23 @@ fn run_comparison(raw: &RawCmp) -> VResult<Comparison> {
                 other => {
                     return err(
                         raw.value_pos,
-                        format!(
-                            "Expected a quoted string value for dataset attributes. Got value {}",
-                            other.display()
-                        ),
+                        format!("Expected a quoted string value for dataset attributes. Got value {}", other.display()),
                     )
                 }
             }
-            let op = check_op(
-                raw,
-                &[
-                    Op::Eq,
-                    Op::Ne,
-                    Op::Like,
-                    Op::ILike,
-                    Op::In,
-                    Op::NotIn,
-                    Op::RLike,
-                ],
-                |op| {
-                    format!(
-                        "Invalid comparator '{op}' not one of '{}",
-                        set_repr(STRING_ATTRIBUTE_OPS)
-                    )
-                },
-            )?;
+            let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+                format!("Invalid comparator '{op}' not one of '{}", set_repr(STRING_ATTRIBUTE_OPS))
+            })?;
             let value = string_or_list(raw, op)?;
-            Ok(Comparison {
-                key: key_of(kind, &name),
-                op,
-                value,
-            })
+            Ok(Comparison { key: key_of(kind, &name), op, value })
         }
     }
 }
 
 fn metric_value(raw: &RawCmp) -> VResult<Value> {
     match &raw.value {
-        RawValue::Num {
-            text,
-            sqlparse: true,
-            ..
-        } => Ok(Value::Number(parse_number(text))),
-        other => err(
-            raw.value_pos,
-            format!(
-                "Expected numeric value type for metric. Found {}",
-                other.display()
-            ),
-        ),
+        RawValue::Num { text, sqlparse: true, .. } => Ok(Value::Number(parse_number(text))),
+        other => err(raw.value_pos, format!("Expected numeric value type for metric. Found {}", other.display())),
     }
 }
 
@@ -570,16 +455,12 @@ fn param_tag_value(raw: &RawCmp, kind: KeyKind) -> VResult<Value> {
 // Experiments
 // ---------------------------------------------------------------------------------------
 
-const EXPERIMENT_SEARCH_ATTRIBUTES: &[&str] =
-    &["creation_time", "experiment_id", "last_update_time", "name"];
+const EXPERIMENT_SEARCH_ATTRIBUTES: &[&str] = &["creation_time", "experiment_id", "last_update_time", "name"];
 const EXPERIMENT_NUMERIC_ATTRIBUTES: &[&str] = &["creation_time", "last_update_time"];
 const REGISTRY_ENTITY_TYPES: &str = "('attribute', 'tag', 'tags')";
 
 /// `SearchExperimentsUtils._get_identifier`: prefixes `attribute`, `tag`, `tags` only.
-pub(crate) fn resolve_experiment_key(
-    key: &RawKey,
-    attributes: &[&str],
-) -> VResult<(KeyKind, String)> {
+pub(crate) fn resolve_experiment_key(key: &RawKey, attributes: &[&str]) -> VResult<(KeyKind, String)> {
     let (kind, name) = match key.text.split_once('.') {
         None => (KeyKind::Attribute, clean_name(&key.text)),
         Some((prefix, rest)) => {
@@ -599,10 +480,7 @@ pub(crate) fn resolve_experiment_key(
     if kind == KeyKind::Attribute && !attributes.contains(&name.as_str()) {
         return err(
             key.pos,
-            format!(
-                "Invalid attribute key '{name}' specified. Valid keys are '{}'",
-                set_repr(attributes)
-            ),
+            format!("Invalid attribute key '{name}' specified. Valid keys are '{}'", set_repr(attributes)),
         );
     }
     Ok((kind, name))
@@ -622,54 +500,26 @@ fn experiment_comparison(raw: &RawCmp) -> VResult<Comparison> {
         let value = param_tag_value(raw, kind)?;
         let op = check_op(
             raw,
-            &[
-                Op::Eq,
-                Op::Ne,
-                Op::Like,
-                Op::ILike,
-                Op::IsNull,
-                Op::IsNotNull,
-                Op::In,
-                Op::NotIn,
-                Op::RLike,
-            ],
+            &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::IsNull, Op::IsNotNull, Op::In, Op::NotIn, Op::RLike],
             |op| format!("Invalid comparator for tag: {op}"),
         )?;
         check_list_op(raw, op)?;
         return Ok(Comparison { key, op, value });
     }
     if EXPERIMENT_NUMERIC_ATTRIBUTES.contains(&name.as_str()) {
-        let RawValue::Num {
-            text,
-            integer,
-            sqlparse: true,
-        } = &raw.value
-        else {
+        let RawValue::Num { text, integer, sqlparse: true } = &raw.value else {
             return err(
                 raw.value_pos,
-                format!(
-                    "Expected numeric value type for numeric attribute: {name}. Found {}",
-                    raw.value.display()
-                ),
+                format!("Expected numeric value type for numeric attribute: {name}. Found {}", raw.value.display()),
             );
         };
         let op = check_op(raw, NUMERIC_OPS, |op| {
-            format!(
-                "Invalid comparator '{op}' not one of '{}",
-                set_repr(STRING_ATTRIBUTE_OPS)
-            )
+            format!("Invalid comparator '{op}' not one of '{}", set_repr(STRING_ATTRIBUTE_OPS))
         })?;
         if !integer {
-            return err(
-                raw.value_pos,
-                format!("Invalid value for numeric attribute '{name}': '{text}'"),
-            );
+            return err(raw.value_pos, format!("Invalid value for numeric attribute '{name}': '{text}'"));
         }
-        return Ok(Comparison {
-            key,
-            op,
-            value: Value::Number(parse_number(text)),
-        });
+        return Ok(Comparison { key, op, value: Value::Number(parse_number(text)) });
     }
     // `name` and `experiment_id` take quoted strings; only experiment_id takes lists.
     match &raw.value {
@@ -700,70 +550,37 @@ fn experiment_comparison(raw: &RawCmp) -> VResult<Comparison> {
         let canonical = |s: &str| -> VResult<String> {
             match python_int(s) {
                 Some(id) => Ok(id.to_string()),
-                None => err(
-                    raw.value_pos,
-                    format!("Invalid experiment ID '{s}'. Experiment ID must be a valid integer."),
-                ),
+                None => {
+                    err(raw.value_pos, format!("Invalid experiment ID '{s}'. Experiment ID must be a valid integer."))
+                }
             }
         };
         let value = match string_or_list(raw, op)? {
             Value::String(s) => Value::String(canonical(&s)?),
-            Value::List(items) => {
-                Value::List(items.iter().map(|s| canonical(s)).collect::<VResult<_>>()?)
-            }
+            Value::List(items) => Value::List(items.iter().map(|s| canonical(s)).collect::<VResult<_>>()?),
             other => other,
         };
         return Ok(Comparison { key, op, value });
     }
-    let op = check_op(
-        raw,
-        &[
-            Op::Eq,
-            Op::Ne,
-            Op::Like,
-            Op::ILike,
-            Op::In,
-            Op::NotIn,
-            Op::RLike,
-        ],
-        |op| {
-            format!(
-                "Invalid comparator '{op}' not one of '{}'",
-                set_repr(STRING_ATTRIBUTE_OPS)
-            )
-        },
-    )?;
+    let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+        format!("Invalid comparator '{op}' not one of '{}'", set_repr(STRING_ATTRIBUTE_OPS))
+    })?;
     if matches!(op, Op::In | Op::NotIn) {
-        return err(
-            raw.op_pos,
-            format!("Invalid comparator for string attribute: {op}"),
-        );
+        return err(raw.op_pos, format!("Invalid comparator for string attribute: {op}"));
     }
-    Ok(Comparison {
-        key,
-        op,
-        value: string_or_list(raw, op)?,
-    })
+    Ok(Comparison { key, op, value: string_or_list(raw, op)? })
 }
 
 // ---------------------------------------------------------------------------------------
 // Registered models and model versions
 // ---------------------------------------------------------------------------------------
 
-const MODEL_VERSION_SEARCH_ATTRIBUTES: &[&str] =
-    &["name", "run_id", "source_path", "version_number"];
-const MODEL_VERSION_NUMERIC_ATTRIBUTES: &[&str] = &[
-    "creation_timestamp",
-    "last_updated_timestamp",
-    "version_number",
-];
+const MODEL_VERSION_SEARCH_ATTRIBUTES: &[&str] = &["name", "run_id", "source_path", "version_number"];
+const MODEL_VERSION_NUMERIC_ATTRIBUTES: &[&str] = &["creation_timestamp", "last_updated_timestamp", "version_number"];
 
 /// `_get_model_search_identifier`: like experiments, but the attribute check runs on the
 /// raw (still quoted) key, so `"name"` is not the `name` attribute.
-pub(crate) fn resolve_registry_key(
-    key: &RawKey,
-    attributes: &[&str],
-) -> VResult<(KeyKind, String)> {
+pub(crate) fn resolve_registry_key(key: &RawKey, attributes: &[&str]) -> VResult<(KeyKind, String)> {
     let (kind, raw_name) = match key.text.split_once('.') {
         None => (KeyKind::Attribute, key.text.as_str()),
         Some((prefix, rest)) => {
@@ -783,10 +600,7 @@ pub(crate) fn resolve_registry_key(
     if kind == KeyKind::Attribute && !attributes.contains(&raw_name) {
         return err(
             key.pos,
-            format!(
-                "Invalid attribute key '{raw_name}' specified. Valid keys are '{}'",
-                set_repr(attributes)
-            ),
+            format!("Invalid attribute key '{raw_name}' specified. Valid keys are '{}'", set_repr(attributes)),
         );
     }
     Ok((kind, clean_name(raw_name)))
@@ -794,47 +608,22 @@ pub(crate) fn resolve_registry_key(
 
 fn registry_comparison(entity: Entity, raw: &RawCmp) -> VResult<Comparison> {
     let versions = entity == Entity::ModelVersion;
-    let attributes: &[&str] = if versions {
-        MODEL_VERSION_SEARCH_ATTRIBUTES
-    } else {
-        &["name"]
-    };
+    let attributes: &[&str] = if versions { MODEL_VERSION_SEARCH_ATTRIBUTES } else { &["name"] };
     let (kind, name) = resolve_registry_key(&raw.key, attributes)?;
     if matches!(raw.op, RawOp::IsNull | RawOp::IsNotNull) {
-        let what = if versions {
-            "model versions"
-        } else {
-            "registered models"
-        };
-        return err(
-            raw.op_pos,
-            format!("IS NULL / IS NOT NULL is not supported when searching {what}"),
-        );
+        let what = if versions { "model versions" } else { "registered models" };
+        return err(raw.op_pos, format!("IS NULL / IS NOT NULL is not supported when searching {what}"));
     }
     let key = key_of(kind, &name);
     if kind == KeyKind::Tag {
         let value = param_tag_value(raw, kind)?;
-        let op = check_op(
-            raw,
-            &[
-                Op::Eq,
-                Op::Ne,
-                Op::Like,
-                Op::ILike,
-                Op::In,
-                Op::NotIn,
-                Op::RLike,
-            ],
-            |op| format!("Invalid comparator for tag: {op}"),
-        )?;
+        let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+            format!("Invalid comparator for tag: {op}")
+        })?;
         check_list_op(raw, op)?;
         return Ok(Comparison { key, op, value });
     }
-    let list_keys: &[&str] = if versions {
-        &["name", "run_id"]
-    } else {
-        &["name"]
-    };
+    let list_keys: &[&str] = if versions { &["name", "run_id"] } else { &["name"] };
     // Value checks (`_get_value`).
     match &raw.value {
         RawValue::Str { .. } => {}
@@ -865,64 +654,32 @@ fn registry_comparison(entity: Entity, raw: &RawCmp) -> VResult<Comparison> {
             return err(
                 raw.value_pos,
                 format!(
-                "Expected a quoted string value or a list of quoted string values for attributes. \
+                    "Expected a quoted string value or a list of quoted string values for attributes. \
                      Got value {}",
-                other.display()
-            ),
+                    other.display()
+                ),
             )
         }
     }
     if versions && name == "version_number" {
-        let op = check_op(raw, NUMERIC_OPS, |op| {
-            format!("Invalid comparator for attribute {name}: {op}")
-        })?;
+        let op = check_op(raw, NUMERIC_OPS, |op| format!("Invalid comparator for attribute {name}: {op}"))?;
         let number = match &raw.value {
-            RawValue::Num {
-                text,
-                integer: true,
-                sqlparse: true,
-            } => parse_number(text),
+            RawValue::Num { text, integer: true, sqlparse: true } => parse_number(text),
             RawValue::Num { text, .. } => {
-                return err(
-                    raw.value_pos,
-                    format!("Invalid value for numeric attribute '{name}': {text}"),
-                )
+                return err(raw.value_pos, format!("Invalid value for numeric attribute '{name}': {text}"))
             }
             RawValue::Str { inner, .. } => match python_int(inner) {
                 Some(n) => n as f64,
-                None => {
-                    return err(
-                        raw.value_pos,
-                        format!("Invalid value for numeric attribute '{name}': '{inner}'"),
-                    )
-                }
+                None => return err(raw.value_pos, format!("Invalid value for numeric attribute '{name}': '{inner}'")),
             },
             _ => unreachable!("checked above"),
         };
-        return Ok(Comparison {
-            key,
-            op,
-            value: Value::Number(number),
-        });
+        return Ok(Comparison { key, op, value: Value::Number(number) });
     }
-    let op = check_op(
-        raw,
-        &[
-            Op::Eq,
-            Op::Ne,
-            Op::Like,
-            Op::ILike,
-            Op::In,
-            Op::NotIn,
-            Op::RLike,
-        ],
-        |op| format!("Invalid comparator for attribute: {op}"),
-    )?;
-    Ok(Comparison {
-        key,
-        op,
-        value: string_or_list(raw, op)?,
-    })
+    let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+        format!("Invalid comparator for attribute: {op}")
+    })?;
+    Ok(Comparison { key, op, value: string_or_list(raw, op)? })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -930,14 +687,9 @@ fn registry_comparison(entity: Entity, raw: &RawCmp) -> VResult<Comparison> {
 // ---------------------------------------------------------------------------------------
 
 const LOGGED_MODEL_ENTITY_TYPES: &[&str] = &["attributes", "metrics", "params", "tags"];
-const LOGGED_MODEL_STRING_ATTRIBUTES: &[&str] =
-    &["model_id", "model_type", "name", "source_run_id", "status"];
-const LOGGED_MODEL_NUMERIC_ATTRIBUTES: &[&str] = &[
-    "creation_time",
-    "creation_timestamp",
-    "last_updated_time",
-    "last_updated_timestamp",
-];
+const LOGGED_MODEL_STRING_ATTRIBUTES: &[&str] = &["model_id", "model_type", "name", "source_run_id", "status"];
+const LOGGED_MODEL_NUMERIC_ATTRIBUTES: &[&str] =
+    &["creation_time", "creation_timestamp", "last_updated_time", "last_updated_timestamp"];
 const LOGGED_MODEL_STRING_OPS: &str = "('=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN')";
 const LOGGED_MODEL_NUMERIC_OPS: &str = "('<', '<=', '>', '>=', '=', '!=')";
 
@@ -956,10 +708,7 @@ pub(crate) fn logged_model_attribute_alias(name: &str) -> &str {
 pub(crate) fn resolve_logged_model_key(key: &RawKey) -> VResult<(KeyKind, String)> {
     let text = key.text.as_str();
     let split = text.split_once('.').filter(|(p, rest)| {
-        !p.is_empty()
-            && p.bytes().all(|b| b.is_ascii_lowercase())
-            && !rest.is_empty()
-            && !rest.contains('\n')
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()) && !rest.is_empty() && !rest.contains('\n')
     });
     let clean = |s: &str| -> String {
         let s = s.trim_matches('`');
@@ -996,13 +745,7 @@ pub(crate) fn resolve_logged_model_key(key: &RawKey) -> VResult<(KeyKind, String
         let mut all: Vec<&str> = LOGGED_MODEL_STRING_ATTRIBUTES.to_vec();
         all.extend_from_slice(LOGGED_MODEL_NUMERIC_ATTRIBUTES);
         all.sort_unstable();
-        return err(
-            key.pos,
-            format!(
-                "Invalid attribute key '{name}' specified. Valid keys are '{}'",
-                set_repr(&all)
-            ),
-        );
+        return err(key.pos, format!("Invalid attribute key '{name}' specified. Valid keys are '{}'", set_repr(&all)));
     }
     Ok((kind, name))
 }
@@ -1019,21 +762,11 @@ fn logged_model_comparison(raw: &RawCmp) -> VResult<Comparison> {
         }
     );
     if matches!(raw.op, RawOp::IsNull | RawOp::IsNotNull) {
-        return err(
-            raw.op_pos,
-            format!(
-                "Invalid comparison: {}. Expected a comparison with 3 tokens.",
-                raw.key.text
-            ),
-        );
+        return err(raw.op_pos, format!("Invalid comparison: {}. Expected a comparison with 3 tokens.", raw.key.text));
     }
     let numeric = kind == KeyKind::Metric
         || (kind == KeyKind::Attribute && LOGGED_MODEL_NUMERIC_ATTRIBUTES.contains(&name.as_str()));
-    let canonical = if kind == KeyKind::Attribute {
-        logged_model_attribute_alias(&name)
-    } else {
-        &name
-    };
+    let canonical = if kind == KeyKind::Attribute { logged_model_attribute_alias(&name) } else { &name };
     let key = key_of(kind, canonical);
     if numeric {
         let op = check_op(raw, NUMERIC_OPS, |op| {
@@ -1045,44 +778,20 @@ fn logged_model_comparison(raw: &RawCmp) -> VResult<Comparison> {
             RawValue::Bare(word) => match word.to_ascii_lowercase().as_str() {
                 "inf" | "infinity" => f64::INFINITY,
                 "nan" => f64::NAN,
-                _ => {
-                    return err(
-                        raw.value_pos,
-                        format!("could not convert string to float: '{word}'"),
-                    )
-                }
+                _ => return err(raw.value_pos, format!("could not convert string to float: '{word}'")),
             },
             other => {
                 return err(
                     raw.value_pos,
-                    format!(
-                        "Expected numeric value type for {shown}. Found {}",
-                        other.display()
-                    ),
+                    format!("Expected numeric value type for {shown}. Found {}", other.display()),
                 )
             }
         };
-        return Ok(Comparison {
-            key,
-            op,
-            value: Value::Number(value),
-        });
+        return Ok(Comparison { key, op, value: Value::Number(value) });
     }
-    let op = check_op(
-        raw,
-        &[
-            Op::Eq,
-            Op::Ne,
-            Op::Like,
-            Op::ILike,
-            Op::In,
-            Op::NotIn,
-            Op::RLike,
-        ],
-        |op| {
-            format!("Invalid comparison operator for {shown}: '{op}'. Expected one of {LOGGED_MODEL_STRING_OPS}.")
-        },
-    )?;
+    let op = check_op(raw, &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn, Op::RLike], |op| {
+        format!("Invalid comparison operator for {shown}: '{op}'. Expected one of {LOGGED_MODEL_STRING_OPS}.")
+    })?;
     check_list_op(raw, op)?;
     // The store keeps the token text: quoted strings lose their quotes, numbers and bare
     // words are compared as written (e.g. `params.lr = 0.01`).
@@ -1094,10 +803,7 @@ fn logged_model_comparison(raw: &RawCmp) -> VResult<Comparison> {
         RawValue::None => Value::None,
     };
     if matches!(op, Op::In | Op::NotIn) && !matches!(value, Value::List(_)) {
-        return err(
-            raw.value_pos,
-            format!("Expected a list of quoted strings after {op}"),
-        );
+        return err(raw.value_pos, format!("Expected a list of quoted strings after {op}"));
     }
     Ok(Comparison { key, op, value })
 }

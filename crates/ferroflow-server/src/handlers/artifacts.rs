@@ -168,4 +168,3 @@ async fn list_logged_model_artifacts(
     let model = app.store.get_logged_model(&model_id, false).await?;
     list_under_root(&app, &model.info.artifact_uri, rpc.message.artifact_directory_path).await
 }
-

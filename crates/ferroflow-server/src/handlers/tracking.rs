@@ -9,8 +9,8 @@ use ferroflow_core::types::{
 use ferroflow_core::validation;
 use ferroflow_core::Error;
 use ferroflow_store::{
-    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
-    SearchRuns, UpdateRun,
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
+    UpdateRun,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -161,7 +161,10 @@ pub struct ExperimentIdMessage {
     experiment_id: Option<String>,
 }
 
-pub async fn get_experiment(State(app): State<AppState>, rpc: Rpc<ExperimentIdMessage>) -> ApiResult<Json<Keyed<Experiment>>> {
+pub async fn get_experiment(
+    State(app): State<AppState>,
+    rpc: Rpc<ExperimentIdMessage>,
+) -> ApiResult<Json<Keyed<Experiment>>> {
     let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
     let experiment = app.store.get_experiment(&experiment_id).await?;
     Ok(Json(Keyed { key: "experiment", value: experiment }))
@@ -193,7 +196,10 @@ pub struct SearchExperimentsMessage {
     view_type: Option<ViewType>,
 }
 
-pub async fn search_experiments(State(app): State<AppState>, rpc: Rpc<SearchExperimentsMessage>) -> ApiResult<Json<Paged<Experiment>>> {
+pub async fn search_experiments(
+    State(app): State<AppState>,
+    rpc: Rpc<SearchExperimentsMessage>,
+) -> ApiResult<Json<Paged<Experiment>>> {
     let message = rpc.message;
     let limit = validation::MAX_RESULTS_SEARCH_EXPERIMENTS;
     // An absent max_results reads as proto's 0, which MLflow rejects.
@@ -677,7 +683,10 @@ pub struct MetricHistoryMessage {
     max_results: Option<i64>,
 }
 
-pub async fn get_metric_history(State(app): State<AppState>, rpc: Rpc<MetricHistoryMessage>) -> ApiResult<Json<Paged<Metric>>> {
+pub async fn get_metric_history(
+    State(app): State<AppState>,
+    rpc: Rpc<MetricHistoryMessage>,
+) -> ApiResult<Json<Paged<Metric>>> {
     let message = rpc.message;
     let run_id = message.id.resolve()?;
     let metric_key = required_text(message.metric_key, "metric_key")?;
@@ -711,7 +720,10 @@ pub struct BulkIntervalMessage {
     max_results: Option<i64>,
 }
 
-pub async fn get_metric_history_bulk_interval(State(app): State<AppState>, rpc: Rpc<BulkIntervalMessage>) -> JsonResult {
+pub async fn get_metric_history_bulk_interval(
+    State(app): State<AppState>,
+    rpc: Rpc<BulkIntervalMessage>,
+) -> JsonResult {
     let message = rpc.message;
     let metric_key = required_text(message.metric_key, "metric_key")?;
     if message.run_ids.is_empty() {
@@ -746,7 +758,12 @@ pub async fn get_metric_history_bulk_interval(State(app): State<AppState>, rpc: 
     };
     let metrics = app
         .store
-        .get_metric_history_bulk_interval(BulkIntervalQuery { run_ids: message.run_ids, metric_key, steps, max_results })
+        .get_metric_history_bulk_interval(BulkIntervalQuery {
+            run_ids: message.run_ids,
+            metric_key,
+            steps,
+            max_results,
+        })
         .await?;
     if metrics.is_empty() {
         return empty();

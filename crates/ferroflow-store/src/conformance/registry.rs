@@ -411,8 +411,7 @@ pub async fn search_registered_models_filters_orders_and_pages<S: Store>(store: 
     assert!(second.next_page_token.is_none());
     assert_eq!(names(second), vec!["gamma"]);
 
-    for (filter, order) in
-        [("name > 'a'", ""), ("bogus = 'x'", ""), ("", "creation_timestamp"), ("", "name sideways")]
+    for (filter, order) in [("name > 'a'", ""), ("bogus = 'x'", ""), ("", "creation_timestamp"), ("", "name sideways")]
     {
         let order: Vec<&str> = if order.is_empty() { vec![] } else { vec![order] };
         let error = store.search_registered_models(search(filter, 10, &order, None)).await.unwrap_err();

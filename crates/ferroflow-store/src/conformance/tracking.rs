@@ -1,15 +1,14 @@
 //! Tracking behaviour: experiments, runs, logging, metric reads.
 
 use ferroflow_core::types::{
-    Dataset, DatasetInput, ExperimentTag, InputTag, LifecycleStage, Metric, ModelOutput, Param, RunStatus,
-    RunTag, ViewType,
+    Dataset, DatasetInput, ExperimentTag, InputTag, LifecycleStage, Metric, ModelOutput, Param, RunStatus, RunTag,
+    ViewType,
 };
 use ferroflow_core::ErrorCode;
 
 use crate::{
-    Store,
-    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
-    SearchRuns, UpdateRun,
+    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns, Store,
+    UpdateRun,
 };
 
 fn experiment(name: &str) -> CreateExperiment {
@@ -25,7 +24,13 @@ fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
     Metric::new(key, value, timestamp, step)
 }
 
-async fn log<S: Store>(store: &S, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<RunTag>) -> ferroflow_core::Result<()> {
+async fn log<S: Store>(
+    store: &S,
+    run_id: &str,
+    metrics: Vec<Metric>,
+    params: Vec<Param>,
+    tags: Vec<RunTag>,
+) -> ferroflow_core::Result<()> {
     store.log_batch(LogBatch { run_id: run_id.to_string(), metrics, params, tags }).await
 }
 
@@ -58,10 +63,8 @@ pub async fn experiment_lifecycle<S: Store>(store: &S) {
     store.delete_experiment(&id).await.unwrap();
     assert_eq!(store.get_experiment(&id).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
     assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Deleted);
-    let in_deleted = store
-        .create_run(CreateRun { experiment_id: Some(id.clone()), ..Default::default() })
-        .await
-        .unwrap_err();
+    let in_deleted =
+        store.create_run(CreateRun { experiment_id: Some(id.clone()), ..Default::default() }).await.unwrap_err();
     assert_eq!(in_deleted.code, ErrorCode::InvalidParameterValue);
     assert_eq!(store.rename_experiment(&id, "exp-c").await.unwrap_err().code, ErrorCode::InvalidState);
 
@@ -125,7 +128,10 @@ pub async fn run_names_and_tags<S: Store>(store: &S) {
     assert_eq!(store.get_run(&run_id).await.unwrap().info.run_name, "renamed");
     store.delete_tag(&run_id, "mlflow.runName").await.unwrap();
     assert_eq!(store.delete_tag(&run_id, "absent").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
-    assert_eq!(store.get_run("0123456789abcdef0123456789abcdef").await.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+    assert_eq!(
+        store.get_run("0123456789abcdef0123456789abcdef").await.unwrap_err().code,
+        ErrorCode::ResourceDoesNotExist
+    );
 }
 
 pub async fn run_update_and_lifecycle<S: Store>(store: &S) {
@@ -359,7 +365,8 @@ pub async fn bulk_interval_samples<S: Store>(store: &S) {
         })
         .await
         .unwrap();
-    let of = |run: &str| sampled.iter().filter(|m| m.run_id.as_deref() == Some(run)).map(|m| m.step).collect::<Vec<_>>();
+    let of =
+        |run: &str| sampled.iter().filter(|m| m.run_id.as_deref() == Some(run)).map(|m| m.step).collect::<Vec<_>>();
     let first_steps = of(&first);
     assert!(first_steps.len() <= 50 && first_steps.len() >= 40, "{}", first_steps.len());
     assert_eq!((first_steps[0], *first_steps.last().unwrap()), (0, 499));
