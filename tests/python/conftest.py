@@ -215,6 +215,10 @@ def tracking_server():
     except RuntimeError as exc:
         server.cleanup()
         pytest.fail(str(exc), pytrace=False)
+    except BaseException:
+        server.stop()
+        server.cleanup()
+        raise
     _CURRENT_SERVER = server
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", server.url)

@@ -31,6 +31,10 @@ pub enum ArtifactError {
     NotFound(String),
     #[error("Artifact is larger than the limit of {0} bytes")]
     TooLarge(u64),
+    /// The path is taken by something of the other kind: a folder where a file should go,
+    /// or a file where a folder should be.
+    #[error("Invalid path: '{0}' {1}")]
+    Conflict(String, &'static str),
     #[error("unsupported artifact destination '{0}'")]
     UnsupportedDestination(String),
     #[error("artifact storage error: {0}")]
@@ -43,9 +47,10 @@ impl From<ArtifactError> for ferroflow_core::Error {
     fn from(error: ArtifactError) -> Self {
         use ferroflow_core::Error;
         match &error {
-            ArtifactError::InvalidPath(_) | ArtifactError::TooLarge(_) | ArtifactError::Upload(_) => {
-                Error::invalid_parameter(error.to_string())
-            }
+            ArtifactError::InvalidPath(_)
+            | ArtifactError::Conflict(..)
+            | ArtifactError::TooLarge(_)
+            | ArtifactError::Upload(_) => Error::invalid_parameter(error.to_string()),
             ArtifactError::NotFound(_) => Error::not_found(error.to_string()),
             ArtifactError::Store(object_store::Error::NotFound { .. }) => Error::not_found("Artifact does not exist"),
             ArtifactError::UnsupportedDestination(_) | ArtifactError::Store(_) => Error::internal(error.to_string()),
@@ -228,7 +233,53 @@ impl ArtifactRepository {
         E: std::fmt::Display,
     {
         let location = self.store_path(path)?;
-        self.put_stream_at(&location, body, max_bytes).await
+        self.refuse_kind_conflicts(path)?;
+        let new_folders = self.missing_local_folders(path);
+        let written = self.put_stream_at(&location, body, max_bytes).await;
+        if written.is_err() {
+            // A refused or broken upload leaves no empty folder behind to be listed.
+            for folder in new_folders.iter().rev() {
+                if std::fs::remove_dir(folder).is_err() {
+                    break;
+                }
+            }
+        }
+        written
+    }
+
+    /// On a local root, the folders above `path` that do not exist yet, outermost first.
+    fn missing_local_folders(&self, path: &ArtifactPath) -> Vec<PathBuf> {
+        let Some(root) = &self.local_root else { return Vec::new() };
+        let mut missing = Vec::new();
+        let mut current = root.clone();
+        let segments: Vec<&str> = path.as_str().split('/').collect();
+        for segment in &segments[..segments.len() - 1] {
+            current.push(segment);
+            if !missing.is_empty() || std::fs::symlink_metadata(&current).is_err() {
+                missing.push(current.clone());
+            }
+        }
+        missing
+    }
+
+    /// On a local root, a file cannot be written where a folder is, nor below a file: the
+    /// store would fail half-way through the upload (a 500); this is the client's mistake.
+    fn refuse_kind_conflicts(&self, path: &ArtifactPath) -> Result<()> {
+        let Some(root) = &self.local_root else { return Ok(()) };
+        let segments: Vec<&str> = path.as_str().split('/').collect();
+        let mut current = root.clone();
+        for (i, segment) in segments.iter().enumerate() {
+            current.push(segment);
+            let Ok(meta) = std::fs::symlink_metadata(&current) else { break };
+            let last = i + 1 == segments.len();
+            if last && meta.is_dir() {
+                return Err(ArtifactError::Conflict(path.as_str().into(), "is a directory"));
+            }
+            if !last && !meta.is_dir() {
+                return Err(ArtifactError::Conflict(path.as_str().into(), "is below a file"));
+            }
+        }
+        Ok(())
     }
 
     /// [`put_stream`](Self::put_stream) to a location already checked.
@@ -264,6 +315,18 @@ impl ArtifactRepository {
 
     pub async fn get(&self, path: &ArtifactPath) -> Result<Download> {
         let location = self.store_path(path)?;
+        if let Some(root) = &self.local_root {
+            // Links are refused above, so this looks at the very file the store would open.
+            match std::fs::metadata(root.join(path.as_str())) {
+                Ok(meta) if meta.is_dir() => {
+                    return Err(ArtifactError::Conflict(path.as_str().into(), "is a directory"))
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                    return Err(ArtifactError::NotFound(path.as_str().into()))
+                }
+                _ => {}
+            }
+        }
         let result = self.store.get(&location).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => ArtifactError::NotFound(path.as_str().into()),
             other => ArtifactError::Store(other),
@@ -280,23 +343,38 @@ impl ArtifactRepository {
             Some(dir) => Some(self.store_path(dir)?),
             None => None,
         };
-        let listing = match self.store.list_with_delimiter(prefix.as_ref()).await {
-            Ok(listing) => listing,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut entries: Vec<FileInfo> = listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().map(|name| FileInfo { name: name.to_string(), is_dir: true, file_size: None }))
-            .chain(listing.objects.iter().filter_map(|o| {
-                o.location.filename().map(|name| FileInfo {
-                    name: name.to_string(),
-                    is_dir: false,
-                    file_size: Some(o.size),
+        let mut entries = if let Some(root) = &self.local_root {
+            // Read locally rather than through the store, which follows links (and fails on
+            // a link loop): a link planted in the root is unreachable through this server,
+            // so it is not listed, nor is its target's size.
+            let folder = match dir {
+                Some(dir) => root.join(dir.as_str()),
+                None => root.clone(),
+            };
+            tokio::task::spawn_blocking(move || list_local(&folder))
+                .await
+                .map_err(|e| ArtifactError::Upload(format!("the listing did not finish: {e}")))??
+        } else {
+            let listing = match self.store.list_with_delimiter(prefix.as_ref()).await {
+                Ok(listing) => listing,
+                Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            listing
+                .common_prefixes
+                .iter()
+                .filter_map(|p| {
+                    p.filename().map(|name| FileInfo { name: name.to_string(), is_dir: true, file_size: None })
                 })
-            }))
-            .collect();
+                .chain(listing.objects.iter().filter_map(|o| {
+                    o.location.filename().map(|name| FileInfo {
+                        name: name.to_string(),
+                        is_dir: false,
+                        file_size: Some(o.size),
+                    })
+                }))
+                .collect()
+        };
         if dir.is_none() {
             // Multipart uploads in progress are nobody's artifacts.
             entries.retain(|entry| entry.name != multipart::STAGING_DIR);
@@ -308,26 +386,30 @@ impl ArtifactRepository {
     /// Deletes a file, or everything under a directory. Returns the number of files removed.
     pub async fn delete(&self, path: &ArtifactPath) -> Result<u64> {
         let location = self.store_path(path)?;
+        if let Some(root) = self.local_root.clone() {
+            let target = root.join(path.as_str());
+            let removed = tokio::task::spawn_blocking(move || {
+                let removed = delete_local(&target)?;
+                // Local folders emptied by a delete are removed too, up to the root, so
+                // listings stay truthful and deleted runs leave no trace.
+                let mut parent = target;
+                while parent.pop() && parent.starts_with(&root) && parent != root {
+                    if std::fs::remove_dir(&parent).is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, ArtifactError>(removed)
+            })
+            .await
+            .map_err(|e| ArtifactError::Upload(format!("the delete did not finish: {e}")))??;
+            return Ok(removed);
+        }
         let removed = self.delete_under(Some(&location)).await?;
-        let local_folder = self.local_root.as_ref().map(|root| root.join(path.as_str())).filter(|f| f.is_dir());
-        if removed == 0 && local_folder.is_none() {
+        if removed == 0 {
             match self.store.delete(&location).await {
                 Ok(()) => return Ok(1),
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
-            }
-        }
-        if let Some(root) = &self.local_root {
-            // Local stores keep emptied folders; remove them, and parents left empty, so
-            // listings stay truthful and deleted runs leave no trace.
-            if let Some(folder) = local_folder {
-                let _ = std::fs::remove_dir_all(&folder);
-            }
-            let mut parent = root.join(path.as_str());
-            while parent.pop() && parent.starts_with(root) && parent != *root {
-                if std::fs::remove_dir(&parent).is_err() {
-                    break;
-                }
             }
         }
         Ok(removed)
@@ -335,6 +417,23 @@ impl ArtifactRepository {
 
     /// Deletes everything under this repository's root. Returns the number of files removed.
     pub async fn delete_all(&self) -> Result<u64> {
+        if let Some(root) = self.local_root.clone() {
+            return tokio::task::spawn_blocking(move || {
+                let mut removed = 0;
+                let entries = match std::fs::read_dir(&root) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                    Err(e) => return Err(local_error("delete", &root, e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(|e| local_error("delete", &root, e))?;
+                    removed += delete_local(&entry.path())?;
+                }
+                Ok(removed)
+            })
+            .await
+            .map_err(|e| ArtifactError::Upload(format!("the delete did not finish: {e}")))?;
+        }
         self.delete_under(None).await
     }
 
@@ -362,10 +461,84 @@ impl ArtifactRepository {
             }
         } else {
             let local = uri.strip_prefix("file://").unwrap_or(uri);
-            local.strip_prefix(self.root_uri.as_str())?
+            let rest = local.strip_prefix(self.root_uri.as_str())?;
+            // `<root>X/…` only shares a prefix with the root: it is not inside it.
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            rest
         };
         ArtifactPath::parse(relative.trim_start_matches('/')).ok()
     }
+}
+
+fn local_error(action: &str, path: &FsPath, error: std::io::Error) -> ArtifactError {
+    ArtifactError::Store(object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: format!("cannot {action} {}: {error}", path.display()).into(),
+    })
+}
+
+/// The entries of a local folder, links not followed and not listed. A missing folder, or
+/// a file, lists as empty. Names a request could not address (uploads in progress are
+/// `name#n`) are left out.
+fn list_local(folder: &FsPath) -> Result<Vec<FileInfo>> {
+    match std::fs::symlink_metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Ok(Vec::new()),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(local_error("list", folder, e)),
+    }
+    let entries = std::fs::read_dir(folder).map_err(|e| local_error("list", folder, e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| local_error("list", folder, e))?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if name.contains('#') {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            out.push(FileInfo { name, is_dir: true, file_size: None });
+        } else if meta.is_file() {
+            out.push(FileInfo { name, is_dir: false, file_size: Some(meta.len()) });
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a local file, link or folder without ever following a link: a link planted in
+/// the root is removed itself, never what it points at. Returns the number of regular
+/// files removed.
+fn delete_local(target: &FsPath) -> Result<u64> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Ok(meta) => meta,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => return Ok(0),
+        Err(e) => return Err(local_error("delete", target, e)),
+    };
+    if !meta.is_dir() {
+        std::fs::remove_file(target).map_err(|e| local_error("delete", target, e))?;
+        return Ok(u64::from(meta.is_file()));
+    }
+    let files = count_files(target);
+    // `remove_dir_all` does not follow links (and is safe against swapping one in).
+    std::fs::remove_dir_all(target).map_err(|e| local_error("delete", target, e))?;
+    Ok(files)
+}
+
+/// Regular files below `dir`, links not followed.
+fn count_files(dir: &FsPath) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => count_files(&entry.path()),
+            Ok(kind) if kind.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -421,6 +594,48 @@ mod tests {
         assert!(matches!(listing, Err(ArtifactError::InvalidPath(_))));
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn deletes_remove_links_never_their_targets() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cr3t").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        let file = ArtifactPath::parse("run/artifacts/a.txt").unwrap();
+        repo.put_stream(&file, stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("a"))]), 10).await.unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("run/artifacts/escape")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("run/loop")).unwrap();
+        // The listing neither follows nor shows the links.
+        let listing = repo.list(Some(&ArtifactPath::parse("run/artifacts").unwrap())).await.unwrap();
+        assert_eq!(listing, vec![FileInfo { name: "a.txt".into(), is_dir: false, file_size: Some(1) }]);
+        assert_eq!(repo.delete(&ArtifactPath::parse("run").unwrap()).await.unwrap(), 1);
+        assert!(!dir.path().join("run").exists());
+        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s3cr3t");
+
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+        repo.delete_all().await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s3cr3t");
+    }
+
+    #[tokio::test]
+    async fn files_and_folders_do_not_stand_in_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        let body = || stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("x"))]);
+        repo.put_stream(&ArtifactPath::parse("d/f").unwrap(), body(), 10).await.unwrap();
+        let on_folder = repo.put_stream(&ArtifactPath::parse("d").unwrap(), body(), 10).await;
+        assert!(matches!(on_folder, Err(ArtifactError::Conflict(..))));
+        let below_file = repo.put_stream(&ArtifactPath::parse("d/f/g").unwrap(), body(), 10).await;
+        assert!(matches!(below_file, Err(ArtifactError::Conflict(..))));
+        assert!(matches!(repo.get(&ArtifactPath::parse("d").unwrap()).await, Err(ArtifactError::Conflict(..))));
+        assert!(matches!(repo.get(&ArtifactPath::parse("d/f/g").unwrap()).await, Err(ArtifactError::NotFound(_))));
+        // A refused upload into new folders leaves none of them behind.
+        let big = stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 20]))]);
+        assert!(repo.put_stream(&ArtifactPath::parse("n/e/w").unwrap(), big, 10).await.is_err());
+        assert!(!dir.path().join("n").exists());
+    }
+
     #[test]
     fn uris_map_into_the_repository() {
         let dir = tempfile::tempdir().unwrap();
@@ -431,5 +646,9 @@ mod tests {
         assert_eq!(repo.path_of_uri(&local).unwrap().as_str(), "2/r/artifacts");
         assert!(repo.path_of_uri("s3://elsewhere/x").is_none());
         assert!(repo.path_of_uri("mlflow-artifacts:/../etc").is_none());
+        // Sharing a prefix with the root is not being inside it.
+        assert!(repo.path_of_uri(&format!("{}X/1/r", repo.root_uri())).is_none());
+        assert!(repo.path_of_uri(&format!("{}-other/1/r", repo.root_uri())).is_none());
+        assert!(repo.path_of_uri(&format!("{}/../x", repo.root_uri())).is_none());
     }
 }

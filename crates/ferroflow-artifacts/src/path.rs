@@ -3,7 +3,9 @@
 //! MLflow's CVE history (CVE-2023-1177, CVE-2023-6831, CVE-2024-0520, CVE-2024-1558 and
 //! kin) is mostly paths escaping the artifact root. Every path that comes from a request
 //! is validated here after percent-decoding: no `..` or `.` segments, no absolute paths,
-//! no drive letters, no backslashes, no NUL bytes, no empty segments.
+//! no drive letters, no `file:` URIs, no backslashes, no NUL bytes, no empty segments.
+//! Like MLflow's `validate_path_is_safe`, the checks also apply to the path decoded again
+//! until it stops changing, so a double-encoded `%252e%252e` is refused as a `..`.
 
 use crate::ArtifactError;
 
@@ -28,7 +30,11 @@ impl ArtifactPath {
         if trimmed.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
             return Err(invalid());
         }
-        if trimmed.chars().any(char::is_control) {
+        if trimmed.chars().any(char::is_control) || trimmed.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("file:")) {
+            return Err(invalid());
+        }
+        let decoded = fully_decoded(trimmed);
+        if decoded != trimmed && !is_safe_decoded(&decoded) {
             return Err(invalid());
         }
         // The staging area of multipart uploads is not addressable by users.
@@ -38,9 +44,10 @@ impl ArtifactPath {
         Ok(ArtifactPath(trimmed.to_string()))
     }
 
-    /// Like [`parse`](Self::parse), but an absent or empty path means the root.
+    /// Like [`parse`](Self::parse), but an absent or empty path means the root. (`/` is
+    /// an absolute path, refused as MLflow does.)
     pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, ArtifactError> {
-        match raw.map(|r| r.strip_suffix('/').unwrap_or(r)) {
+        match raw {
             None | Some("") => Ok(None),
             Some(path) => Self::parse(path).map(Some),
         }
@@ -60,6 +67,51 @@ impl ArtifactPath {
     }
 }
 
+/// Percent-decodes `path` again and again until it stops changing (at most 10 times, as
+/// MLflow's `_decode`); invalid UTF-8 becomes U+FFFD.
+fn fully_decoded(path: &str) -> String {
+    let mut current = path.to_string();
+    for _ in 0..10 {
+        let next = percent_decode(&current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The checks MLflow applies to a decoded path: no `..`, nothing absolute, no backslash,
+/// `#` or control character.
+fn is_safe_decoded(path: &str) -> bool {
+    !(path.starts_with('/')
+        || path.contains('\\')
+        || path.contains('#')
+        || path.chars().any(char::is_control)
+        || has_drive_letter(path)
+        || path.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("file:"))
+        || path.split('/').any(|segment| segment == ".."))
+}
+
 fn has_drive_letter(path: &str) -> bool {
     let bytes = path.as_bytes();
     bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
@@ -71,10 +123,31 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_nested_paths() {
-        for good in ["a", "1/abc/artifacts/model/MLmodel", "dir/", "with space/x.txt", "%2e%2e", "a..b/c"] {
+        for good in [
+            "a",
+            "1/abc/artifacts/model/MLmodel",
+            "dir/",
+            "with space/x.txt",
+            "a..b/c",
+            "100%",
+            "50%25 off",
+            "a%20b",
+            "%zz",
+        ] {
             assert!(ArtifactPath::parse(good).is_ok(), "{good:?} refused");
         }
         assert_eq!(ArtifactPath::parse("dir/").unwrap().as_str(), "dir");
+        // The once-decoded form is what is stored.
+        assert_eq!(ArtifactPath::parse("a%20b").unwrap().as_str(), "a%20b");
+    }
+
+    #[test]
+    fn the_root_is_absent_or_empty_only() {
+        assert_eq!(ArtifactPath::parse_optional(None).unwrap(), None);
+        assert_eq!(ArtifactPath::parse_optional(Some("")).unwrap(), None);
+        assert_eq!(ArtifactPath::parse_optional(Some("dir/")).unwrap().unwrap().as_str(), "dir");
+        assert!(ArtifactPath::parse_optional(Some("/")).is_err());
+        assert!(ArtifactPath::parse_optional(Some("//")).is_err());
     }
 
     #[test]
@@ -97,6 +170,17 @@ mod tests {
             "a//b",
             "a/b#frag",
             "line\nbreak",
+            "%2e%2e",
+            "a/%2E%2E/b",
+            "%252e%252e/x",
+            "%25252e%25252e%25252fx",
+            "%2fetc/passwd",
+            "a%5c..%5cb",
+            "a%23b",
+            "a%00b",
+            "file:/etc/passwd",
+            "FILE:///etc/passwd",
+            "file:%2F%2Fetc",
         ] {
             assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: ferroflow, FastTrackML and MLflow on loopback, each with a
+# fresh SQLite store, through identical workloads. See bench/README.md.
+#
+#   bench/run.sh                      full run (about 15 min), writes bench/RESULTS.md
+#   bench/run.sh --quick              a few seconds per workload, small seeds (about 4 min)
+#   bench/run.sh --only ferroflow     one server (repeatable: --only ferroflow --only mlflow)
+#
+# Other options go to bench/bench.py (e.g. --mlflow-search-runs 2000,
+# --mlflow-history-points 5000, --workloads w1 w2). Only a full run of all three servers
+# writes bench/RESULTS.md; any other run writes bench/work/RESULTS.md.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+python="${PYTHON:-python3}"
+command="bench/run.sh${*:+ $*}"
+
+mode=full
+only=()
+rest=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) mode=quick ;;
+    --only) only+=(--only "$2"); shift ;;
+    --only=*) only+=(--only "${1#--only=}") ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) rest+=("$1") ;;
+  esac
+  shift
+done
+
+# The benchmark's own venv: MLflow (pinned) for its server and its Python client, and
+# FastTrackML's `fml` binary. FastTrackML 0.6.0's wheel declares mlflow<3 only for its
+# Python helpers, which the benchmark does not use, so it goes in without dependencies.
+venv="$here/.venv"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "bench: creating $venv"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^mlflow==' "$here/requirements.txt")"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$(grep '^fasttrackml==' "$here/requirements.txt")"
+  echo "$want" >"$stamp"
+fi
+
+echo "bench: building ferroflow and the load generator (release)"
+cargo build --release --quiet -p ferroflow -p ferroflow-loadgen --manifest-path "$root/Cargo.toml"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+results="$here/work/RESULTS.md"
+if [[ "$mode" == full && ${#only[@]} -eq 0 ]]; then
+  results="$here/RESULTS.md"
+fi
+mkdir -p "$here/work"
+exec "$python" "$here/bench.py" --mode "$mode" ${only[@]+"${only[@]}"} \
+  --ferroflow "$target/release/ferroflow" --loadgen "$target/release/ferroflow-loadgen" \
+  --fml "$venv/bin/fml" --mlflow "$venv/bin/mlflow" --client-python "$venv/bin/python" \
+  --workdir "$here/work/$(date -u +%Y%m%d-%H%M%S)" --results "$results" \
+  --command "$command" ${rest[@]+"${rest[@]}"}
