@@ -538,7 +538,11 @@ def test_register_logged_model_and_load_by_stage_and_alias(client, experiment_id
 
     name = unique_name("churn-predictor")
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, name="model")
+        # MLflow 3 logs a LoggedModel (`name=`); 2.x stores it under the run's artifacts.
+        if mlflow.__version__.startswith("2."):
+            mlflow.sklearn.log_model(model, artifact_path="model")
+        else:
+            mlflow.sklearn.log_model(model, name="model")
     result = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     assert result.version == "1"
     assert result.status == "READY"

@@ -526,12 +526,8 @@ fn run_payload(run_id: &str, n: u64) -> String {
 
 /// The m1 values, in order, of the right answer to [`search_body`] over runs `0..runs`.
 fn expected_search(runs: u64, max_results: usize) -> Vec<f64> {
-    let mut m1: Vec<f64> = (0..runs)
-        .filter(|&n| run_param(n, 0) == "a")
-        .map(run_metrics)
-        .filter(|m| m[0] > 0.5)
-        .map(|m| m[1])
-        .collect();
+    let mut m1: Vec<f64> =
+        (0..runs).filter(|&n| run_param(n, 0) == "a").map(run_metrics).filter(|m| m[0] > 0.5).map(|m| m[1]).collect();
     m1.sort_by(|a, b| b.total_cmp(a));
     m1.truncate(max_results);
     m1
@@ -684,7 +680,8 @@ async fn seed_history(
     let keys = Arc::new(vec!["loss".to_string()]);
     let started = Instant::now();
     let stats = on_connections(connections, |i| {
-        let (target, run_ids, next, keys) = (target.clone(), Arc::clone(&run_ids), Arc::clone(&next), Arc::clone(&keys));
+        let (target, run_ids, next, keys) =
+            (target.clone(), Arc::clone(&run_ids), Arc::clone(&next), Arc::clone(&keys));
         async move {
             let mut client = Client::new(&target);
             let mut stats = Stats::default();
@@ -710,7 +707,8 @@ async fn seed_history(
         }
     })
     .await;
-    let extra = json!({ "connections": connections, "runs": runs, "points_per_run": points, "experiment_id": experiment_id });
+    let extra =
+        json!({ "connections": connections, "runs": runs, "points_per_run": points, "experiment_id": experiment_id });
     Ok(stats.report("seed-history", "points", started.elapsed(), extra))
 }
 
