@@ -785,3 +785,47 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_batches_are_json_with_one_point_per_key_and_step() {
+        let keys = vec!["a".to_string(), "b".to_string()];
+        let body: Value = serde_json::from_str(&metric_batch("r1", &keys, 10, 3, &mut Rng(1))).unwrap();
+        let metrics = body["metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 6);
+        assert_eq!(metrics[0]["step"], 10);
+        assert_eq!(metrics[5]["step"], 12);
+        assert_eq!(body["run_id"], "r1");
+    }
+
+    #[test]
+    fn run_payloads_carry_20_params_and_10_metrics() {
+        let body: Value = serde_json::from_str(&run_payload("r1", 6)).unwrap();
+        assert_eq!(body["params"].as_array().unwrap().len(), 20);
+        assert_eq!(body["params"][0]["value"], "c");
+        let metrics = body["metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 10);
+        assert_eq!(metrics[3]["value"].as_f64().unwrap(), run_metrics(6)[3]);
+    }
+
+    #[test]
+    fn the_expected_search_answer_is_filtered_and_ordered() {
+        let m1 = expected_search(2000, 100);
+        assert!(!m1.is_empty() && m1.len() <= 100);
+        assert!(m1.windows(2).all(|w| w[0] >= w[1]));
+        let all = expected_search(2000, usize::MAX);
+        // About a quarter of the runs have p0 = 'a', and about half of those m0 > 0.5.
+        assert!((150..350).contains(&all.len()), "{}", all.len());
+    }
+
+    #[test]
+    fn only_loopback_targets_are_accepted() {
+        assert!(Target::parse("http://127.0.0.1:5000", "/api").is_ok());
+        assert!(Target::parse("http://[::1]:5000", "/api").is_ok());
+        assert!(Target::parse("http://10.0.0.1:5000", "/api").is_err());
+        assert!(Target::parse("https://127.0.0.1:5000", "/api").is_err());
+    }
+}

@@ -351,9 +351,7 @@ impl ArtifactRepository {
                 Some(dir) => root.join(dir.as_str()),
                 None => root.clone(),
             };
-            tokio::task::spawn_blocking(move || list_local(&folder))
-                .await
-                .map_err(|e| ArtifactError::Upload(format!("the listing did not finish: {e}")))??
+            tokio::task::spawn_blocking(move || list_local(&folder)).await.map_err(|e| unfinished("list", e))??
         } else {
             let listing = match self.store.list_with_delimiter(prefix.as_ref()).await {
                 Ok(listing) => listing,
@@ -401,7 +399,7 @@ impl ArtifactRepository {
                 Ok::<_, ArtifactError>(removed)
             })
             .await
-            .map_err(|e| ArtifactError::Upload(format!("the delete did not finish: {e}")))??;
+            .map_err(|e| unfinished("delete", e))??;
             return Ok(removed);
         }
         let removed = self.delete_under(Some(&location)).await?;
@@ -432,7 +430,7 @@ impl ArtifactRepository {
                 Ok(removed)
             })
             .await
-            .map_err(|e| ArtifactError::Upload(format!("the delete did not finish: {e}")))?;
+            .map_err(|e| unfinished("delete", e))?;
         }
         self.delete_under(None).await
     }
@@ -470,6 +468,14 @@ impl ArtifactRepository {
         };
         ArtifactPath::parse(relative.trim_start_matches('/')).ok()
     }
+}
+
+/// A blocking file-system task that panicked or was cancelled: a server fault.
+fn unfinished(action: &str, error: tokio::task::JoinError) -> ArtifactError {
+    ArtifactError::Store(object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: format!("the {action} did not finish: {error}").into(),
+    })
 }
 
 fn local_error(action: &str, path: &FsPath, error: std::io::Error) -> ArtifactError {

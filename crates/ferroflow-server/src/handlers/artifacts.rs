@@ -228,7 +228,7 @@ async fn list_proxied(State(app): State<AppState>, RawQuery(query): RawQuery) ->
     Ok(Json(files_json(entries, None)))
 }
 
-/// The `path` parameter of a query string (the last one wins, as in Flask), decoded as a
+/// The `path` parameter of a query string (the last one, if repeated), decoded as a
 /// form value; one that is not UTF-8 once decoded is an invalid path.
 fn query_path(query: &str) -> ApiResult<Option<String>> {
     let mut path = None;
