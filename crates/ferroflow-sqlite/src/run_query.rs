@@ -310,50 +310,136 @@ fn order_by(sql: &mut Sql, joins: &mut Sql, orders: &[OrderBy]) {
     sql.push(&clauses.join(", "));
 }
 
-/// The query returning `run_pk`s of one page of a run search (one extra row to detect a
-/// next page).
-pub(crate) fn search_runs_sql(
-    experiment_pks: &[i64],
-    stages: &[LifecycleStage],
-    filter: Option<&Filter>,
-    orders: &[OrderBy],
-    offset: u64,
-    limit: usize,
-) -> Sql {
-    let mut joins = Sql::default();
-    let mut tail = Sql::default();
-    order_by(&mut tail, &mut joins, orders);
+/// What every run search restricts to: experiments, lifecycle stages and the filter.
+pub(crate) struct Scope<'a> {
+    pub experiment_pks: &'a [i64],
+    pub stages: &'a [LifecycleStage],
+    pub filter: Option<&'a Filter>,
+}
 
-    let mut sql = Sql::default();
-    sql.push("SELECT r.run_pk FROM runs r");
-    sql.text.push_str(&joins.text);
-    sql.params.extend(joins.params);
-    sql.push(" WHERE r.experiment_id IN (");
-    for (i, pk) in experiment_pks.iter().enumerate() {
+fn scope_conditions(sql: &mut Sql, scope: &Scope<'_>) {
+    sql.push("r.experiment_id IN (");
+    for (i, pk) in scope.experiment_pks.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.bind(*pk);
     }
     sql.push(") AND r.lifecycle_stage IN (");
-    for (i, stage) in stages.iter().enumerate() {
+    for (i, stage) in scope.stages.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.bind(stage.as_str().to_string());
     }
     sql.push(")");
-    if let Some(filter) = filter {
+    if let Some(filter) = scope.filter {
         sql.push(" AND ");
-        expression(&mut sql, &filter.expr);
+        expression(sql, &filter.expr);
     }
-    sql.text.push_str(&tail.text);
-    sql.params.extend(tail.params);
+}
+
+fn append(sql: &mut Sql, part: Sql) {
+    sql.text.push_str(&part.text);
+    sql.params.extend(part.params);
+}
+
+fn limit_offset(sql: &mut Sql, limit: usize, offset: u64) {
     sql.push(" LIMIT ");
-    sql.bind(limit as i64 + 1);
+    sql.bind(limit as i64);
     sql.push(" OFFSET ");
     sql.bind(offset as i64);
+}
+
+/// The query returning `run_pk`s of one page of a run search, `limit` rows from `offset`.
+pub(crate) fn search_runs_sql(scope: &Scope<'_>, orders: &[OrderBy], offset: u64, limit: usize) -> Sql {
+    let mut joins = Sql::default();
+    let mut tail = Sql::default();
+    order_by(&mut tail, &mut joins, orders);
+    let mut sql = Sql::default();
+    sql.push("SELECT r.run_pk FROM runs r");
+    append(&mut sql, joins);
+    sql.push(" WHERE ");
+    scope_conditions(&mut sql, scope);
+    append(&mut sql, tail);
+    limit_offset(&mut sql, limit, offset);
     sql
+}
+
+/// When a search is ordered by a metric first, its answer is three consecutive segments:
+/// runs whose latest value is a number (in value order), then NaN, then runs without the
+/// metric. Each segment is one query, so the first can walk `latest_metrics_by_key` in
+/// the requested direction and stop after a page, instead of probing every run of the
+/// experiment and sorting them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricSegment {
+    Numbers,
+    NaN,
+    Missing,
+}
+
+impl MetricSegment {
+    pub(crate) const ALL: [MetricSegment; 3] = [MetricSegment::Numbers, MetricSegment::NaN, MetricSegment::Missing];
+}
+
+/// The leading metric order of a segmented search: its interned key and direction.
+pub(crate) struct LeadingMetric {
+    pub key_id: i64,
+    pub ascending: bool,
+}
+
+/// One segment of a search led by `leading` and then ordered by `rest`: a page of it
+/// (`Some((limit, offset))`) or, with `None`, the count of its rows.
+pub(crate) fn metric_segment_sql(
+    scope: &Scope<'_>,
+    leading: &LeadingMetric,
+    segment: MetricSegment,
+    rest: &[OrderBy],
+    page: Option<(usize, u64)>,
+) -> Sql {
+    let mut joins = Sql::default();
+    let mut tail = Sql::default();
+    order_by(&mut tail, &mut joins, rest);
+    let mut sql = Sql::default();
+    match segment {
+        // CROSS JOIN keeps latest_metrics as the outer loop, so SQLite walks its index.
+        MetricSegment::Numbers | MetricSegment::NaN => {
+            sql.push("SELECT r.run_pk FROM latest_metrics lead CROSS JOIN runs r");
+            append(&mut sql, joins);
+            sql.push(" WHERE lead.key_id = ");
+            sql.bind(leading.key_id);
+            sql.push(if segment == MetricSegment::Numbers { " AND lead.is_nan = 0" } else { " AND lead.is_nan = 1" });
+            sql.push(" AND r.run_pk = lead.run_pk AND ");
+        }
+        MetricSegment::Missing => {
+            sql.push("SELECT r.run_pk FROM runs r");
+            append(&mut sql, joins);
+            sql.push(" WHERE NOT EXISTS (SELECT 1 FROM latest_metrics lead WHERE lead.run_pk = r.run_pk AND lead.key_id = ");
+            sql.bind(leading.key_id);
+            sql.push(") AND ");
+        }
+    }
+    scope_conditions(&mut sql, scope);
+    match page {
+        Some((limit, offset)) => {
+            if segment == MetricSegment::Numbers {
+                // The tail starts with " ORDER BY ": the metric's value goes first.
+                let direction = if leading.ascending { "ASC" } else { "DESC" };
+                tail.text = tail.text.replacen(" ORDER BY ", &format!(" ORDER BY lead.value {direction}, "), 1);
+            }
+            append(&mut sql, tail);
+            limit_offset(&mut sql, limit, offset);
+            sql
+        }
+        None => {
+            // The order's joins are LEFT JOINs on unique keys: they change no count.
+            let mut count = Sql::default();
+            count.push("SELECT count(*) FROM (");
+            append(&mut count, sql);
+            count.push(")");
+            count
+        }
+    }
 }
 
 #[cfg(test)]
@@ -369,7 +455,8 @@ mod tests {
     #[test]
     fn values_are_bound_never_spliced() {
         let filter = ferroflow_core::search::parse_run_filter("params.p = 'x''; DROP TABLE runs; --'").unwrap();
-        let sql = search_runs_sql(&[1], &[LifecycleStage::Active], filter.as_ref(), &[], 0, 10);
+        let scope = Scope { experiment_pks: &[1], stages: &[LifecycleStage::Active], filter: filter.as_ref() };
+        let sql = search_runs_sql(&scope, &[], 0, 10);
         assert!(!sql.text.contains("DROP"), "{}", sql.text);
         assert!(sql.params.iter().any(|p| matches!(p, SqlValue::Text(t) if t.contains("DROP"))));
     }

@@ -170,117 +170,156 @@ pub(crate) fn load_info(conn: &Connection, run_id: &str) -> Result<(i64, RunInfo
         .ok_or_else(|| run_not_found(run_id))
 }
 
-fn key_values(conn: &Connection, sql: &str, run_pk: i64) -> Result<Vec<KeyValue>> {
-    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
-    let rows = statement
-        .query_map([run_pk], |row| Ok(KeyValue::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-        .map_err(db_error)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
-}
-
 fn metric_from_row(row: &Row<'_>) -> rusqlite::Result<Metric> {
     let is_nan: bool = row.get(4)?;
     let value: f64 = row.get(3)?;
     Ok(Metric::new(row.get::<_, String>(0)?, if is_nan { f64::NAN } else { value }, row.get(2)?, row.get(1)?))
 }
 
-/// Assembles the full run: info, latest metrics, params, tags, inputs and outputs.
-pub(crate) fn assemble(conn: &Connection, run_pk: i64, info: RunInfo) -> Result<Run> {
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT k.key, l.step, l.timestamp, l.value, l.is_nan FROM latest_metrics l \
-             JOIN metric_keys k ON k.key_id = l.key_id WHERE l.run_pk = ?1 ORDER BY k.key",
-        )
-        .map_err(db_error)?;
-    let metrics = statement
-        .query_map([run_pk], metric_from_row)
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    let params = key_values(conn, "SELECT key, value FROM params WHERE run_pk = ?1 ORDER BY key", run_pk)?;
-    // MLflow's tag order is unspecified; key order keeps answers stable.
-    let tags = key_values(conn, "SELECT key, value FROM tags WHERE run_pk = ?1 ORDER BY key", run_pk)?;
-    let inputs = load_inputs(conn, run_pk)?;
-    let outputs = load_outputs(conn, run_pk)?;
-    Ok(Run { info, data: RunData { metrics, params, tags }, inputs, outputs })
+/// `run_pks` as the JSON array that `json_each(?)` turns back into a set: one bound
+/// parameter however long the page is.
+fn pk_list(run_pks: &[i64]) -> String {
+    let mut list = String::with_capacity(run_pks.len() * 8 + 2);
+    list.push('[');
+    for (i, pk) in run_pks.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(&pk.to_string());
+    }
+    list.push(']');
+    list
 }
 
-pub(crate) fn load_by_pk(conn: &Connection, run_pk: i64) -> Result<Run> {
-    let (pk, info) = conn
-        .prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_pk = ?1"))
-        .map_err(db_error)?
-        .query_row([run_pk], info_from_row)
-        .map_err(db_error)?;
-    assemble(conn, pk, info)
+/// Runs `sql` (whose first column is a run_pk and whose only parameter is the pk list) and
+/// hands each row to `visit` with the slot of its run.
+fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    list: &str,
+    slots: &HashMap<i64, usize>,
+    mut visit: impl FnMut(usize, &Row<'_>) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
+    let mut rows = statement.query([list]).map_err(db_error)?;
+    while let Some(row) = rows.next().map_err(db_error)? {
+        let pk: i64 = row.get(0).map_err(db_error)?;
+        if let Some(slot) = slots.get(&pk) {
+            visit(*slot, row).map_err(db_error)?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads whole runs (info, latest metrics, params, tags, inputs, outputs), in the order of
+/// `run_pks`, with one query per table whatever the number of runs: a search page of 100
+/// runs costs seven queries, not six per run. Unknown pks are skipped.
+pub(crate) fn load_many(conn: &Connection, run_pks: &[i64]) -> Result<Vec<Run>> {
+    let list = pk_list(run_pks);
+    let slots: HashMap<i64, usize> = run_pks.iter().enumerate().map(|(i, pk)| (*pk, i)).collect();
+    let mut loaded: Vec<Option<Run>> = (0..run_pks.len()).map(|_| None).collect();
+    for_each_row(
+        conn,
+        &format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_pk IN (SELECT value FROM json_each(?1))"),
+        &list,
+        &slots,
+        |slot, row| {
+            let (_, info) = info_from_row(row)?;
+            loaded[slot] = Some(Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() });
+            Ok(())
+        },
+    )?;
+    let mut with_run = |sql: &str, visit: &mut dyn FnMut(&mut Run, &Row<'_>) -> rusqlite::Result<()>| {
+        for_each_row(conn, sql, &list, &slots, |slot, row| match loaded[slot].as_mut() {
+            Some(run) => visit(run, row),
+            None => Ok(()),
+        })
+    };
+    with_run(
+        "SELECT l.run_pk, k.key, l.step, l.timestamp, l.value, l.is_nan FROM latest_metrics l \
+         JOIN metric_keys k ON k.key_id = l.key_id \
+         WHERE l.run_pk IN (SELECT value FROM json_each(?1)) ORDER BY l.run_pk, k.key",
+        &mut |run, row| {
+            let is_nan: bool = row.get(5)?;
+            let value: f64 = row.get(4)?;
+            let value = if is_nan { f64::NAN } else { value };
+            run.data.metrics.push(Metric::new(row.get::<_, String>(1)?, value, row.get(3)?, row.get(2)?));
+            Ok(())
+        },
+    )?;
+    with_run(
+        "SELECT run_pk, key, value FROM params WHERE run_pk IN (SELECT value FROM json_each(?1)) ORDER BY run_pk, key",
+        &mut |run, row| {
+            run.data.params.push(KeyValue::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?));
+            Ok(())
+        },
+    )?;
+    // MLflow's tag order is unspecified; key order keeps answers stable.
+    with_run(
+        "SELECT run_pk, key, value FROM tags WHERE run_pk IN (SELECT value FROM json_each(?1)) ORDER BY run_pk, key",
+        &mut |run, row| {
+            run.data.tags.push(KeyValue::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?));
+            Ok(())
+        },
+    )?;
+    // Dataset inputs first, then their tags, matched by dataset_pk within the run.
+    let mut dataset_slots: HashMap<(i64, i64), usize> = HashMap::new();
+    with_run(
+        "SELECT i.run_pk, d.dataset_pk, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+         FROM run_dataset_inputs i JOIN datasets d ON d.dataset_pk = i.dataset_pk \
+         WHERE i.run_pk IN (SELECT value FROM json_each(?1)) ORDER BY i.run_pk, i.position",
+        &mut |run, row| {
+            let key = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
+            dataset_slots.insert(key, run.inputs.dataset_inputs.len());
+            run.inputs.dataset_inputs.push(DatasetInput {
+                tags: Vec::new(),
+                dataset: Dataset {
+                    name: row.get(2)?,
+                    digest: row.get(3)?,
+                    source_type: row.get(4)?,
+                    source: row.get(5)?,
+                    schema: row.get(6)?,
+                    profile: row.get(7)?,
+                },
+            });
+            Ok(())
+        },
+    )?;
+    if !dataset_slots.is_empty() {
+        with_run(
+            "SELECT run_pk, dataset_pk, key, value FROM run_dataset_input_tags \
+             WHERE run_pk IN (SELECT value FROM json_each(?1)) ORDER BY run_pk, dataset_pk, key",
+            &mut |run, row| {
+                let key = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
+                if let Some(input) = dataset_slots.get(&key).and_then(|i| run.inputs.dataset_inputs.get_mut(*i)) {
+                    input.tags.push(InputTag::new(row.get::<_, String>(2)?, row.get::<_, String>(3)?));
+                }
+                Ok(())
+            },
+        )?;
+    }
+    with_run(
+        "SELECT run_pk, model_id FROM run_model_inputs WHERE run_pk IN (SELECT value FROM json_each(?1)) \
+         ORDER BY run_pk, model_id",
+        &mut |run, row| {
+            run.inputs.model_inputs.push(ModelInput { model_id: row.get(1)? });
+            Ok(())
+        },
+    )?;
+    with_run(
+        "SELECT run_pk, model_id, step FROM run_model_outputs WHERE run_pk IN (SELECT value FROM json_each(?1)) \
+         ORDER BY run_pk, step, model_id",
+        &mut |run, row| {
+            run.outputs.model_outputs.push(ModelOutput { model_id: row.get(1)?, step: row.get(2)? });
+            Ok(())
+        },
+    )?;
+    Ok(loaded.into_iter().flatten().collect())
 }
 
 pub(crate) fn load(conn: &Connection, run_id: &str) -> Result<Run> {
-    let (pk, info) = load_info(conn, run_id)?;
-    assemble(conn, pk, info)
-}
-
-fn load_inputs(conn: &Connection, run_pk: i64) -> Result<RunInputs> {
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT d.dataset_pk, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
-             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_pk = i.dataset_pk \
-             WHERE i.run_pk = ?1 ORDER BY i.position",
-        )
-        .map_err(db_error)?;
-    let rows = statement
-        .query_map([run_pk], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                Dataset {
-                    name: row.get(1)?,
-                    digest: row.get(2)?,
-                    source_type: row.get(3)?,
-                    source: row.get(4)?,
-                    schema: row.get(5)?,
-                    profile: row.get(6)?,
-                },
-            ))
-        })
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    let mut dataset_inputs = Vec::with_capacity(rows.len());
-    let mut tag_statement = conn
-        .prepare_cached(
-            "SELECT key, value FROM run_dataset_input_tags WHERE run_pk = ?1 AND dataset_pk = ?2 ORDER BY key",
-        )
-        .map_err(db_error)?;
-    for (dataset_pk, dataset) in rows {
-        let tags = tag_statement
-            .query_map(params![run_pk, dataset_pk], |row| {
-                Ok(InputTag::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(db_error)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_error)?;
-        dataset_inputs.push(DatasetInput { tags, dataset });
-    }
-    let mut model_statement = conn
-        .prepare_cached("SELECT model_id FROM run_model_inputs WHERE run_pk = ?1 ORDER BY model_id")
-        .map_err(db_error)?;
-    let model_inputs = model_statement
-        .query_map([run_pk], |row| Ok(ModelInput { model_id: row.get(0)? }))
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    Ok(RunInputs { dataset_inputs, model_inputs })
-}
-
-fn load_outputs(conn: &Connection, run_pk: i64) -> Result<RunOutputs> {
-    let mut statement = conn
-        .prepare_cached("SELECT model_id, step FROM run_model_outputs WHERE run_pk = ?1 ORDER BY step, model_id")
-        .map_err(db_error)?;
-    let model_outputs = statement
-        .query_map([run_pk], |row| Ok(ModelOutput { model_id: row.get(0)?, step: row.get(1)? }))
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    Ok(RunOutputs { model_outputs })
+    let (pk, _) = load_info(conn, run_id)?;
+    load_many(conn, &[pk])?.pop().ok_or_else(|| run_not_found(run_id))
 }
 
 pub(crate) fn update(conn: &Connection, request: UpdateRun) -> Result<RunInfo> {
@@ -310,14 +349,17 @@ pub(crate) fn set_lifecycle(conn: &Connection, run_id: &str, stage: LifecycleSta
 }
 
 /// Interns a metric key, returning its integer id.
-pub(crate) fn metric_key_id(conn: &Connection, key: &str) -> Result<i64> {
-    if let Some(id) = conn
-        .prepare_cached("SELECT key_id FROM metric_keys WHERE key = ?1")
+/// The interned id of a metric key, if any run ever logged it (never creates one).
+pub(crate) fn existing_metric_key_id(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    conn.prepare_cached("SELECT key_id FROM metric_keys WHERE key = ?1")
         .map_err(db_error)?
         .query_row([key], |row| row.get(0))
         .optional()
-        .map_err(db_error)?
-    {
+        .map_err(db_error)
+}
+
+pub(crate) fn metric_key_id(conn: &Connection, key: &str) -> Result<i64> {
+    if let Some(id) = existing_metric_key_id(conn, key)? {
         return Ok(id);
     }
     conn.prepare_cached("INSERT INTO metric_keys (key) VALUES (?1)")

@@ -147,6 +147,49 @@ pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Resu
     Ok(filter_sort_page(items, Entity::Experiment, filter.as_ref(), &orders, offset, request.max_results))
 }
 
+fn run_pks(conn: &Connection, query: run_query::Sql) -> Result<Vec<i64>> {
+    let mut statement = conn.prepare_cached(&query.text).map_err(db_error)?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(query.params.iter()), |row| row.get::<_, i64>(0))
+        .map_err(db_error)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+}
+
+/// A page of a search ordered first by a metric, read segment by segment
+/// ([`run_query::MetricSegment`]): a later segment is queried only when the page reaches
+/// it, and a skipped segment is counted to carry the offset past it.
+fn metric_led_page(
+    conn: &Connection,
+    scope: &run_query::Scope<'_>,
+    leading: &run_query::LeadingMetric,
+    rest: &[OrderBy],
+    offset: u64,
+    wanted: usize,
+) -> Result<Vec<i64>> {
+    let mut pks = Vec::with_capacity(wanted.min(1024));
+    let mut skip = offset;
+    for segment in run_query::MetricSegment::ALL {
+        let still_wanted = wanted - pks.len();
+        if still_wanted == 0 {
+            break;
+        }
+        let found = run_pks(conn, run_query::metric_segment_sql(scope, leading, segment, rest, Some((still_wanted, skip))))?;
+        if found.is_empty() && skip > 0 {
+            let query = run_query::metric_segment_sql(scope, leading, segment, rest, None);
+            let total: i64 = conn
+                .prepare_cached(&query.text)
+                .map_err(db_error)?
+                .query_row(rusqlite::params_from_iter(query.params.iter()), |row| row.get(0))
+                .map_err(db_error)?;
+            skip = skip.saturating_sub(total as u64);
+        } else {
+            skip = 0;
+        }
+        pks.extend(found);
+    }
+    Ok(pks)
+}
+
 pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> {
     let offset = decode_offset(request.page_token.as_deref())?;
     let experiment_pks: Vec<i64> = request
@@ -160,15 +203,19 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
     if experiment_pks.is_empty() || stages.is_empty() {
         return Ok(Page { items: Vec::new(), next_page_token: None });
     }
-    let query =
-        run_query::search_runs_sql(&experiment_pks, &stages, filter.as_ref(), &orders, offset, request.max_results);
-    let mut statement = conn.prepare_cached(&query.text).map_err(db_error)?;
-    let pks = statement
-        .query_map(rusqlite::params_from_iter(query.params.iter()), |row| row.get::<_, i64>(0))
-        .map_err(db_error)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_error)?;
-    let fetched = pks.into_iter().map(|pk| runs::load_by_pk(conn, pk)).collect::<Result<Vec<_>>>()?;
+    let scope = run_query::Scope { experiment_pks: &experiment_pks, stages: &stages, filter: filter.as_ref() };
+    // One row past the page tells whether there is a next page.
+    let wanted = request.max_results + 1;
+    let leading = match orders.first() {
+        Some(first) if first.key.kind == KeyKind::Metric => runs::existing_metric_key_id(conn, &first.key.name)?
+            .map(|key_id| run_query::LeadingMetric { key_id, ascending: first.ascending }),
+        _ => None,
+    };
+    let pks = match leading {
+        Some(leading) => metric_led_page(conn, &scope, &leading, &orders[1..], offset, wanted)?,
+        None => run_pks(conn, run_query::search_runs_sql(&scope, &orders, offset, wanted))?,
+    };
+    let fetched = runs::load_many(conn, &pks)?;
     Ok(page_from(fetched, offset, request.max_results))
 }
 
