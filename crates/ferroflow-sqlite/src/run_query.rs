@@ -414,7 +414,9 @@ pub(crate) fn metric_segment_sql(
         MetricSegment::Missing => {
             sql.push("SELECT r.run_pk FROM runs r");
             append(&mut sql, joins);
-            sql.push(" WHERE NOT EXISTS (SELECT 1 FROM latest_metrics lead WHERE lead.run_pk = r.run_pk AND lead.key_id = ");
+            sql.push(
+                " WHERE NOT EXISTS (SELECT 1 FROM latest_metrics lead WHERE lead.run_pk = r.run_pk AND lead.key_id = ",
+            );
             sql.bind(leading.key_id);
             sql.push(") AND ");
         }

@@ -225,7 +225,12 @@ pub(crate) fn load_many(conn: &Connection, run_pks: &[i64]) -> Result<Vec<Run>> 
         &slots,
         |slot, row| {
             let (_, info) = info_from_row(row)?;
-            loaded[slot] = Some(Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() });
+            loaded[slot] = Some(Run {
+                info,
+                data: RunData::default(),
+                inputs: RunInputs::default(),
+                outputs: RunOutputs::default(),
+            });
             Ok(())
         },
     )?;

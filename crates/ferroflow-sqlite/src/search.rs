@@ -173,7 +173,8 @@ fn metric_led_page(
         if still_wanted == 0 {
             break;
         }
-        let found = run_pks(conn, run_query::metric_segment_sql(scope, leading, segment, rest, Some((still_wanted, skip))))?;
+        let found =
+            run_pks(conn, run_query::metric_segment_sql(scope, leading, segment, rest, Some((still_wanted, skip))))?;
         if found.is_empty() && skip > 0 {
             let query = run_query::metric_segment_sql(scope, leading, segment, rest, None);
             let total: i64 = conn
