@@ -12,6 +12,7 @@ mod run_query;
 mod runs;
 mod schema;
 mod search;
+mod series;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -171,6 +172,24 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>> {
-        self.db.read(move |conn| search::bulk_interval(conn, query)).await
+        // A chart of many runs is read on every core: each share of the runs on its own
+        // reader connection (each run is still read from one snapshot).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let share = query.run_ids.len().div_ceil(cores).max(16);
+        let reads: Vec<_> = query
+            .run_ids
+            .chunks(share)
+            .map(|run_ids| {
+                let part = BulkIntervalQuery { run_ids: run_ids.to_vec(), ..query.clone() };
+                let db = Arc::clone(&self.db);
+                tokio::spawn(async move { db.read(move |conn| search::bulk_interval(conn, part)).await })
+            })
+            .collect();
+        let mut metrics = Vec::new();
+        for read in reads {
+            let part = read.await.map_err(|e| ferroflow_core::Error::internal(format!("read task failed: {e}")))??;
+            metrics.extend(part);
+        }
+        Ok(metrics)
     }
 }

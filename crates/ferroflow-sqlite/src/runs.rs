@@ -1,5 +1,6 @@
 //! Run, metric, param, tag and input/output operations on one connection.
 
+use std::cmp::Ordering::Equal;
 use std::collections::HashMap;
 
 use ferroflow_core::names::generate_run_name;
@@ -13,6 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db::db_error;
 use crate::experiments;
+use crate::series::{stored_value, Series};
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
 
@@ -448,11 +450,12 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
             )));
         }
     }
-    // History rows go in one by one; the latest value per key is reduced in memory first,
-    // so a batch costs one upsert per key rather than one per point.
+    // Points go in key by key in stored order (step, timestamp, value), so a series that
+    // arrives in order in one batch stays regular (crate::series), and each key's latest
+    // value and shape cost one read and one upsert per batch, not one per point.
     let mut key_ids: HashMap<&str, i64> = HashMap::new();
-    let mut newest: HashMap<i64, Metric> = HashMap::new();
-    for metric in &batch.metrics {
+    let mut points: Vec<(i64, usize)> = Vec::with_capacity(batch.metrics.len());
+    for (index, metric) in batch.metrics.iter().enumerate() {
         let key_id = match key_ids.get(metric.key.as_str()) {
             Some(id) => *id,
             None => {
@@ -461,21 +464,46 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
                 id
             }
         };
-        let mut stored = metric.clone();
-        stored.value = clamp_infinity(stored.value);
-        insert_history_point(conn, run.pk, key_id, &stored)?;
-        match newest.get(&key_id) {
-            Some(current) if !stored.is_newer_than(current) => {}
-            _ => {
-                newest.insert(key_id, stored);
+        points.push((key_id, index));
+    }
+    let stored: Vec<Metric> = batch
+        .metrics
+        .iter()
+        .map(|metric| {
+            let mut stored = metric.clone();
+            stored.value = clamp_infinity(stored.value);
+            stored
+        })
+        .collect();
+    let order_key = |point: &Metric| {
+        let (value, is_nan) = stored_value(point.value);
+        (point.step, point.timestamp, value, is_nan)
+    };
+    points.sort_by(|(key_a, a), (key_b, b)| {
+        key_a.cmp(key_b).then_with(|| order_key(&stored[*a]).partial_cmp(&order_key(&stored[*b])).unwrap_or(Equal))
+    });
+    let mut series: Option<Series> = None;
+    for (key_id, index) in points {
+        let current = match series.take() {
+            Some(current) if current.key_id() == key_id => current,
+            finished => {
+                if let Some(finished) = finished {
+                    finished.save(conn)?;
+                }
+                Series::load(conn, run.pk, key_id)?
             }
+        };
+        let current = series.insert(current);
+        let point = &stored[index];
+        if insert_history_point(conn, run.pk, key_id, point)? {
+            current.append(point);
         }
-        if let Some(model_id) = &metric.model_id {
-            crate::logged_models::record_metric(conn, model_id, &batch.run_id, metric)?;
+        if let Some(model_id) = &batch.metrics[index].model_id {
+            crate::logged_models::record_metric(conn, model_id, &batch.run_id, &batch.metrics[index])?;
         }
     }
-    for (key_id, metric) in &newest {
-        update_latest(conn, run.pk, *key_id, metric)?;
+    if let Some(finished) = series {
+        finished.save(conn)?;
     }
     for tag in &batch.tags {
         upsert_tag(conn, run.pk, tag)?;
@@ -483,41 +511,18 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     Ok(())
 }
 
-/// `(value, is_nan)` as stored: NaN becomes 0 with the flag set (SQLite has no NaN).
-fn stored_value(value: f64) -> (f64, bool) {
-    if value.is_nan() {
-        (0.0, true)
-    } else {
-        (value, false)
-    }
-}
-
-fn insert_history_point(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
+/// Adds a point to the history; false when the identical point was already there.
+fn insert_history_point(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<bool> {
     let (value, is_nan) = stored_value(metric.value);
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .map_err(db_error)?
-    .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
-    .map_err(db_error)?;
-    Ok(())
-}
-
-/// Replaces the run's latest value for the key if `metric` is strictly newer by
-/// (step, timestamp, stored value), as MLflow decides.
-fn update_latest(conn: &Connection, run_pk: i64, key_id: i64, metric: &Metric) -> Result<()> {
-    let (value, is_nan) = stored_value(metric.value);
-    conn.prepare_cached(
-        "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
-         value = excluded.value, is_nan = excluded.is_nan \
-         WHERE (excluded.step, excluded.timestamp, excluded.value) \
-             > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-    )
-    .map_err(db_error)?
-    .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
-    .map_err(db_error)?;
-    Ok(())
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO metrics (run_pk, key_id, step, timestamp, value, is_nan) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(db_error)?
+        .execute(params![run_pk, key_id, metric.step, metric.timestamp, value, is_nan])
+        .map_err(db_error)?;
+    Ok(inserted == 1)
 }
 
 pub(crate) fn delete_tag(conn: &Connection, run_id: &str, key: &str) -> Result<()> {
@@ -622,24 +627,5 @@ pub(crate) fn metric_history(
         .map_err(db_error)?;
     let limit = limit.map(|l| l as i64 + 1).unwrap_or(-1);
     let rows = statement.query_map(params![run_pk, key, limit, offset as i64], metric_from_row).map_err(db_error)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
-}
-
-/// All points of one run's metric within an inclusive step range, ordered by step.
-pub(crate) fn metric_points_in_steps(
-    conn: &Connection,
-    run_pk: i64,
-    key: &str,
-    steps: Option<(i64, i64)>,
-) -> Result<Vec<Metric>> {
-    let (low, high) = steps.unwrap_or((i64::MIN, i64::MAX));
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT ?2, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
-             WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
-             AND m.step BETWEEN ?3 AND ?4 ORDER BY m.step, m.timestamp, m.value, m.is_nan",
-        )
-        .map_err(db_error)?;
-    let rows = statement.query_map(params![run_pk, key, low, high], metric_from_row).map_err(db_error)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }

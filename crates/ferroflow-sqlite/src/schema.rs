@@ -11,7 +11,8 @@ use rusqlite::Connection;
 use crate::db::db_error;
 
 /// Each entry upgrades the schema by one version; never edit a released entry.
-const MIGRATIONS: &[&str] = &[V1_TRACKING, crate::logged_models::SCHEMA, crate::registry::SCHEMA];
+const MIGRATIONS: &[&str] =
+    &[V1_TRACKING, crate::logged_models::SCHEMA, crate::registry::SCHEMA, crate::series::SCHEMA];
 
 /// v1: the tracking core.
 const V1_TRACKING: &str = r#"
@@ -135,4 +136,45 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tracing::info!(version, "applied schema migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_database_reaches_the_current_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
+        // Idempotent: a second start applies nothing.
+        migrate(&mut conn).unwrap();
+        assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn the_series_migration_counts_existing_history_and_marks_it_irregular() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO metrics VALUES (1, 1, 0, 5, 0.5, 0), (1, 1, 1, 6, 0.25, 0), (1, 1, 2, 7, 0.1, 0), \
+             (1, 2, 0, 5, 3.0, 0), (2, 1, 0, 5, 1.0, 0);
+             INSERT INTO latest_metrics VALUES (1, 1, 2, 7, 0.1, 0), (1, 2, 0, 5, 3.0, 0), (2, 1, 0, 5, 1.0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let shape =
+            |run: i64, key: i64| crate::series::shape(&conn, run, key).unwrap().map(|s| (s.point_count, s.regular));
+        assert_eq!(shape(1, 1), Some((3, false)));
+        assert_eq!(shape(1, 2), Some((1, false)));
+        assert_eq!(shape(2, 1), Some((1, false)));
+        assert_eq!(shape(2, 2), None);
+    }
 }

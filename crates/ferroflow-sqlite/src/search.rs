@@ -14,12 +14,13 @@ use ferroflow_core::types::{Experiment, LifecycleStage, LoggedModel, Metric, Pag
 use ferroflow_core::Result;
 use ferroflow_store::logged_models::SearchLoggedModels;
 use ferroflow_store::{BulkIntervalQuery, SearchExperiments, SearchRuns};
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
 use crate::db::db_error;
 use crate::experiments;
 use crate::run_query;
 use crate::runs;
+use crate::series;
 
 fn stages(view_type: ViewType) -> Vec<LifecycleStage> {
     [LifecycleStage::Active, LifecycleStage::Deleted].into_iter().filter(|s| view_type.includes(*s)).collect()
@@ -279,16 +280,15 @@ pub(crate) fn logged_models(
     Ok(filter_sort_page(items, Entity::LoggedModel, filter.as_ref(), &orders, offset, request.max_results))
 }
 
-/// MLflow 3.18's chart sampling over one run's rows (already in (step, timestamp, value)
-/// order): split them into `max_results` NTILE buckets, keep each bucket's first row, and
-/// make sure the very last row is kept, replacing the last pick when there is no room.
-pub(crate) fn sample_rows<T: Clone>(rows: &[T], max_results: usize) -> Vec<T> {
+/// MLflow 3.18's chart sampling over one run's rows (in (step, timestamp, value) order):
+/// split them into `max_results` NTILE buckets, keep each bucket's first row, and make sure
+/// the very last row is kept, replacing the last pick when there is no room. Returns the
+/// kept rows' indices, ascending.
+pub(crate) fn sample_indices(total: usize, max_results: usize) -> Vec<usize> {
     let buckets = max_results.max(1);
-    let total = rows.len();
     if total == 0 {
         return Vec::new();
     }
-    // Indices, not values, decide identity: a NaN row never equals itself.
     let mut kept: Vec<usize> = if total <= buckets {
         (0..total).collect()
     } else {
@@ -301,19 +301,101 @@ pub(crate) fn sample_rows<T: Clone>(rows: &[T], max_results: usize) -> Vec<T> {
         }
         kept.push(total - 1);
     }
-    kept.into_iter().map(|i| rows[i].clone()).collect()
+    kept
+}
+
+fn point_from_row(row: &rusqlite::Row<'_>, key: &str, run_id: &str) -> rusqlite::Result<Metric> {
+    let is_nan: bool = row.get(3)?;
+    let value: f64 = row.get(2)?;
+    let mut metric = Metric::new(key, if is_nan { f64::NAN } else { value }, row.get(1)?, row.get(0)?);
+    metric.run_id = Some(run_id.to_string());
+    Ok(metric)
+}
+
+/// The sampled points of a regular series: their steps are known, so only the kept rows
+/// are read, each by primary key.
+fn sample_regular(
+    conn: &Connection,
+    run_pk: i64,
+    key_id: i64,
+    shape: &series::Shape,
+    steps: (i64, i64),
+    max_results: usize,
+    (key, run_id): (&str, &str),
+) -> Result<Vec<Metric>> {
+    let Some((first, last)) = shape.index_range(steps.0, steps.1) else { return Ok(Vec::new()) };
+    let kept = sample_indices((last - first + 1) as usize, max_results);
+    let wanted: Vec<String> = kept.iter().map(|i| shape.step_at(first + *i as i64).to_string()).collect();
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT step, timestamp, value, is_nan FROM metrics \
+             WHERE run_pk = ?1 AND key_id = ?2 AND step IN (SELECT value FROM json_each(?3)) \
+             ORDER BY step, timestamp, value, is_nan",
+        )
+        .map_err(db_error)?;
+    let rows = statement
+        .query_map(params![run_pk, key_id, format!("[{}]", wanted.join(","))], |row| point_from_row(row, key, run_id))
+        .map_err(db_error)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error)
+}
+
+/// The sampled points of any series: one ordered scan of the step range, building only
+/// the kept rows.
+fn sample_by_scan(
+    conn: &Connection,
+    run_pk: i64,
+    key_id: i64,
+    shape: &series::Shape,
+    steps: Option<(i64, i64)>,
+    max_results: usize,
+    (key, run_id): (&str, &str),
+) -> Result<Vec<Metric>> {
+    let (low, high) = steps.unwrap_or((i64::MIN, i64::MAX));
+    let total = match steps {
+        None => shape.point_count,
+        Some(_) => conn
+            .prepare_cached("SELECT count(*) FROM metrics WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4")
+            .map_err(db_error)?
+            .query_row(params![run_pk, key_id, low, high], |row| row.get(0))
+            .map_err(db_error)?,
+    };
+    let kept = sample_indices(total as usize, max_results);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT step, timestamp, value, is_nan FROM metrics \
+             WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step, timestamp, value, is_nan",
+        )
+        .map_err(db_error)?;
+    let mut rows = statement.query(params![run_pk, key_id, low, high]).map_err(db_error)?;
+    let mut points = Vec::with_capacity(kept.len());
+    let mut next = kept.iter().peekable();
+    let mut index = 0usize;
+    while let Some(&&wanted) = next.peek() {
+        let Some(row) = rows.next().map_err(db_error)? else { break };
+        if index == wanted {
+            points.push(point_from_row(row, key, run_id).map_err(db_error)?);
+            next.next();
+        }
+        index += 1;
+    }
+    Ok(points)
 }
 
 pub(crate) fn bulk_interval(conn: &Connection, query: BulkIntervalQuery) -> Result<Vec<Metric>> {
+    let Some(key_id) = runs::existing_metric_key_id(conn, &query.metric_key)? else { return Ok(Vec::new()) };
     let mut result = Vec::new();
     for run_id in &query.run_ids {
-        // Unknown runs contribute no rows, as in MLflow.
+        // Unknown runs, and runs without the key, contribute no rows, as in MLflow.
         let Ok(run) = runs::find(conn, run_id) else { continue };
-        let points = runs::metric_points_in_steps(conn, run.pk, &query.metric_key, query.steps)?;
-        result.extend(sample_rows(&points, query.max_results).into_iter().map(|mut m| {
-            m.run_id = Some(run_id.clone());
-            m
-        }));
+        let Some(shape) = series::shape(conn, run.pk, key_id)? else { continue };
+        let names = (query.metric_key.as_str(), run_id.as_str());
+        let points = if shape.regular {
+            let steps = query.steps.unwrap_or((i64::MIN, i64::MAX));
+            sample_regular(conn, run.pk, key_id, &shape, steps, query.max_results, names)?
+        } else {
+            sample_by_scan(conn, run.pk, key_id, &shape, query.steps, query.max_results, names)?
+        };
+        result.extend(points);
     }
     Ok(result)
 }
@@ -324,13 +406,12 @@ mod tests {
 
     #[test]
     fn sampling_matches_ntile_and_keeps_the_last_row() {
-        let rows: Vec<i64> = (0..10).collect();
         // NTILE(4) over 10 rows: buckets of 3,3,2,2 start at 0,3,6,8; the last row replaces 8.
-        assert_eq!(sample_rows(&rows, 4), vec![0, 3, 6, 9]);
-        assert_eq!(sample_rows(&rows, 1), vec![9]);
-        assert_eq!(sample_rows(&rows, 20), rows);
-        let many: Vec<i64> = (0..1000).collect();
-        let kept = sample_rows(&many, 10);
+        assert_eq!(sample_indices(10, 4), vec![0, 3, 6, 9]);
+        assert_eq!(sample_indices(10, 1), vec![9]);
+        assert_eq!(sample_indices(10, 20), (0..10).collect::<Vec<_>>());
+        assert_eq!(sample_indices(0, 20), Vec::<usize>::new());
+        let kept = sample_indices(1000, 10);
         assert_eq!(kept.len(), 10);
         assert_eq!((kept[0], kept[9]), (0, 999));
     }

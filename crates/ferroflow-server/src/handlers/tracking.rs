@@ -723,7 +723,7 @@ pub struct BulkIntervalMessage {
 pub async fn get_metric_history_bulk_interval(
     State(app): State<AppState>,
     rpc: Rpc<BulkIntervalMessage>,
-) -> JsonResult {
+) -> ApiResult<Json<Paged<Metric>>> {
     let message = rpc.message;
     let metric_key = required_text(message.metric_key, "metric_key")?;
     if message.run_ids.is_empty() {
@@ -765,8 +765,6 @@ pub async fn get_metric_history_bulk_interval(
             max_results,
         })
         .await?;
-    if metrics.is_empty() {
-        return empty();
-    }
-    Ok(Json(json!({ "metrics": metrics })))
+    // Serialised straight from the entities: a chart answer holds tens of thousands of points.
+    Ok(Json(Paged { key: "metrics", page: ferroflow_core::types::Page { items: metrics, next_page_token: None } }))
 }

@@ -27,6 +27,7 @@ macro_rules! conformance_suite {
             search_experiments_paging,
             inputs_and_outputs,
             bulk_interval_samples,
+            bulk_interval_matches_reference_sampling,
             concurrent_writers_all_succeed,
         );
         $crate::registry_conformance_cases!($make);

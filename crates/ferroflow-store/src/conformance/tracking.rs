@@ -383,6 +383,120 @@ pub async fn bulk_interval_samples<S: Store>(store: &S) {
     assert_eq!(ranged.iter().map(|m| m.step).collect::<Vec<_>>(), (100..110).collect::<Vec<_>>());
 }
 
+/// Reference chart sampling, written from MLflow's definition: number the rows with
+/// NTILE(max_results) in (step, timestamp, value) order, keep the first row of each tile,
+/// and keep the last row too (in place of the last tile's first row when all tiles are
+/// already represented).
+fn reference_sample(rows: &[Metric], max_results: usize) -> Vec<Metric> {
+    let n = rows.len();
+    let tiles = max_results.min(n.max(1));
+    let (small, big_tiles) = (n / tiles.max(1), n % tiles.max(1));
+    let tile_of = |i: usize| {
+        let big_rows = big_tiles * (small + 1);
+        if i < big_rows {
+            i / (small + 1)
+        } else {
+            big_tiles + (i - big_rows) / small.max(1)
+        }
+    };
+    let mut kept: Vec<usize> = (0..n).filter(|&i| i == 0 || tile_of(i) != tile_of(i - 1)).collect();
+    if n > 0 && kept.last() != Some(&(n - 1)) {
+        if kept.len() >= max_results {
+            kept.pop();
+        }
+        kept.push(n - 1);
+    }
+    kept.into_iter().map(|i| rows[i].clone()).collect()
+}
+
+/// Bulk-interval answers equal the reference sampling of the full history for series of
+/// every shape (dense, strided, repeated steps, logged out of order, NaN, one point),
+/// logged over several requests, with and without step ranges.
+pub async fn bulk_interval_matches_reference_sampling<S: Store>(store: &S) {
+    let stored_order = |a: &Metric, b: &Metric| {
+        let v = |m: &Metric| if m.value.is_nan() { 0.0 } else { m.value };
+        (a.step, a.timestamp)
+            .cmp(&(b.step, b.timestamp))
+            .then(v(a).total_cmp(&v(b)))
+            .then(a.value.is_nan().cmp(&b.value.is_nan()))
+    };
+    let series: Vec<(&str, Vec<Vec<Metric>>)> = vec![
+        (
+            "dense",
+            (0..4).map(|b| (b * 250..(b + 1) * 250).map(|s| metric("y", s as f64, 1000 + s, s)).collect()).collect(),
+        ),
+        ("strided", vec![(0..300).map(|i| metric("y", (i % 7) as f64, i, 5 + i * 10)).collect()]),
+        ("repeats", vec![(0..400).map(|i| metric("y", i as f64, i, i / 3)).collect()]),
+        (
+            "reversed",
+            (0..3).rev().map(|b| (b * 100..(b + 1) * 100).map(|s| metric("y", s as f64, s, s)).collect()).collect(),
+        ),
+        (
+            "shuffled",
+            vec![(0..200)
+                .map(|i| {
+                    let s = (i * 37) % 200;
+                    metric("y", s as f64, s, s)
+                })
+                .collect()],
+        ),
+        ("nan", vec![(0..150).map(|s| metric("y", if s % 4 == 0 { f64::NAN } else { s as f64 }, s, s)).collect()]),
+        ("single", vec![vec![metric("y", 1.5, 7, 42)]]),
+        (
+            "gap",
+            vec![
+                (0..50).map(|s| metric("y", 0.0, s, s)).collect(),
+                (60..120).map(|s| metric("y", 0.0, s, s)).collect(),
+            ],
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (name, batches) in &series {
+        let run_id = new_run(store, "0").await;
+        for batch in batches {
+            log(store, &run_id, batch.clone(), vec![], vec![]).await.unwrap();
+        }
+        runs.push((name.to_string(), run_id));
+    }
+    for steps in [None, Some((0, 1_000_000)), Some((10, 99)), Some((95, 95)), Some((42, 42)), Some((-5, 3))] {
+        for max_results in [1, 2, 7, 50, 320, 2000] {
+            let answer = store
+                .get_metric_history_bulk_interval(BulkIntervalQuery {
+                    run_ids: runs.iter().map(|(_, id)| id.clone()).collect(),
+                    metric_key: "y".into(),
+                    steps,
+                    max_results,
+                })
+                .await
+                .unwrap();
+            for (name, run_id) in &runs {
+                let mut history = store
+                    .get_metric_history(MetricHistoryQuery {
+                        run_id: run_id.clone(),
+                        metric_key: "y".into(),
+                        max_results: None,
+                        page_token: None,
+                    })
+                    .await
+                    .unwrap()
+                    .items;
+                history.sort_by(stored_order);
+                history.retain(|m| steps.is_none_or(|(low, high)| (low..=high).contains(&m.step)));
+                let expected: Vec<(i64, i64, String)> = reference_sample(&history, max_results)
+                    .iter()
+                    .map(|m| (m.step, m.timestamp, format!("{}", m.value)))
+                    .collect();
+                let got: Vec<(i64, i64, String)> = answer
+                    .iter()
+                    .filter(|m| m.run_id.as_deref() == Some(run_id.as_str()))
+                    .map(|m| (m.step, m.timestamp, format!("{}", m.value)))
+                    .collect();
+                assert_eq!(got, expected, "series {name}, steps {steps:?}, max_results {max_results}");
+            }
+        }
+    }
+}
+
 pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let writes = (0..200).map(|step| {

@@ -1,0 +1,224 @@
+//! One row per (run, metric key) in `latest_metrics`: MLflow's latest value, plus a summary
+//! of the key's history that lets a chart read sample it without touching every point.
+//!
+//! The summary is the point count and, for a *regular* series, its shape: a series is
+//! regular while every point has been appended with a step exactly one stride past the
+//! previous one (steps 0, 1, 2, … or 0, 10, 20, …, one point per step), which is how
+//! training loops log. The i-th point of a regular series (in the stored (step,
+//! timestamp, value) order) has step `first_step + i * step_stride`, so the chart
+//! sampler can address the rows it keeps by primary key. Anything else (a repeated step,
+//! a step logged out of order, a changed stride) makes the series irregular for good, and
+//! charts fall back to one ordered scan of it.
+
+use ferroflow_core::types::Metric;
+use ferroflow_core::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::db::db_error;
+
+/// `(value, is_nan)` as stored: NaN becomes 0 with the flag set (SQLite has no NaN).
+pub(crate) fn stored_value(value: f64) -> (f64, bool) {
+    if value.is_nan() {
+        (0.0, true)
+    } else {
+        (value, false)
+    }
+}
+
+/// The history summary of one (run, key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub point_count: i64,
+    pub first_step: i64,
+    /// 0 until a second point fixes it.
+    pub step_stride: i64,
+    pub regular: bool,
+}
+
+impl Shape {
+    const EMPTY: Shape = Shape { point_count: 0, first_step: 0, step_stride: 0, regular: true };
+
+    /// The shape after appending a point at `step`.
+    fn with_point(self, step: i64) -> Shape {
+        let mut next = self;
+        next.point_count += 1;
+        if self.point_count == 0 {
+            next.first_step = step;
+            next.regular = true;
+        } else if self.regular {
+            let last_step = self.first_step as i128 + (self.point_count as i128 - 1) * self.step_stride as i128;
+            if self.point_count == 1 && step > self.first_step {
+                next.step_stride = step - self.first_step;
+            } else if self.step_stride == 0 || step as i128 != last_step + self.step_stride as i128 {
+                next.regular = false;
+            }
+        }
+        next
+    }
+
+    /// The step of the point at `index`, for a regular series.
+    pub(crate) fn step_at(&self, index: i64) -> i64 {
+        self.first_step + index * self.step_stride
+    }
+
+    /// For a regular series, the index range `[first, last]` of the points whose steps
+    /// lie in `[low, high]`; `None` when there are none.
+    pub(crate) fn index_range(&self, low: i64, high: i64) -> Option<(i64, i64)> {
+        if self.point_count == 0 {
+            return None;
+        }
+        let count = self.point_count as i128;
+        let (first, stride) = (self.first_step as i128, self.step_stride.max(1) as i128);
+        let (low, high) = (low as i128, high as i128);
+        // ceil((low - first) / stride) and floor((high - first) / stride), clamped.
+        let start = if low <= first { 0 } else { (low - first + stride - 1) / stride };
+        let end = if high < first { -1 } else { ((high - first) / stride).min(count - 1) };
+        (start <= end).then_some((start as i64, end as i64))
+    }
+}
+
+/// The latest point of a key and its history's shape, as a batch updates them.
+pub(crate) struct Series {
+    run_pk: i64,
+    key_id: i64,
+    latest: Option<Metric>,
+    shape: Shape,
+    changed: bool,
+}
+
+impl Series {
+    pub(crate) fn key_id(&self) -> i64 {
+        self.key_id
+    }
+
+    pub(crate) fn load(conn: &Connection, run_pk: i64, key_id: i64) -> Result<Series> {
+        let row = conn
+            .prepare_cached(
+                "SELECT step, timestamp, value, is_nan, point_count, first_step, step_stride, regular \
+                 FROM latest_metrics WHERE run_pk = ?1 AND key_id = ?2",
+            )
+            .map_err(db_error)?
+            .query_row(params![run_pk, key_id], |row| {
+                let is_nan: bool = row.get(3)?;
+                let value: f64 = row.get(2)?;
+                let latest = Metric::new("", if is_nan { f64::NAN } else { value }, row.get(1)?, row.get(0)?);
+                let shape = Shape {
+                    point_count: row.get(4)?,
+                    first_step: row.get(5)?,
+                    step_stride: row.get(6)?,
+                    regular: row.get(7)?,
+                };
+                Ok((latest, shape))
+            })
+            .optional()
+            .map_err(db_error)?;
+        let (latest, shape) = match row {
+            Some((latest, shape)) => (Some(latest), shape),
+            None => (None, Shape::EMPTY),
+        };
+        Ok(Series { run_pk, key_id, latest, shape, changed: false })
+    }
+
+    /// Records a point that was just inserted into the history (not an ignored duplicate).
+    pub(crate) fn append(&mut self, point: &Metric) {
+        self.shape = self.shape.with_point(point.step);
+        if self.latest.as_ref().is_none_or(|latest| point.is_newer_than(latest)) {
+            self.latest = Some(point.clone());
+        }
+        self.changed = true;
+    }
+
+    pub(crate) fn save(&self, conn: &Connection) -> Result<()> {
+        let Some(latest) = self.latest.as_ref().filter(|_| self.changed) else { return Ok(()) };
+        let (value, is_nan) = stored_value(latest.value);
+        let shape = &self.shape;
+        conn.prepare_cached(
+            "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan, point_count, first_step, \
+             step_stride, regular) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+             value = excluded.value, is_nan = excluded.is_nan, point_count = excluded.point_count, \
+             first_step = excluded.first_step, step_stride = excluded.step_stride, regular = excluded.regular",
+        )
+        .map_err(db_error)?
+        .execute(params![
+            self.run_pk,
+            self.key_id,
+            latest.step,
+            latest.timestamp,
+            value,
+            is_nan,
+            shape.point_count,
+            shape.first_step,
+            shape.step_stride,
+            shape.regular
+        ])
+        .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// The shape of one run's key, if it has any point.
+pub(crate) fn shape(conn: &Connection, run_pk: i64, key_id: i64) -> Result<Option<Shape>> {
+    conn.prepare_cached(
+        "SELECT point_count, first_step, step_stride, regular FROM latest_metrics WHERE run_pk = ?1 AND key_id = ?2",
+    )
+    .map_err(db_error)?
+    .query_row(params![run_pk, key_id], |row| {
+        Ok(Shape { point_count: row.get(0)?, first_step: row.get(1)?, step_stride: row.get(2)?, regular: row.get(3)? })
+    })
+    .optional()
+    .map_err(db_error)
+}
+
+/// v4: the history summary columns, filled in for existing data (which is conservatively
+/// marked irregular: its insertion order is unknown).
+pub(crate) const SCHEMA: &str = r#"
+    ALTER TABLE latest_metrics ADD COLUMN point_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE latest_metrics ADD COLUMN first_step INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE latest_metrics ADD COLUMN step_stride INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE latest_metrics ADD COLUMN regular INTEGER NOT NULL DEFAULT 0;
+    UPDATE latest_metrics SET point_count = (
+        SELECT count(*) FROM metrics m WHERE m.run_pk = latest_metrics.run_pk AND m.key_id = latest_metrics.key_id
+    );
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape_of(steps: &[i64]) -> Shape {
+        steps.iter().fold(Shape::EMPTY, |shape, step| shape.with_point(*step))
+    }
+
+    #[test]
+    fn appending_one_stride_at_a_time_stays_regular() {
+        assert_eq!(shape_of(&[0, 1, 2, 3]), Shape { point_count: 4, first_step: 0, step_stride: 1, regular: true });
+        assert_eq!(shape_of(&[5, 15, 25]), Shape { point_count: 3, first_step: 5, step_stride: 10, regular: true });
+        assert!(shape_of(&[7]).regular);
+    }
+
+    #[test]
+    fn repeats_gaps_and_reordering_make_a_series_irregular() {
+        assert!(!shape_of(&[0, 0]).regular);
+        assert!(!shape_of(&[0, 1, 1]).regular);
+        assert!(!shape_of(&[0, 1, 3]).regular);
+        assert!(!shape_of(&[3, 2]).regular);
+        assert!(!shape_of(&[0, 2, 1]).regular);
+        // Irregular for good, even if later points would fit again.
+        assert!(!shape_of(&[0, 2, 1, 4, 6]).regular);
+        assert_eq!(shape_of(&[0, 2, 1]).point_count, 3);
+    }
+
+    #[test]
+    fn index_ranges_clamp_to_the_series() {
+        let shape = shape_of(&[10, 20, 30, 40, 50]);
+        assert_eq!(shape.index_range(i64::MIN, i64::MAX), Some((0, 4)));
+        assert_eq!(shape.index_range(15, 40), Some((1, 3)));
+        assert_eq!(shape.index_range(20, 20), Some((1, 1)));
+        assert_eq!(shape.index_range(21, 29), None);
+        assert_eq!(shape.index_range(60, 70), None);
+        assert_eq!(shape.index_range(0, 5), None);
+        assert_eq!(shape.step_at(3), 40);
+        assert_eq!(shape_of(&[3]).index_range(0, 3), Some((0, 0)));
+    }
+}
