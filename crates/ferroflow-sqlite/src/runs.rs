@@ -482,33 +482,60 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     points.sort_by(|(key_a, a), (key_b, b)| {
         key_a.cmp(key_b).then_with(|| order_key(&stored[*a]).partial_cmp(&order_key(&stored[*b])).unwrap_or(Equal))
     });
-    let mut series: Option<Series> = None;
-    for (key_id, index) in points {
-        let current = match series.take() {
-            Some(current) if current.key_id() == key_id => current,
-            finished => {
-                if let Some(finished) = finished {
-                    finished.save(conn)?;
-                }
-                Series::load(conn, run.pk, key_id)?
+    for group in points.chunk_by(|(a, _), (b, _)| a == b) {
+        let key_id = group[0].0;
+        let group: Vec<&Metric> = group.iter().map(|(_, index)| &stored[*index]).collect();
+        let mut series = Series::load(conn, run.pk, key_id)?;
+        let mut chunks = group.chunks_exact(INSERT_CHUNK);
+        for chunk in &mut chunks {
+            if insert_history_chunk(conn, run.pk, key_id, chunk)? == chunk.len() {
+                chunk.iter().for_each(|point| series.append(point));
+            } else {
+                // Some points were already stored (a retried request): which ones is unknown.
+                series.append_some_of(chunk);
             }
-        };
-        let current = series.insert(current);
-        let point = &stored[index];
-        if insert_history_point(conn, run.pk, key_id, point)? {
-            current.append(point);
         }
-        if let Some(model_id) = &batch.metrics[index].model_id {
-            crate::logged_models::record_metric(conn, model_id, &batch.run_id, &batch.metrics[index])?;
+        for point in chunks.remainder() {
+            if insert_history_point(conn, run.pk, key_id, point)? {
+                series.append(point);
+            }
         }
+        series.save(conn)?;
     }
-    if let Some(finished) = series {
-        finished.save(conn)?;
+    for metric in &batch.metrics {
+        if let Some(model_id) = &metric.model_id {
+            crate::logged_models::record_metric(conn, model_id, &batch.run_id, metric)?;
+        }
     }
     for tag in &batch.tags {
         upsert_tag(conn, run.pk, tag)?;
     }
     Ok(())
+}
+
+/// Rows per multi-row history INSERT: binding and stepping one statement per point was a
+/// third of log-batch's write time.
+const INSERT_CHUNK: usize = 50;
+
+/// Adds `INSERT_CHUNK` points to the history in one statement; returns how many were new.
+fn insert_history_chunk(conn: &Connection, run_pk: i64, key_id: i64, points: &[&Metric]) -> Result<usize> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; INSERT_CHUNK].join(", ");
+        format!("INSERT OR IGNORE INTO metrics (run_pk, key_id, step, timestamp, value, is_nan) VALUES {rows}")
+    });
+    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
+    for (i, point) in points.iter().enumerate() {
+        let (value, is_nan) = stored_value(point.value);
+        let at = i * 6;
+        statement.raw_bind_parameter(at + 1, run_pk).map_err(db_error)?;
+        statement.raw_bind_parameter(at + 2, key_id).map_err(db_error)?;
+        statement.raw_bind_parameter(at + 3, point.step).map_err(db_error)?;
+        statement.raw_bind_parameter(at + 4, point.timestamp).map_err(db_error)?;
+        statement.raw_bind_parameter(at + 5, value).map_err(db_error)?;
+        statement.raw_bind_parameter(at + 6, is_nan).map_err(db_error)?;
+    }
+    statement.raw_execute().map_err(db_error)
 }
 
 /// Adds a point to the history; false when the identical point was already there.

@@ -84,13 +84,10 @@ pub(crate) struct Series {
     latest: Option<Metric>,
     shape: Shape,
     changed: bool,
+    recount: bool,
 }
 
 impl Series {
-    pub(crate) fn key_id(&self) -> i64 {
-        self.key_id
-    }
-
     pub(crate) fn load(conn: &Connection, run_pk: i64, key_id: i64) -> Result<Series> {
         let row = conn
             .prepare_cached(
@@ -116,7 +113,7 @@ impl Series {
             Some((latest, shape)) => (Some(latest), shape),
             None => (None, Shape::EMPTY),
         };
-        Ok(Series { run_pk, key_id, latest, shape, changed: false })
+        Ok(Series { run_pk, key_id, latest, shape, changed: false, recount: false })
     }
 
     /// Records a point that was just inserted into the history (not an ignored duplicate).
@@ -128,7 +125,27 @@ impl Series {
         self.changed = true;
     }
 
-    pub(crate) fn save(&self, conn: &Connection) -> Result<()> {
+    /// Records points of which an unknown subset was inserted: the series can no longer
+    /// be known to be regular, and its count is taken again when it is saved.
+    pub(crate) fn append_some_of(&mut self, points: &[&Metric]) {
+        for point in points {
+            if self.latest.as_ref().is_none_or(|latest| point.is_newer_than(latest)) {
+                self.latest = Some((*point).clone());
+            }
+        }
+        self.shape.regular = false;
+        self.recount = true;
+        self.changed = true;
+    }
+
+    pub(crate) fn save(&mut self, conn: &Connection) -> Result<()> {
+        if self.recount {
+            self.shape.point_count = conn
+                .prepare_cached("SELECT count(*) FROM metrics WHERE run_pk = ?1 AND key_id = ?2")
+                .map_err(db_error)?
+                .query_row(params![self.run_pk, self.key_id], |row| row.get(0))
+                .map_err(db_error)?;
+        }
         let Some(latest) = self.latest.as_ref().filter(|_| self.changed) else { return Ok(()) };
         let (value, is_nan) = stored_value(latest.value);
         let shape = &self.shape;

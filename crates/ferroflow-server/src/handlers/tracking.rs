@@ -457,14 +457,20 @@ pub struct MetricMessage {
 }
 
 impl MetricMessage {
-    /// `path` prefixes the field names in "missing" messages: `""` or `"metrics[i]."`.
-    fn into_metric(self, path: &str) -> Result<Metric, ApiError> {
-        let mut metric = Metric::new(
-            required(self.key, &format!("{path}key"))?,
-            required(self.value, &format!("{path}value"))?,
-            required(self.timestamp, &format!("{path}timestamp"))?,
-            self.step.unwrap_or(0),
-        );
+    /// `index` is the metric's position in a batch, named in "missing" messages
+    /// (`metrics[i].key`); the name is only formatted when a field is actually missing.
+    fn into_metric(self, index: Option<usize>) -> Result<Metric, ApiError> {
+        let missing = |field: &str| {
+            let name = match index {
+                Some(i) => format!("metrics[{i}].{field}"),
+                None => field.to_string(),
+            };
+            ApiError(Error::missing_parameter(&name))
+        };
+        let key = self.key.ok_or_else(|| missing("key"))?;
+        let value = self.value.ok_or_else(|| missing("value"))?;
+        let timestamp = self.timestamp.ok_or_else(|| missing("timestamp"))?;
+        let mut metric = Metric::new(key, value, timestamp, self.step.unwrap_or(0));
         metric.model_id = self.model_id.filter(|m| !m.is_empty());
         metric.dataset_name = self.dataset_name.filter(|m| !m.is_empty());
         metric.dataset_digest = self.dataset_digest.filter(|m| !m.is_empty());
@@ -489,7 +495,7 @@ async fn write_batch(app: &AppState, mut batch: LogBatch) -> JsonResult {
 pub async fn log_metric(State(app): State<AppState>, rpc: Rpc<LogMetricMessage>) -> JsonResult {
     let message = rpc.message;
     let run_id = message.id.resolve()?;
-    let metric = message.metric.into_metric("")?;
+    let metric = message.metric.into_metric(None)?;
     validation::validate_metric(&metric, "")?;
     write_batch(&app, LogBatch { run_id, metrics: vec![metric], ..Default::default() }).await
 }
@@ -573,7 +579,7 @@ pub async fn log_batch(State(app): State<AppState>, rpc: Rpc<LogBatchMessage>) -
         .metrics
         .into_iter()
         .enumerate()
-        .map(|(i, metric)| metric.into_metric(&format!("metrics[{i}].")))
+        .map(|(i, metric)| metric.into_metric(Some(i)))
         .collect::<Result<_, _>>()?;
     let params = batch_key_values(message.params, "params")?;
     let tags = batch_key_values(message.tags, "tags")?;

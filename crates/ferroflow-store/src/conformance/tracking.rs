@@ -442,6 +442,18 @@ pub async fn bulk_interval_matches_reference_sampling<S: Store>(store: &S) {
         ),
         ("nan", vec![(0..150).map(|s| metric("y", if s % 4 == 0 { f64::NAN } else { s as f64 }, s, s)).collect()]),
         ("single", vec![vec![metric("y", 1.5, 7, 42)]]),
+        // A retried request, and one overlapping an earlier one: duplicates are ignored.
+        ("retried", {
+            let batch: Vec<Metric> = (0..120).map(|s| metric("y", s as f64, s, s)).collect();
+            vec![batch.clone(), batch, (120..200).map(|s| metric("y", s as f64, s, s)).collect()]
+        }),
+        (
+            "overlapping",
+            vec![
+                (0..100).map(|s| metric("y", s as f64, s, s)).collect(),
+                (75..200).map(|s| metric("y", s as f64, s, s)).collect(),
+            ],
+        ),
         (
             "gap",
             vec![
