@@ -444,9 +444,13 @@ class Runner:
                 raise BenchError(f"history read failed: {(done.stdout + done.stderr).strip()[-1500:]}")
             res = json.loads(done.stdout.strip().splitlines()[-1])
             res["median_s"] = statistics.median(res["seconds"])
+            res["http_median_s"] = statistics.median(res["http_seconds"])
+            res["decode_median_s"] = statistics.median(res["decode_seconds"])
             w["w5"] = res
             self.say(f"  {'5 get_metric_history 100k':<28} {res['median_s']:.3f} s (median of {reps}: "
                      + ", ".join(f"{x:.3f}" for x in res["seconds"]) + f"; {s.w5_points:,} points)")
+            self.say(f"  {'5b same pages, HTTP only':<28} {res['http_median_s']:.3f} s; the client's decoding "
+                     f"of them alone {res['decode_median_s']:.3f} s")
 
         def w6():
             if "seed" not in w:
@@ -505,6 +509,8 @@ def figure(results: dict, kind: str, key: str):
             return w["w4"]["units_per_s"]
         if key == "w5":
             return w["w5"]["median_s"]
+        if key == "w5b":
+            return w["w5"]["http_median_s"]
         if key == "w6":
             return None if w["w6"].get("unsupported") else w["w6"]["mean_ms"]
         if key == "cold":
@@ -530,6 +536,8 @@ ROWS = [
     ("w4", "4. search-runs, filter + order, 100 results", "req/s", True, "≥ 500", lambda f, t, m: f >= 500, True),
     ("w5", "5. 100k-point history, Python client", "s", False, "≥ 10× faster than FastTrackML",
      lambda f, t, m: None if t is None else t / f >= 10, True),
+    ("w5b", "5b. the same 100k points, HTTP only (client decoding excluded)", "s", False, "(diagnostic)",
+     lambda f, t, m: None, True),
     ("w6", "6. bulk-interval chart load, 100 runs", "ms", False, "≤ 50 ms", lambda f, t, m: f <= 50, True),
     ("cold", "7a. cold start until /health", "ms", False, "≤ 100 ms", lambda f, t, m: f <= 100, False),
     ("idle", "7b. RSS idle", "MB", False, "≤ 30 MB", lambda f, t, m: f <= 30, False),
