@@ -162,8 +162,9 @@ def machine_busy_seconds() -> float:
 
 
 class Server:
-    def __init__(self, kind: str, workdir: Path, bins: dict[str, str]):
+    def __init__(self, kind: str, workdir: Path, bins: dict[str, str], extra: tuple[str, ...] = ()):
         self.kind = kind
+        self.extra = list(extra)
         self.dir = workdir
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
@@ -178,7 +179,7 @@ class Server:
         port = str(self.port)
         if self.kind == "ferroflow":
             return [self.bins["ferroflow"], "server", "--host", "127.0.0.1", "--port", port,
-                    "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", art]
+                    "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", art, *self.extra]
         if self.kind == "fasttrackml":
             # FastTrackML reads sqlite://<path>; an absolute path gives three slashes.
             return [self.bins["fml"], "server", "--listen-address", f"127.0.0.1:{port}",
@@ -349,7 +350,7 @@ class Runner:
             self.problems.append(f"{kind} {name}: {e}")
             self.say(f"  {name:<28} FAILED: {e}")
 
-    def workloads(self, kind: str, server: Server, r: dict, w: dict) -> None:
+    def workloads(self, kind: str, server: Server, r: dict, w: dict, only: tuple[str, ...] = ()) -> None:
         s = self.s
 
         def w1():
@@ -479,6 +480,8 @@ class Runner:
         for name, fn in (("w1", w1), ("w2", w2), ("w3", w3), ("w4", w4), ("seed", seed), ("w5", w5), ("w6", w6)):
             if self.args.workloads and name not in self.args.workloads:
                 continue
+            if only and name not in only:
+                continue
             self.guarded(kind, name, fn)
 
     def run(self, servers: list[str]) -> int:
@@ -488,6 +491,20 @@ class Runner:
             except BenchError as e:
                 self.problems.append(f"{kind}: {e}")
                 self.say(f"  FAILED: {e}")
+        if "ferroflow" in servers and self.args.mode == "full":
+            self.sync_full = self.bench_sync_full()
+
+    def bench_sync_full(self) -> dict:
+        """The write workloads again on a fresh ferroflow started with `--sync full`."""
+        self.say("\n== ferroflow --sync full (fsync per group commit)")
+        r: dict = {"workloads": {}}
+        server = Server("ferroflow", self.workdir / "ferroflow-sync-full", self.bins, ("--sync", "full"))
+        server.start()
+        try:
+            self.workloads("ferroflow", server, r, r["workloads"], only=("w1", "w2", "w3"))
+        finally:
+            server.stop()
+        return r
         return 0
 
 
@@ -709,6 +726,23 @@ def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: s
     out += ["", "Per-workload detail (CPU is cores busy on average during the workload; server and load generator "
             "share the machine's cores; 'other' is the rest of the machine, which should be near 0):",
             "", *details(runner.results, servers), ""]
+    sync_full = getattr(runner, "sync_full", None)
+    normal = runner.results.get("ferroflow", {}).get("workloads", {})
+    if sync_full:
+        full = sync_full["workloads"]
+        out += ["The cost of `--sync full` (an fsync of the WAL on every group commit, for power-loss safety), "
+                "measured in the same run on a fresh store:", "",
+                "| Workload | unit | `--sync normal` | `--sync full` | full ÷ normal | p50 ms normal → full |",
+                "|---|---|---|---|---|---|"]
+        for key, label, unit in (("w1", "1. log-metric, 16 connections", "req/s"),
+                                 ("w2", "2. log-batch of 1000 points", "points/s"),
+                                 ("w3", "3. create run + log-batch", "runs/s")):
+            a, b = normal.get(key), full.get(key)
+            if not a or not b:
+                continue
+            out.append(f"| {label} | {unit} | {a['units_per_s']:,.0f} | {b['units_per_s']:,.0f} | "
+                       f"{b['units_per_s'] / a['units_per_s']:.2f} | {a['p50_ms']:.2f} → {b['p50_ms']:.2f} |")
+        out.append("")
     if runner.problems:
         out += ["Problems seen during the run:", ""] + [f"- {p}" for p in runner.problems] + [""]
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import logging
 import os
 import posixpath
 import re
@@ -316,19 +317,37 @@ def test_sklearn_log_model_in_run_artifacts_mlflow2(client, experiment_id, tmp_p
     assert yaml.safe_load((local / "MLmodel").read_text())["run_id"] == run_id
 
 
+class Collected(logging.Handler):
+    """Keeps the messages of a logger that does not propagate (MLflow's do not)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 @pytest.mark.skipif(IS_MLFLOW3, reason="MLflow 2.x clients record logged models with runs/log-model")
-@pytest.mark.xfail(
-    COMPAT_SERVER == "ferroflow",
-    reason="ferroflow does not serve POST runs/log-model yet (the 2.x client warns and goes on)",
-    strict=False,
-)
 def test_mlflow2_log_model_records_the_history_tag(client, experiment_id):
     model, _ = trained_model()
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, artifact_path="model")
-    history = client.get_run(run.info.run_id).data.tags.get("mlflow.log-model.history")
-    assert history is not None
-    assert json.loads(history)[0]["artifact_path"] == "model"
+    warnings_seen = Collected()
+    logging.getLogger("mlflow").addHandler(warnings_seen)
+    try:
+        with mlflow.start_run() as run:
+            mlflow.sklearn.log_model(model, artifact_path="model")
+            mlflow.sklearn.log_model(model, artifact_path="second")
+    finally:
+        logging.getLogger("mlflow").removeHandler(warnings_seen)
+    # The client warns when the server cannot record the model.
+    assert not [m for m in warnings_seen.messages if "Logging model metadata to the tracking server" in m]
+    history = json.loads(client.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
+    assert [entry["artifact_path"] for entry in history] == ["model", "second"]
+    for entry in history:
+        assert entry["run_id"] == run.info.run_id
+        assert {"python_function", "sklearn"} <= set(entry["flavors"])
+        assert all("config" not in flavor for flavor in entry["flavors"].values())
+        assert entry["utc_time_created"]
 
 
 # ----------------------------------------------------------------------------- log_* helpers

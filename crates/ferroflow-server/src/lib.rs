@@ -78,6 +78,7 @@ fn mlflow_api() -> Router<AppState> {
         .route("/runs/delete-tag", post(tracking::delete_tag))
         .route("/runs/log-inputs", post(tracking::log_inputs))
         .route("/runs/outputs", post(tracking::log_outputs))
+        .route("/runs/log-model", post(tracking::log_model))
         .route("/metrics/get-history", get(tracking::get_metric_history))
         .route("/metrics/get-history-bulk-interval", get(tracking::get_metric_history_bulk_interval))
         .merge(handlers::logged_models::routes())

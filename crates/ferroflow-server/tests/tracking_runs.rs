@@ -809,3 +809,45 @@ async fn outputs_record_model_outputs() {
         .await
         .not_found();
 }
+
+#[tokio::test]
+async fn log_model_appends_to_the_history_tag() {
+    let app = spawn_app().await;
+    let run_id = app.create_run("0").await;
+    let model = json!({
+        "run_id": run_id, "artifact_path": "model", "utc_time_created": "2026-11-26 10:00:00.000001",
+        "flavors": { "python_function": { "loader_module": "mlflow.sklearn", "config": { "big": true } } },
+        "signature": { "inputs": "[]" },
+    });
+    for _ in 0..2 {
+        let body = json!({ "run_id": run_id, "model_json": model.to_string() });
+        assert_eq!(app.post_json("runs/log-model", &body).await.ok(), json!({}));
+    }
+    let run = app.get_run(&run_id).await;
+    let tags = run["data"]["tags"].as_array().unwrap();
+    let history = tags.iter().find(|t| t["key"] == "mlflow.log-model.history").expect("history tag");
+    let entry = format!(
+        r#"{{"run_id": "{run_id}", "artifact_path": "model", "utc_time_created": "2026-11-26 10:00:00.000001", "model_uuid": null, "flavors": {{"python_function": {{"loader_module": "mlflow.sklearn"}}}}}}"#
+    );
+    assert_eq!(history["value"], format!("[{entry}, {entry}]"));
+}
+
+#[tokio::test]
+async fn log_model_errors() {
+    let app = spawn_app().await;
+    let run_id = app.create_run("0").await;
+    let message = app.post_json("runs/log-model", &json!({ "run_id": run_id })).await.invalid();
+    assert!(message.contains("'model_json'"), "{message}");
+    let message = app.post_json("runs/log-model", &json!({ "run_id": run_id, "model_json": "{oops" })).await.invalid();
+    assert_eq!(message, "Malformed model info. \n {oops \n is not a valid JSON.");
+    let partial = json!({ "run_id": run_id, "model_json": json!({ "run_id": run_id, "flavors": {} }).to_string() });
+    let message = app.post_json("runs/log-model", &partial).await.invalid();
+    assert_eq!(message, "Model json is missing mandatory fields: {'artifact_path', 'utc_time_created'}");
+    let model = json!({ "run_id": "x", "artifact_path": "m", "utc_time_created": "t", "flavors": {} }).to_string();
+    let missing = "0".repeat(32);
+    app.post_json("runs/log-model", &json!({ "run_id": missing, "model_json": model })).await.not_found();
+    // A failed request leaves no tag behind.
+    let run = app.get_run(&run_id).await;
+    let tags = run["data"]["tags"].as_array().cloned().unwrap_or_default();
+    assert!(tags.iter().all(|t| t["key"] != "mlflow.log-model.history"), "{tags:?}");
+}

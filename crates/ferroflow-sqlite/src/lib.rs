@@ -153,6 +153,11 @@ impl TrackingStore for SqliteStore {
         self.db.write(move |conn| runs::log_inputs(conn, &id, datasets, models)).await
     }
 
+    async fn append_model_history(&self, run_id: &str, entry: String) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |conn| runs::append_model_history(conn, &id, &entry)).await
+    }
+
     async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
         let id = run_id.to_string();
         self.db.write(move |conn| runs::log_outputs(conn, &id, models)).await

@@ -620,6 +620,22 @@ pub(crate) fn log_inputs(
     Ok(())
 }
 
+pub(crate) fn append_model_history(conn: &Connection, run_id: &str, entry: &str) -> Result<()> {
+    use ferroflow_core::model_history::{append_entry, HISTORY_TAG};
+    let run = find_active(conn, run_id)?;
+    let current: Option<String> = conn
+        .prepare_cached("SELECT value FROM tags WHERE run_pk = ?1 AND key = ?2")
+        .map_err(db_error)?
+        .query_row(params![run.pk, HISTORY_TAG], |row| row.get(0))
+        .optional()
+        .map_err(db_error)?;
+    let mut value = append_entry(current.as_deref(), entry)?;
+    // Like any tag value, the list is cut at MLflow's limit (after which, as in MLflow,
+    // it no longer parses and further appends are refused).
+    ferroflow_core::validation::truncate_chars(&mut value, ferroflow_core::validation::MAX_TAG_VAL_LENGTH);
+    upsert_tag(conn, run.pk, &RunTag::new(HISTORY_TAG, value))
+}
+
 pub(crate) fn log_outputs(conn: &Connection, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
     let run = find_active(conn, run_id)?;
     for model in models {

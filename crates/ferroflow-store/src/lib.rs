@@ -118,6 +118,10 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
     async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, models: Vec<ModelInput>) -> Result<()>;
     async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()>;
+    /// The legacy `runs/log-model` record: appends `entry` (a JSON object, see
+    /// `ferroflow_core::model_history`) to the active run's `mlflow.log-model.history` tag
+    /// in one write, so concurrent appends are never lost.
+    async fn append_model_history(&self, run_id: &str, entry: String) -> Result<()>;
 
     async fn get_metric_history(&self, query: MetricHistoryQuery) -> Result<Page<Metric>>;
     /// Metric points of several runs, each run sampled down to `max_results` points;

@@ -675,6 +675,30 @@ pub async fn log_outputs(State(app): State<AppState>, rpc: Rpc<LogOutputsMessage
     empty()
 }
 
+#[derive(Deserialize)]
+pub struct LogModelMessage {
+    #[serde(flatten)]
+    id: RunIdMessage,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    model_json: Option<String>,
+}
+
+/// The legacy `runs/log-model` (MLflow 2.x clients call it after every `log_model`):
+/// records the model in the run's `mlflow.log-model.history` tag.
+pub async fn log_model(State(app): State<AppState>, rpc: Rpc<LogModelMessage>) -> JsonResult {
+    let message = rpc.message;
+    let run_id = message.id.resolve()?;
+    let model_json = required_text(message.model_json, "model_json")?;
+    // Python's str(datetime.utcnow()), which MLflow uses for a missing creation time.
+    let now = || {
+        let text = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        text.strip_suffix(".000000").map(str::to_string).unwrap_or(text)
+    };
+    let entry = ferroflow_core::model_history::history_entry(&model_json, now)?;
+    app.store.append_model_history(&run_id, entry).await?;
+    empty()
+}
+
 // ---------------------------------------------------------------- metric reads
 
 #[derive(Deserialize)]

@@ -28,6 +28,7 @@ macro_rules! conformance_suite {
             inputs_and_outputs,
             bulk_interval_samples,
             bulk_interval_matches_reference_sampling,
+            model_history_appends,
             concurrent_writers_all_succeed,
         );
         $crate::registry_conformance_cases!($make);

@@ -509,6 +509,33 @@ pub async fn bulk_interval_matches_reference_sampling<S: Store>(store: &S) {
     }
 }
 
+/// The legacy model history: entries append in order (concurrent ones included), a
+/// deleted run refuses them, and a tag that is not a list is refused rather than lost.
+pub async fn model_history_appends<S: Store>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let tag = ferroflow_core::model_history::HISTORY_TAG;
+    store.append_model_history(&run_id, r#"{"artifact_path": "a"}"#.into()).await.unwrap();
+    let appends = (0..20).map(|i| store.append_model_history(&run_id, format!(r#"{{"n": {i}}}"#)));
+    for outcome in futures_join_all(appends).await {
+        outcome.unwrap();
+    }
+    let value = store.get_run(&run_id).await.unwrap().data.tags.into_iter().find(|t| t.key == tag).unwrap().value;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&value).unwrap();
+    assert_eq!(list.len(), 21, "{value}");
+    assert!(value.starts_with(r#"[{"artifact_path": "a"}, {"n": "#), "{value}");
+    let mut numbers: Vec<i64> = list[1..].iter().map(|e| e["n"].as_i64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (0..20).collect::<Vec<_>>());
+
+    let other = new_run(store, "0").await;
+    log(store, &other, vec![], vec![], vec![RunTag::new(tag, "not a list")]).await.unwrap();
+    let refused = store.append_model_history(&other, "{}".into()).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidParameterValue);
+    store.delete_run(&run_id).await.unwrap();
+    let refused = store.append_model_history(&run_id, "{}".into()).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidParameterValue, "{}", refused.message);
+}
+
 pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let writes = (0..200).map(|step| {
