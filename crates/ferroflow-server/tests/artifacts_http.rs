@@ -3,10 +3,10 @@
 //! round trips, download headers, listings, error bodies, the upload size limit and a
 //! streamed 64 MiB transfer.
 
-#[path = "common/artifact_support.rs"]
-mod artifact_support;
+mod common;
 
-use artifact_support::{pseudo_random, spawn, ArtifactServer};
+use common::artifacts::{pseudo_random, spawn, ArtifactServer};
+use common::{spawn_app_with, Artifacts, TestAppOptions};
 use ferroflow_server::ServerConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -434,23 +434,13 @@ async fn the_size_limit_also_applies_to_chunked_uploads() {
 
 #[tokio::test]
 async fn proxy_routes_are_absent_when_artifacts_are_not_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ferroflow_sqlite::SqliteStore::open(ferroflow_sqlite::SqliteOptions {
-        path: dir.path().join("db.sqlite"),
-        default_artifact_root: dir.path().join("direct").display().to_string(),
-        sync: ferroflow_sqlite::SyncMode::Normal,
+    let app = spawn_app_with(TestAppOptions {
+        artifacts: Artifacts::NotServed,
+        default_artifact_root: Some("direct".into()),
+        ..TestAppOptions::default()
     })
-    .unwrap();
-    let state = ferroflow_server::AppState::new(std::sync::Arc::new(store), None, ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (_shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = ferroflow_server::serve(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    .await;
+    let base = &app.address;
     let client = reqwest::Client::new();
     for (method, path) in [
         (reqwest::Method::PUT, format!("{PROXY}/a.txt")),
@@ -463,7 +453,7 @@ async fn proxy_routes_are_absent_when_artifacts_are_not_served() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error_code"], "ENDPOINT_NOT_FOUND", "{method} {path}: {body}");
     }
-    assert!(!dir.path().join("direct").join("a.txt").exists());
+    assert!(!app.data_dir().join("direct").join("a.txt").exists());
 }
 
 /// The SHA-256 of `len` pseudo-random bytes made in 1 MiB blocks (seeded by block number).

@@ -4,55 +4,27 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{spawn_app, TestApp};
-use ferroflow_server::{AppState, ServerConfig};
-use ferroflow_sqlite::{SqliteOptions, SqliteStore, SyncMode};
+use common::artifacts::pseudo_random;
+use common::{spawn_app, spawn_app_with, Artifacts, TestApp, TestAppOptions};
+use ferroflow_server::ServerConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const MPU: &str = "/api/2.0/mlflow-artifacts/mpu";
 
 /// A server whose artifact cap is `max_artifact_bytes` (or that serves no artifacts).
-async fn spawn_with(
-    max_artifact_bytes: u64,
-    serve_artifacts: bool,
-) -> (String, tempfile::TempDir, tokio::sync::oneshot::Sender<()>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions {
-        path: dir.path().join("db.sqlite"),
-        default_artifact_root: "mlflow-artifacts:/".into(),
-        sync: SyncMode::Normal,
+async fn spawn_with(max_artifact_bytes: u64, serve_artifacts: bool) -> TestApp {
+    spawn_app_with(TestAppOptions {
+        config: ServerConfig { max_artifact_bytes, ..ServerConfig::default() },
+        artifacts: if serve_artifacts { Artifacts::Proxied } else { Artifacts::NotServed },
+        ..TestAppOptions::default()
     })
-    .unwrap();
-    let artifacts = serve_artifacts
-        .then(|| ferroflow_artifacts::ArtifactRepository::open_local(&dir.path().join("artifacts")).unwrap());
-    let state =
-        AppState::new(Arc::new(store), artifacts, ServerConfig { max_artifact_bytes, ..ServerConfig::default() });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = ferroflow_server::serve(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    (address, dir, shutdown)
+    .await
 }
 
 /// Deterministic, non-repeating-looking bytes.
 fn data(len: usize) -> Vec<u8> {
-    let mut state: u32 = 0x9e37_79b9;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 24) as u8
-        })
-        .collect()
+    pseudo_random(len, 0x9e37_79b9)
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> common::ApiResponse {
@@ -95,7 +67,8 @@ async fn server_info_claims_multipart_uploads_only_when_artifacts_are_served() {
         assert_eq!(info["multipart_uploads_enabled"], true);
         assert_eq!(info["multipart_downloads_enabled"], false);
     }
-    let (address, _dir, _stop) = spawn_with(1 << 20, false).await;
+    let no_artifacts = spawn_with(1 << 20, false).await;
+    let address = &no_artifacts.address;
     let info: Value =
         reqwest::get(format!("{address}/api/3.0/mlflow/server-info")).await.unwrap().json().await.unwrap();
     assert_eq!(info["multipart_uploads_enabled"], false);
@@ -295,7 +268,8 @@ async fn bad_requests_are_4xx_and_write_nothing() {
 
 #[tokio::test]
 async fn the_artifact_size_cap_holds_for_parts_and_the_whole() {
-    let (address, _dir, _stop) = spawn_with(10, true).await;
+    let app = spawn_with(10, true).await;
+    let address = &app.address;
     let client = reqwest::Client::new();
     let created: Value = client
         .post(format!("{address}{MPU}/create/x"))
@@ -374,19 +348,9 @@ async fn presigned_download_points_at_ranged_reads_of_the_file() {
 
 #[tokio::test]
 async fn multipart_can_be_switched_off_and_the_client_falls_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ferroflow_sqlite::SqliteStore::open(ferroflow_sqlite::SqliteOptions {
-        path: dir.path().join("db.sqlite"),
-        default_artifact_root: "mlflow-artifacts:/".into(),
-        sync: ferroflow_sqlite::SyncMode::Normal,
-    })
-    .unwrap();
-    let artifacts = ferroflow_artifacts::ArtifactRepository::open_local(&dir.path().join("artifacts")).unwrap();
     let config = ServerConfig { multipart_uploads: false, ..ServerConfig::default() };
-    let state = AppState::new(Arc::new(store), Some(artifacts), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(ferroflow_server::serve(listener, state, std::future::pending()));
+    let app = spawn_app_with(TestAppOptions { config, ..TestAppOptions::default() }).await;
+    let address = app.addr;
     let client = reqwest::Client::new();
     let info: serde_json::Value =
         client.get(format!("http://{address}/api/3.0/mlflow/server-info")).send().await.unwrap().json().await.unwrap();

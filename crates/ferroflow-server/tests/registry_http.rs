@@ -2,7 +2,10 @@
 //! port over a fresh SQLite store, driven the way the MLflow client drives it, with the
 //! answers MLflow gives (shapes recorded from MLflow 3.18 and MLflow's messages).
 
+mod common;
+
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,19 +13,22 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use common::{query_string, spawn_app_with, Artifacts, TestApp, TestAppOptions};
 use ferroflow_server::handlers::webhooks::delivery::{set_policy, WebhookPolicy};
-use ferroflow_server::{AppState, ServerConfig};
-use ferroflow_sqlite::{SqliteOptions, SqliteStore, SyncMode};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- harness
 
-struct App {
-    address: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+/// The shared [`TestApp`] with the registry suite's own call helpers.
+struct App(TestApp);
+
+impl Deref for App {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 struct Answer {
@@ -76,30 +82,12 @@ fn loopback_policy() -> WebhookPolicy {
 
 async fn spawn_app() -> App {
     set_policy(loopback_policy());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(SqliteOptions {
-        path: dir.path().join("ferroflow.db"),
-        default_artifact_root: "mlflow-artifacts:/".into(),
-        sync: SyncMode::Normal,
-    })
-    .expect("open store");
-    let state = AppState::new(Arc::new(store), None, ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("addr"));
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = ferroflow_server::serve(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    App { address, client: reqwest::Client::new(), _dir: dir, _shutdown: shutdown }
+    App(spawn_app_with(TestAppOptions { artifacts: Artifacts::NotServed, ..TestAppOptions::default() }).await)
 }
 
 impl App {
     async fn call(&self, method: Method, rpc: &str, body: Option<Value>) -> Answer {
-        let url = format!("{}/api/2.0/mlflow/{rpc}", self.address);
-        let mut request = self.client.request(method, url);
+        let mut request = self.client.request(method, self.api(rpc));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -124,8 +112,7 @@ impl App {
 
     /// A GET with a query string, as the Python client encodes it.
     async fn get(&self, rpc: &str, query: &[(&str, &str)]) -> Answer {
-        let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
-        let url = format!("{}/api/2.0/mlflow/{rpc}?{}", self.address, encoded.join("&"));
+        let url = format!("{}?{}", self.api(rpc), query_string(query));
         let response = self.client.get(url).send().await.expect("request");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
@@ -141,19 +128,6 @@ impl App {
         let body = json!({ "name": name, "source": source });
         self.post("model-versions/create", body).await.ok()["model_version"].clone()
     }
-}
-
-/// Form encoding, as Python `requests` does for query parameters.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 fn keys(value: &Value) -> Vec<String> {

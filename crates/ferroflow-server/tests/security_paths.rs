@@ -7,10 +7,9 @@
 //! levels up). Whatever is asked, the answer is a 400 (`INVALID_PARAMETER_VALUE`) or a
 //! 404, never a 5xx, never the secret, and no file outside the root changes.
 
-#[path = "common/artifact_support.rs"]
-mod artifact_support;
+mod common;
 
-use artifact_support::{spawn, ArtifactServer, RawResponse, SECRET};
+use common::artifacts::{spawn, ArtifactServer, RawResponse, SECRET};
 use ferroflow_server::ServerConfig;
 use serde_json::{json, Value};
 

@@ -1,11 +1,16 @@
 //! Black-box test harness: a real ferroflow server on a random port over a fresh
 //! temporary SQLite store, and a small HTTP client speaking MLflow's REST dialect.
 //!
-//! Every test calls [`spawn_app`] and gets its own database and its own server, so tests
-//! never share state and can run in parallel.
+//! Every test calls [`spawn_app`] (or [`spawn_app_with`] for another configuration) and
+//! gets its own database and its own server, so tests never share state and can run in
+//! parallel. The artifact suites build on it through [`artifacts`].
 
 #![allow(dead_code)] // Each test binary uses a different subset of the helpers.
 
+pub mod artifacts;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferroflow_server::{AppState, ServerConfig};
@@ -16,13 +21,46 @@ use serde_json::{json, Value};
 /// `f64::MAX`, the value MLflow's SQL store stores for `+Infinity`.
 pub const DOUBLE_MAX: f64 = 1.797_693_134_862_315_7e308;
 
+/// The SQLite database's file name inside [`TestApp::data_dir`] (its `-wal` and `-shm`
+/// companions sit beside it).
+pub const DB_FILE: &str = "ferroflow.db";
+
+/// How the server under test serves artifacts.
+#[derive(Debug, Clone, Default)]
+pub enum Artifacts {
+    /// Proxied into `artifacts/` inside the data dir, as with a default `mlflow server`.
+    #[default]
+    Proxied,
+    /// Proxied into this folder: a relative path is taken inside the data dir, an
+    /// absolute one as is.
+    ProxiedAt(PathBuf),
+    /// Not served (`mlflow server --no-serve-artifacts`): the proxy routes are absent.
+    NotServed,
+}
+
+/// What [`spawn_app_with`] starts; `TestAppOptions::default()` is what [`spawn_app`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct TestAppOptions {
+    pub config: ServerConfig,
+    pub artifacts: Artifacts,
+    /// The store's default artifact root: `None` for `mlflow-artifacts:/` (proxied URIs),
+    /// or a local folder (relative paths are taken inside the data dir), as with
+    /// `mlflow server --default-artifact-root <dir>`.
+    pub default_artifact_root: Option<PathBuf>,
+}
+
 /// A running server and a client pointed at it.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub address: String,
+    /// `127.0.0.1:<port>`, for clients that open their own sockets.
+    pub addr: SocketAddr,
     pub client: reqwest::Client,
-    /// Keeps the database folder alive for as long as the app.
-    _data_dir: tempfile::TempDir,
+    /// The canonical proxied artifact root, or `None` when artifacts are not served.
+    pub artifact_root: Option<PathBuf>,
+    /// The temporary folder holding the database (and, by default, the artifacts); it
+    /// lives as long as the app.
+    data_dir: tempfile::TempDir,
     /// Dropping this stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -86,21 +124,38 @@ impl ApiResponse {
     }
 }
 
-/// Starts a server on `127.0.0.1:0` over a new temporary SQLite database.
+/// Starts a server on `127.0.0.1:0` over a new temporary SQLite database, proxying
+/// artifacts into a folder of its own.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestAppOptions::default()).await
+}
+
+/// Starts a server on `127.0.0.1:0` over a new temporary SQLite database, configured by
+/// `options`.
+pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let default_artifact_root = match &options.default_artifact_root {
+        Some(folder) => data_dir.path().join(folder).display().to_string(),
+        None => "mlflow-artifacts:/".to_string(),
+    };
     let store = SqliteStore::open(SqliteOptions {
-        path: data_dir.path().join("ferroflow.db"),
-        default_artifact_root: "mlflow-artifacts:/".to_string(),
+        path: data_dir.path().join(DB_FILE),
+        default_artifact_root,
         sync: SyncMode::Normal,
     })
     .expect("open sqlite store");
-    // Artifacts are proxied, as with a default `mlflow server`.
-    let artifacts = ferroflow_artifacts::ArtifactRepository::open_local(&data_dir.path().join("artifacts"))
-        .expect("open artifact folder");
-    let state = AppState::new(Arc::new(store), Some(artifacts), ServerConfig::default());
+    let artifact_folder = match options.artifacts {
+        Artifacts::Proxied => Some(data_dir.path().join("artifacts")),
+        Artifacts::ProxiedAt(folder) => Some(data_dir.path().join(folder)),
+        Artifacts::NotServed => None,
+    };
+    let artifacts = artifact_folder
+        .as_deref()
+        .map(|folder| ferroflow_artifacts::ArtifactRepository::open_local(folder).expect("open artifact folder"));
+    let artifact_root = artifact_folder.map(|folder| std::fs::canonicalize(folder).expect("canonical artifact root"));
+    let state = AppState::new(Arc::new(store), artifacts, options.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-    let address = format!("http://{}", listener.local_addr().expect("local addr"));
+    let addr = listener.local_addr().expect("local addr");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = ferroflow_server::serve(listener, state, async {
@@ -109,7 +164,7 @@ pub async fn spawn_app() -> TestApp {
         .await;
     });
     let client = reqwest::Client::builder().build().expect("reqwest client");
-    TestApp { address, client, _data_dir: data_dir, _shutdown: shutdown }
+    TestApp { address: format!("http://{addr}"), addr, client, artifact_root, data_dir, _shutdown: shutdown }
 }
 
 /// `application/x-www-form-urlencoded` escaping, as Python `requests` does for params.
@@ -140,6 +195,11 @@ async fn read(response: reqwest::Response) -> ApiResponse {
 }
 
 impl TestApp {
+    /// The temporary folder holding the database and, unless placed elsewhere, the artifacts.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
     /// `rpc` is a path under `/api/2.0/mlflow/`, e.g. `runs/create`.
     pub fn api(&self, rpc: &str) -> String {
         format!("{}/api/2.0/mlflow/{rpc}", self.address)

@@ -1,83 +1,69 @@
-//! Harness for the artifact suites (`artifacts_http`, `security_paths`): a real server on
-//! `127.0.0.1:0` over a temporary SQLite store and a temporary local artifact root whose
-//! path the tests can see (to plant files and symlinks, and to check what reached the
-//! disk), plus a raw HTTP/1.1 client that writes the request line byte for byte, so that
-//! `..`, `%2e`, backslashes and other oddities reach the server exactly as sent.
+//! Harness for the artifact suites (`artifacts_http`, `security_paths`): a [`TestApp`]
+//! whose proxied artifact root is a local folder the tests can see (to plant files and
+//! symlinks, and to check what reached the disk), with secrets planted around it, plus a
+//! raw HTTP/1.1 client that writes the request line byte for byte, so that `..`, `%2e`,
+//! backslashes and other oddities reach the server exactly as sent.
 
 #![allow(dead_code)] // Each test binary uses a different subset of the helpers.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferroflow_server::{AppState, ServerConfig};
-use ferroflow_sqlite::{SqliteOptions, SqliteStore, SyncMode};
+use ferroflow_server::ServerConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::{spawn_app_with, Artifacts, TestApp, TestAppOptions, DB_FILE};
+
 /// The secret planted next to (outside) every artifact root.
 pub const SECRET: &str = "TOP-SECRET-0f9d2c4e-must-never-leak";
 
-/// A running server whose artifact root is a folder on this machine.
+/// A running server whose artifact root is a folder on this machine. It derefs to its
+/// [`TestApp`] (`addr`, `client`, ...); its client gives up after two minutes.
 pub struct ArtifactServer {
-    /// `127.0.0.1:<port>`.
-    pub addr: String,
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
-    pub client: reqwest::Client,
     /// The canonical artifact root (what the server resolves paths against).
     pub root: PathBuf,
     /// A folder outside the root holding `secret.txt` (content [`SECRET`]).
     pub outside: PathBuf,
     /// The temporary folder holding everything: the database, the root, the secrets.
     pub tmp: PathBuf,
-    _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    app: TestApp,
+}
+
+impl Deref for ArtifactServer {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 /// Starts a server that proxies artifacts into a fresh local folder.
 pub async fn spawn(config: ServerConfig) -> ArtifactServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(SqliteOptions {
-        path: dir.path().join("db.sqlite"),
-        default_artifact_root: "mlflow-artifacts:/".into(),
-        sync: SyncMode::Normal,
-    })
-    .expect("open sqlite store");
     // The root is nested two levels down so that `../x` and `../../x` both land in
     // folders the test controls, and both hold a copy of the secret.
-    let root_arg = dir.path().join("srv").join("artifacts");
-    let repo = ferroflow_artifacts::ArtifactRepository::open_local(&root_arg).expect("open artifact root");
-    let root = std::fs::canonicalize(&root_arg).expect("canonical root");
-    let outside = dir.path().join("outside");
+    let options = TestAppOptions {
+        config,
+        artifacts: Artifacts::ProxiedAt(Path::new("srv").join("artifacts")),
+        ..TestAppOptions::default()
+    };
+    let mut app = spawn_app_with(options).await;
+    app.client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
+    let dir = app.data_dir();
+    let outside = dir.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("secret.txt"), SECRET).unwrap();
-    std::fs::write(dir.path().join("srv").join("secret.txt"), SECRET).unwrap();
-    std::fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
-    std::fs::write(dir.path().join("srv").join("artifacts-secret.txt"), SECRET).unwrap();
-    std::fs::write(dir.path().join("srv").join("artifactsX"), SECRET).unwrap();
-
-    let state = AppState::new(Arc::new(store), Some(repo), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local addr").to_string();
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = ferroflow_server::serve(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
+    std::fs::write(dir.join("srv").join("secret.txt"), SECRET).unwrap();
+    std::fs::write(dir.join("secret.txt"), SECRET).unwrap();
+    std::fs::write(dir.join("srv").join("artifacts-secret.txt"), SECRET).unwrap();
+    std::fs::write(dir.join("srv").join("artifactsX"), SECRET).unwrap();
     ArtifactServer {
-        base: format!("http://{addr}"),
-        addr,
-        client,
-        root,
+        root: app.artifact_root.clone().expect("artifacts are proxied"),
         outside: std::fs::canonicalize(&outside).unwrap(),
-        tmp: std::fs::canonicalize(dir.path()).unwrap(),
-        _dir: dir,
-        _shutdown: shutdown,
+        tmp: std::fs::canonicalize(dir).unwrap(),
+        app,
     }
 }
 
@@ -105,10 +91,6 @@ impl RawResponse {
 }
 
 impl ArtifactServer {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// `/api/2.0/mlflow-artifacts/artifacts/<path>` (the path is not escaped).
     pub fn artifact_url(&self, path: &str) -> String {
         self.url(&format!("/api/2.0/mlflow-artifacts/artifacts/{path}"))
@@ -160,7 +142,7 @@ impl ArtifactServer {
         let mut all = Vec::new();
         walk(&self.tmp, &self.tmp, &mut all);
         let root = self.root.strip_prefix(&self.tmp).unwrap().to_string_lossy().into_owned();
-        all.retain(|(path, _)| !path.starts_with(&format!("{root}/")) && !path.starts_with("db.sqlite"));
+        all.retain(|(path, _)| !path.starts_with(&format!("{root}/")) && !path.starts_with(DB_FILE));
         all.sort();
         all
     }
