@@ -17,6 +17,7 @@ use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use handlers::webhooks::secrets::WebhookSecrets;
 use handlers::{service, tracking};
 
 /// The default cap on one artifact upload: explicit, and large enough for big models.
@@ -31,11 +32,18 @@ pub struct ServerConfig {
     /// point back at this server, so a reverse proxy that hides the public host (no
     /// `X-Forwarded-Host`) needs this off.
     pub multipart_uploads: bool,
+    /// Encrypts webhook secrets at rest; the default holds a key of this process only
+    /// (`ferroflow server` reads a persistent one, see `FERROFLOW_WEBHOOK_SECRET_KEY`).
+    pub webhook_secrets: Arc<WebhookSecrets>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES, multipart_uploads: true }
+        Self {
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+            multipart_uploads: true,
+            webhook_secrets: Arc::new(WebhookSecrets::new(&WebhookSecrets::generate_key())),
+        }
     }
 }
 

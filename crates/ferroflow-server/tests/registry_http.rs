@@ -520,6 +520,11 @@ async fn webhooks_get_signed_events_for_each_registry_action() {
     {
         assert!(!answer.to_string().contains(secret), "{answer}");
     }
+    // Nor is it stored as it was sent: the database holds it encrypted.
+    for file in [common::DB_FILE.to_string(), format!("{}-wal", common::DB_FILE)] {
+        let bytes = std::fs::read(app.data_dir().join(&file)).unwrap_or_default();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{file} holds the secret in clear");
+    }
 
     // Every registry action, each announced once.
     app.post("registered-models/create", json!({ "name": "m", "tags": [{ "key": "team", "value": "ml" }] })).await.ok();

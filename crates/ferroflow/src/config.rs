@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use ferroflow_server::handlers::webhooks::secrets::KEY_LEN;
+use ferroflow_server::WebhookSecrets;
 use ferroflow_sqlite::SyncMode;
 
 const DEFAULT_DATA_DIR: &str = "ferroflow-data";
@@ -156,6 +158,52 @@ impl ServerArgs {
             sync: self.store.sync_mode(),
         })
     }
+}
+
+/// Where the key that encrypts webhook secrets at rest comes from.
+pub const WEBHOOK_KEY_ENV: &str = "FERROFLOW_WEBHOOK_SECRET_KEY";
+
+/// The webhook secret key: `FERROFLOW_WEBHOOK_SECRET_KEY` (32 bytes, base64; every replica
+/// of a deployment needs the same one), or else a key file beside the SQLite database,
+/// created on first start readable by its owner only. Never a command-line flag, which
+/// `ps` would show. Returns the key and where it came from.
+pub fn webhook_secret_key(backend: &BackendStore) -> Result<([u8; KEY_LEN], String), String> {
+    if let Ok(text) = std::env::var(WEBHOOK_KEY_ENV) {
+        return Ok((
+            WebhookSecrets::parse_key(&text).map_err(|e| format!("{WEBHOOK_KEY_ENV}: {e}"))?,
+            WEBHOOK_KEY_ENV.into(),
+        ));
+    }
+    let BackendStore::Sqlite(database) = backend;
+    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "ferroflow.db".into());
+    name.push(".webhook-key");
+    let path = database.with_file_name(name);
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => WebhookSecrets::parse_key(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key = WebhookSecrets::generate_key();
+            write_private(&path, &WebhookSecrets::encode_key(&key))
+                .map_err(|e| format!("cannot create the webhook key file {}: {e}", path.display()))?;
+            key
+        }
+        Err(error) => return Err(format!("cannot read the webhook key file {}: {error}", path.display())),
+    };
+    Ok((key, path.display().to_string()))
+}
+
+/// Creates `path` (which must not exist) readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferroflow_artifacts::ArtifactRepository;
-use ferroflow_server::{AppState, ServerConfig};
+use ferroflow_server::{AppState, ServerConfig, WebhookSecrets};
 use ferroflow_sqlite::{SqliteOptions, SqliteStore};
 use tracing_subscriber::EnvFilter;
 
@@ -96,8 +96,12 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     } else {
         None
     };
-    let config =
-        ServerConfig { max_artifact_bytes: settings.max_artifact_bytes, multipart_uploads: settings.multipart_uploads };
+    let (webhook_key, webhook_key_source) = config::webhook_secret_key(&settings.backend)?;
+    let config = ServerConfig {
+        max_artifact_bytes: settings.max_artifact_bytes,
+        multipart_uploads: settings.multipart_uploads,
+        webhook_secrets: Arc::new(WebhookSecrets::new(&webhook_key)),
+    };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
@@ -109,6 +113,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             default_artifact_root = %settings.default_artifact_root,
             artifacts_destination = %settings.artifacts_destination,
             serve_artifacts = settings.serve_artifacts,
+            webhook_secret_key = %webhook_key_source,
             "ferroflow {} listening",
             env!("CARGO_PKG_VERSION")
         );

@@ -63,7 +63,7 @@ fn event(entity: WebhookEntity, action: WebhookAction) -> WebhookEvent {
 }
 
 fn notify(app: &AppState, trigger: Trigger) {
-    delivery::notify(Arc::clone(&app.store), trigger);
+    delivery::notify(Arc::clone(&app.store), Arc::clone(&app.config.webhook_secrets), trigger);
 }
 
 /// A registry tag as sent: a missing key or value reads as `""`, as protobuf does.

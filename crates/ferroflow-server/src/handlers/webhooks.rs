@@ -21,6 +21,8 @@ use crate::AppState;
 // crate root stays untouched.
 #[path = "../webhooks/delivery.rs"]
 pub mod delivery;
+#[path = "../webhooks/secrets.rs"]
+pub mod secrets;
 
 /// MLflow's default page size for `GET /webhooks`.
 const DEFAULT_MAX_RESULTS: i64 = 100;
@@ -110,7 +112,7 @@ async fn create_webhook(
             url,
             events,
             description: message.description.filter(|d| !d.is_empty()),
-            secret: message.secret.filter(|s| !s.is_empty()),
+            secret: message.secret.filter(|s| !s.is_empty()).map(|s| app.config.webhook_secrets.seal(&s)),
             status: message.status.unwrap_or(WebhookStatus::Active),
         })
         .await?;
@@ -181,7 +183,8 @@ async fn update_webhook(
             description: message.description,
             url,
             events: (!events.is_empty()).then_some(events),
-            secret: message.secret,
+            // An empty secret clears it; any other is stored sealed.
+            secret: message.secret.map(|s| if s.is_empty() { s } else { app.config.webhook_secrets.seal(&s) }),
             status: message.status,
         })
         .await?;
@@ -209,6 +212,6 @@ async fn test_webhook(
     if webhook.events.is_empty() && event.is_none() {
         return Err(ApiError(Error::invalid_parameter("Webhook events cannot be empty")));
     }
-    let result = delivery::test(&webhook, event).await;
+    let result = delivery::test(&webhook, event, &app.config.webhook_secrets).await;
     Ok(Json(Keyed { key: "result", value: result }))
 }

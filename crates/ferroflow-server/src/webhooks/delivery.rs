@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::secrets::WebhookSecrets;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ferroflow_core::registry::{Webhook, WebhookAction, WebhookEntity, WebhookEvent};
@@ -568,6 +569,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 /// `read_limit` bytes of the final answer.
 async fn send(
     runtime: &Runtime,
+    secrets: &WebhookSecrets,
     webhook: &Webhook,
     event: WebhookEvent,
     payload: &Payload,
@@ -589,11 +591,11 @@ async fn send(
     });
     let delivery_id = uuid::Uuid::new_v4().to_string();
     let unix_timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
-    let signature = webhook
-        .secret
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|secret| signature(secret, &delivery_id, &unix_timestamp, &body));
+    // A secret that cannot be opened fails the delivery rather than sending it unsigned.
+    let signature = match webhook.secret.as_deref().filter(|s| !s.is_empty()) {
+        Some(stored) => Some(signature(&secrets.open(stored)?, &delivery_id, &unix_timestamp, &body)),
+        None => None,
+    };
 
     let policy = &runtime.policy;
     let mut retry = 0;
@@ -644,12 +646,12 @@ async fn send(
 
 /// `webhooks/{id}/test`: sends the example payload of `event` (or of the webhook's first
 /// event) now and reports what happened.
-pub async fn test(webhook: &Webhook, event: Option<WebhookEvent>) -> TestResult {
+pub async fn test(webhook: &Webhook, event: Option<WebhookEvent>, secrets: &WebhookSecrets) -> TestResult {
     let Some(event) = event.or_else(|| webhook.events.first().copied()) else {
         return TestResult::failed("Failed to test webhook: the webhook has no events".into());
     };
     let runtime = runtime();
-    match send(&runtime, webhook, event, &example_payload(event), MAX_TEST_RESPONSE_BYTES).await {
+    match send(&runtime, secrets, webhook, event, &example_payload(event), MAX_TEST_RESPONSE_BYTES).await {
         Ok(delivered) => TestResult {
             success: delivered.status < 400,
             response_status: Some(delivered.status),
@@ -692,12 +694,12 @@ pub enum Trigger {
 }
 
 /// Announces a registry action to its subscribers in the background; returns at once.
-pub fn notify(store: Arc<dyn Store>, trigger: Trigger) {
+pub fn notify(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>, trigger: Trigger) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
     handle.spawn(async move {
-        if let Err(e) = dispatch(store, trigger).await {
+        if let Err(e) = dispatch(store, secrets, trigger).await {
             tracing::warn!(error = %e.message, "webhook dispatch failed");
         }
     });
@@ -707,7 +709,7 @@ async fn subscribers(store: &Arc<dyn Store>, event: WebhookEvent) -> Result<Vec<
     Ok(store.list_webhooks_by_event(event).await?.into_iter().filter(Webhook::is_active).collect())
 }
 
-async fn dispatch(store: Arc<dyn Store>, trigger: Trigger) -> Result<()> {
+async fn dispatch(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>, trigger: Trigger) -> Result<()> {
     let (event, payload, webhooks) = match trigger {
         Trigger::Event(event, payload) => {
             let webhooks = subscribers(&store, event).await?;
@@ -742,10 +744,10 @@ async fn dispatch(store: Arc<dyn Store>, trigger: Trigger) -> Result<()> {
             tracing::warn!(webhook_id = %webhook.webhook_id, %event, "webhook delivery dropped: too many pending");
             continue;
         }
-        let (runtime, payload) = (Arc::clone(&runtime), Arc::clone(&payload));
+        let (runtime, payload, secrets) = (Arc::clone(&runtime), Arc::clone(&payload), Arc::clone(&secrets));
         tokio::spawn(async move {
             if let Ok(_permit) = Arc::clone(&runtime.workers).acquire_owned().await {
-                match send(&runtime, &webhook, event, &payload, 0).await {
+                match send(&runtime, &secrets, &webhook, event, &payload, 0).await {
                     Ok(delivered) if delivered.status < 400 => {
                         tracing::debug!(webhook_id = %webhook.webhook_id, %event, status = delivered.status, "webhook delivered")
                     }
