@@ -1,4 +1,4 @@
-"""Differential search test: a real MLflow server and ferroflow, side by side.
+"""Differential test of searches and chart sampling: a real MLflow server and ferroflow, side by side.
 
 Both get identical runs (metrics with NaN and infinities, params, tags, statuses, end
 times, datasets, deletions); a broad set of filters and orderings then goes through the
@@ -6,6 +6,7 @@ real client against both, and the run lists must be equal, order included. Filte
 MLflow rejects must be rejected by ferroflow with the same error code.
 """
 
+import json
 import math
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -278,3 +280,80 @@ def test_rejections_match_mlflow(servers, experiments, filter_string):
         assert codes["ferroflow"] is None
     else:
         assert codes["ferroflow"] == codes["mlflow"], filter_string
+
+
+@pytest.mark.parametrize("order_by", [["metrics.m1 DESC"], ["metrics.m2"], ["metrics.missing DESC"]])
+def test_small_pages_of_metric_ordered_searches_match_mlflow(servers, experiments, order_by):
+    # Pages of 4 end inside, and at the edges of, the numbers / NaN / missing segments.
+    walked = {}
+    for name, client in servers.items():
+        names, token = [], None
+        while True:
+            page = client.search_runs([experiments[name]], "", ViewType.ALL, max_results=4, order_by=order_by,
+                                      page_token=token)
+            names += [run.info.run_name for run in page]
+            token = page.token
+            if not token:
+                break
+        walked[name] = names
+    assert walked["ferroflow"] == walked["mlflow"]
+    assert len(walked["ferroflow"]) == 36
+
+
+# ------------------------------------------------------------------ sampled chart reads
+
+
+def _chart_series():
+    """Series of every shape the sampler treats differently, as log_batch calls."""
+    dense = [[Metric("y", float(s), 10_000 + s, s) for s in range(b * 250, (b + 1) * 250)] for b in range(4)]
+    return {
+        "dense": dense,
+        "strided": [[Metric("y", float(i % 7), 5_000 + i, 5 + i * 10) for i in range(300)]],
+        "repeats": [[Metric("y", float(i), 5_000 + i, i // 3) for i in range(400)]],
+        "reversed": [[Metric("y", float(s), 5_000 + s, s) for s in range(b * 100, (b + 1) * 100)] for b in (2, 1, 0)],
+        "nan": [[Metric("y", float("nan") if s % 4 == 0 else float(s), 5_000 + s, s) for s in range(150)]],
+        "single": [[Metric("y", 1.5, 5_007, 42)]],
+        "gap": [[Metric("y", 0.5, 5_000 + s, s) for s in range(50)],
+                [Metric("y", 0.5, 5_000 + s, s) for s in range(60, 120)]],
+    }
+
+
+@pytest.fixture(scope="module")
+def chart_runs(servers):
+    ids = {}
+    for name, client in servers.items():
+        experiment_id = client.create_experiment("charts")
+        ids[name] = {}
+        for series, batches in _chart_series().items():
+            run_id = client.create_run(experiment_id, run_name=series).info.run_id
+            for batch in batches:
+                client.log_batch(run_id, metrics=batch)
+            ids[name][series] = run_id
+    return ids
+
+
+def _bulk_interval(client, run_ids, max_results, steps):
+    query = [("run_ids", run_id) for run_id in run_ids] + [("metric_key", "y"), ("max_results", str(max_results))]
+    if steps:
+        query += [("start_step", str(steps[0])), ("end_step", str(steps[1]))]
+    url = f"{client.tracking_uri}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?" + urllib.parse.urlencode(query)
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return json.loads(response.read()).get("metrics", [])
+
+
+@pytest.mark.parametrize("max_results", [1, 7, 50, 320])
+@pytest.mark.parametrize("steps", [None, (10, 99), (0, 1_000_000)])
+def test_chart_sampling_matches_mlflow(servers, chart_runs, max_results, steps):
+    sampled = {}
+    for name, client in servers.items():
+        run_ids = chart_runs[name]
+        by_run = {run_id: series for series, run_id in run_ids.items()}
+        points = {}
+        for metric in _bulk_interval(client, list(run_ids.values()), max_results, steps):
+            value = metric["value"]
+            value = "nan" if isinstance(value, str) or (isinstance(value, float) and math.isnan(value)) else value
+            points.setdefault(by_run[metric["run_id"]], []).append((metric["step"], metric["timestamp"], value))
+        sampled[name] = {series: sorted(p) for series, p in points.items()}
+    # Every series has points in every range asked for here, so none may be missing.
+    assert set(sampled["ferroflow"]) == set(_chart_series())
+    assert sampled["ferroflow"] == sampled["mlflow"]
