@@ -44,7 +44,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
             .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
         // Like MLflow: a GET with a query string reads it; anything else reads the body.
         let has_query = query.as_deref().is_some_and(|q| !q.is_empty());
-        let raw = if (is_get && has_query) || body.iter().all(u8::is_ascii_whitespace) {
+        let from_query = (is_get && has_query) || body.iter().all(u8::is_ascii_whitespace);
+        // The common case, a JSON object whose keys are all snake_case, is deserialised
+        // straight from the bytes. Anything else (camelCase keys, a double-encoded body, a
+        // query string) and any body the fast path refuses go through a `serde_json::Value`
+        // that is normalised first, which also words the error.
+        if !from_query && is_plain_object(&body) {
+            if let Ok(message) = serde_json::from_slice::<T>(&body) {
+                return Ok(Rpc { message, body_len: body.len() });
+            }
+        }
+        let raw = if from_query {
             query_to_json(query.as_deref().unwrap_or(""))
         } else {
             let parsed = parse_json(&body)?;
@@ -61,6 +71,48 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let message = T::deserialize(normalized).map_err(|e| ApiError::invalid(format!("Invalid request: {e}")))?;
         Ok(Rpc { message, body_len: body.len() })
     }
+}
+
+/// Whether `body` is a JSON object none of whose keys (at any depth) holds an ASCII
+/// capital letter, so no key needs renaming. A cheap scan of the raw bytes that may say
+/// "no" to valid input (then the general path runs) but never "yes" to a camelCase key.
+fn is_plain_object(body: &[u8]) -> bool {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return false;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string_has_capital = false;
+    let mut after_string = false;
+    for byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if *byte == b'\\' {
+                // An escape may spell a capital (`\u0041`): leave such keys to the general path.
+                escaped = true;
+                string_has_capital = true;
+            } else if *byte == b'"' {
+                in_string = false;
+                after_string = true;
+            } else if byte.is_ascii_uppercase() {
+                string_has_capital = true;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => {
+                in_string = true;
+                string_has_capital = false;
+                after_string = false;
+            }
+            // A string followed by ':' is a key.
+            b':' if after_string && string_has_capital => return false,
+            b if b.is_ascii_whitespace() => {}
+            _ => after_string = false,
+        }
+    }
+    true
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -264,26 +316,73 @@ pub mod lenient {
 
     /// A repeated field: an array, or a single value as GET query strings send it.
     pub fn vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Vec<T>, D::Error> {
-        let items = match Option::<Value>::deserialize(deserializer)? {
-            None | Some(Value::Null) => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items,
-            Some(single) => vec![single],
-        };
-        items.into_iter().map(|item| T::deserialize(item).map_err(D::Error::custom)).collect()
+        Ok(opt_vec(deserializer)?.unwrap_or_default())
     }
 
     /// A repeated field whose absence differs from an empty list.
+    ///
+    /// The items are deserialised straight from the input, not through a
+    /// `serde_json::Value` per item: a log-batch carries up to 1000 metrics.
     pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(
         deserializer: D,
     ) -> Result<Option<Vec<T>>, D::Error> {
-        match Option::<Value>::deserialize(deserializer)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|item| T::deserialize(item).map_err(D::Error::custom))
-                .collect::<Result<_, _>>()
-                .map(Some),
-            Some(single) => T::deserialize(single).map(|item| Some(vec![item])).map_err(D::Error::custom),
+        deserializer.deserialize_any(Repeated(std::marker::PhantomData))
+    }
+
+    struct Repeated<T>(std::marker::PhantomData<T>);
+
+    impl<T: DeserializeOwned> Repeated<T> {
+        fn one<E: serde::de::Error>(value: Value) -> Result<Option<Vec<T>>, E> {
+            T::deserialize(value).map(|item| Some(vec![item])).map_err(E::custom)
+        }
+    }
+
+    impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for Repeated<T> {
+        type Value = Option<Vec<T>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list, or a single value")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(item) = seq.next_element::<T>()? {
+                items.push(item);
+            }
+            Ok(Some(items))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        // A single value stands for a one-item list.
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|item| Some(vec![item]))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Self::one(Value::String(text.to_string()))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Self::one(Value::Bool(b))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Self::one(Value::from(n))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Self::one(Value::from(n))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Self::one(Value::from(n))
         }
     }
 
@@ -327,6 +426,18 @@ pub mod lenient {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_objects_with_snake_case_keys_take_the_fast_path() {
+        assert!(is_plain_object(br#" {"run_id": "a", "metrics": [{"key": "Loss", "value": 1}]}"#));
+        assert!(is_plain_object(br#"{"tags": [{"key": "k", "value": "Has \"Quote\": Colon"}]}"#));
+        assert!(!is_plain_object(br#"{"runId": "a"}"#));
+        assert!(!is_plain_object(br#"{"metrics": [{"key": "m", "timeStamp" : 1}]}"#));
+        assert!(!is_plain_object(br#"{"run\u0049d": "a"}"#));
+        assert!(!is_plain_object(br#""{\"run_id\": \"a\"}""#));
+        assert!(!is_plain_object(b"[1]"));
+    }
+
     use super::*;
 
     #[test]
