@@ -83,7 +83,8 @@ enum Workload {
         seeded_runs: Option<u64>,
     },
     /// Seeds metric histories: `runs` runs with `points` points of key `loss` each, sent as
-    /// log-batch requests of 1000 points; writes the run ids to `out`, one per line.
+    /// log-batch requests of 1000 points, each run's in step order from one connection;
+    /// writes the run ids to `out`, one per line.
     SeedHistory {
         #[arg(long, default_value_t = 4)]
         connections: usize,
@@ -675,32 +676,28 @@ async fn seed_history(
     let run_ids = Arc::new(run_ids);
     const CHUNK: u64 = 1000;
     let chunks = points.div_ceil(CHUNK);
-    let jobs = chunks * runs as u64;
-    let next = Arc::new(AtomicU64::new(0));
     let keys = Arc::new(vec!["loss".to_string()]);
     let started = Instant::now();
     let stats = on_connections(connections, |i| {
-        let (target, run_ids, next, keys) =
-            (target.clone(), Arc::clone(&run_ids), Arc::clone(&next), Arc::clone(&keys));
+        let (target, run_ids, keys) = (target.clone(), Arc::clone(&run_ids), Arc::clone(&keys));
         async move {
             let mut client = Client::new(&target);
             let mut stats = Stats::default();
             let mut rng = Rng(3000 + i as u64);
             let path = target.path("runs/log-batch");
-            loop {
-                let job = next.fetch_add(1, Ordering::Relaxed);
-                if job >= jobs {
-                    break;
-                }
-                // Runs advance together, as concurrent training jobs would log them.
-                let (run, chunk) = ((job % run_ids.len() as u64) as usize, job / run_ids.len() as u64);
-                let first_step = chunk * CHUNK;
-                let steps = CHUNK.min(points - first_step);
-                let body = metric_batch(&run_ids[run], &keys, first_step, steps, &mut rng);
-                let sent = Instant::now();
-                let answer = client.post(&path, body).await;
-                if stats.record(sent, answer).is_some() {
-                    stats.units += steps;
+            // Each run belongs to one connection and gets its steps in order, as the
+            // training job behind a run logs them; the runs advance together.
+            let owned: Vec<&String> = run_ids.iter().skip(i).step_by(connections).collect();
+            for chunk in 0..chunks {
+                for run_id in &owned {
+                    let first_step = chunk * CHUNK;
+                    let steps = CHUNK.min(points - first_step);
+                    let body = metric_batch(run_id, &keys, first_step, steps, &mut rng);
+                    let sent = Instant::now();
+                    let answer = client.post(&path, body).await;
+                    if stats.record(sent, answer).is_some() {
+                        stats.units += steps;
+                    }
                 }
             }
             stats

@@ -661,14 +661,20 @@ pub(crate) fn metric_history(
         Err(error) if error.code == ferroflow_core::ErrorCode::ResourceDoesNotExist => return Ok(Vec::new()),
         Err(error) => return Err(error),
     };
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT ?2, m.step, m.timestamp, m.value, m.is_nan FROM metrics m \
-             WHERE m.run_pk = ?1 AND m.key_id = (SELECT key_id FROM metric_keys WHERE key = ?2) \
-             ORDER BY m.timestamp, m.step, m.value LIMIT ?3 OFFSET ?4",
-        )
-        .map_err(db_error)?;
+    let Some(key_id) = existing_metric_key_id(conn, key)? else { return Ok(Vec::new()) };
+    // When the series is known to be in that order already, it streams in primary-key
+    // order; otherwise every page sorts the whole series.
+    let in_key_order = crate::series::shape(conn, run_pk, key_id)?.is_some_and(|s| s.regular && s.time_ordered);
+    let sql = if in_key_order {
+        "SELECT ?3, step, timestamp, value, is_nan FROM metrics WHERE run_pk = ?1 AND key_id = ?2 \
+         ORDER BY step, timestamp, value, is_nan LIMIT ?4 OFFSET ?5"
+    } else {
+        "SELECT ?3, step, timestamp, value, is_nan FROM metrics WHERE run_pk = ?1 AND key_id = ?2 \
+         ORDER BY timestamp, step, value LIMIT ?4 OFFSET ?5"
+    };
+    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
     let limit = limit.map(|l| l as i64 + 1).unwrap_or(-1);
-    let rows = statement.query_map(params![run_pk, key, limit, offset as i64], metric_from_row).map_err(db_error)?;
+    let rows =
+        statement.query_map(params![run_pk, key_id, key, limit, offset as i64], metric_from_row).map_err(db_error)?;
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }

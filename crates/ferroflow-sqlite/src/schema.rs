@@ -11,8 +11,13 @@ use rusqlite::Connection;
 use crate::db::db_error;
 
 /// Each entry upgrades the schema by one version; never edit a released entry.
-const MIGRATIONS: &[&str] =
-    &[V1_TRACKING, crate::logged_models::SCHEMA, crate::registry::SCHEMA, crate::series::SCHEMA];
+const MIGRATIONS: &[&str] = &[
+    V1_TRACKING,
+    crate::logged_models::SCHEMA,
+    crate::registry::SCHEMA,
+    crate::series::SCHEMA,
+    crate::series::SCHEMA_TIME_ORDERED,
+];
 
 /// v1: the tracking core.
 const V1_TRACKING: &str = r#"

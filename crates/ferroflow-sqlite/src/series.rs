@@ -33,10 +33,13 @@ pub(crate) struct Shape {
     /// 0 until a second point fixes it.
     pub step_stride: i64,
     pub regular: bool,
+    /// For a regular series: no point's timestamp is earlier than the previous point's.
+    /// Then MLflow's history order (timestamp, step, value) is the primary key's order.
+    pub time_ordered: bool,
 }
 
 impl Shape {
-    const EMPTY: Shape = Shape { point_count: 0, first_step: 0, step_stride: 0, regular: true };
+    const EMPTY: Shape = Shape { point_count: 0, first_step: 0, step_stride: 0, regular: true, time_ordered: true };
 
     /// The shape after appending a point at `step`.
     fn with_point(self, step: i64) -> Shape {
@@ -91,7 +94,7 @@ impl Series {
     pub(crate) fn load(conn: &Connection, run_pk: i64, key_id: i64) -> Result<Series> {
         let row = conn
             .prepare_cached(
-                "SELECT step, timestamp, value, is_nan, point_count, first_step, step_stride, regular \
+                "SELECT step, timestamp, value, is_nan, point_count, first_step, step_stride, regular, time_ordered \
                  FROM latest_metrics WHERE run_pk = ?1 AND key_id = ?2",
             )
             .map_err(db_error)?
@@ -104,6 +107,7 @@ impl Series {
                     first_step: row.get(5)?,
                     step_stride: row.get(6)?,
                     regular: row.get(7)?,
+                    time_ordered: row.get(8)?,
                 };
                 Ok((latest, shape))
             })
@@ -118,6 +122,10 @@ impl Series {
 
     /// Records a point that was just inserted into the history (not an ignored duplicate).
     pub(crate) fn append(&mut self, point: &Metric) {
+        // While the series is regular its latest point is its last one.
+        if self.latest.as_ref().is_some_and(|last| point.timestamp < last.timestamp) {
+            self.shape.time_ordered = false;
+        }
         self.shape = self.shape.with_point(point.step);
         if self.latest.as_ref().is_none_or(|latest| point.is_newer_than(latest)) {
             self.latest = Some(point.clone());
@@ -151,10 +159,11 @@ impl Series {
         let shape = &self.shape;
         conn.prepare_cached(
             "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, is_nan, point_count, first_step, \
-             step_stride, regular) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             step_stride, regular, time_ordered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
              ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
              value = excluded.value, is_nan = excluded.is_nan, point_count = excluded.point_count, \
-             first_step = excluded.first_step, step_stride = excluded.step_stride, regular = excluded.regular",
+             first_step = excluded.first_step, step_stride = excluded.step_stride, regular = excluded.regular, \
+             time_ordered = excluded.time_ordered",
         )
         .map_err(db_error)?
         .execute(params![
@@ -167,7 +176,8 @@ impl Series {
             shape.point_count,
             shape.first_step,
             shape.step_stride,
-            shape.regular
+            shape.regular,
+            shape.time_ordered
         ])
         .map_err(db_error)?;
         Ok(())
@@ -177,15 +187,27 @@ impl Series {
 /// The shape of one run's key, if it has any point.
 pub(crate) fn shape(conn: &Connection, run_pk: i64, key_id: i64) -> Result<Option<Shape>> {
     conn.prepare_cached(
-        "SELECT point_count, first_step, step_stride, regular FROM latest_metrics WHERE run_pk = ?1 AND key_id = ?2",
+        "SELECT point_count, first_step, step_stride, regular, time_ordered FROM latest_metrics \
+         WHERE run_pk = ?1 AND key_id = ?2",
     )
     .map_err(db_error)?
     .query_row(params![run_pk, key_id], |row| {
-        Ok(Shape { point_count: row.get(0)?, first_step: row.get(1)?, step_stride: row.get(2)?, regular: row.get(3)? })
+        Ok(Shape {
+            point_count: row.get(0)?,
+            first_step: row.get(1)?,
+            step_stride: row.get(2)?,
+            regular: row.get(3)?,
+            time_ordered: row.get(4)?,
+        })
     })
     .optional()
     .map_err(db_error)
 }
+
+/// v5: whether a regular series' timestamps follow its steps (existing rows: unknown, so
+/// no).
+pub(crate) const SCHEMA_TIME_ORDERED: &str =
+    "ALTER TABLE latest_metrics ADD COLUMN time_ordered INTEGER NOT NULL DEFAULT 0;";
 
 /// v4: the history summary columns, filled in for existing data (which is conservatively
 /// marked irregular: its insertion order is unknown).
@@ -209,8 +231,14 @@ mod tests {
 
     #[test]
     fn appending_one_stride_at_a_time_stays_regular() {
-        assert_eq!(shape_of(&[0, 1, 2, 3]), Shape { point_count: 4, first_step: 0, step_stride: 1, regular: true });
-        assert_eq!(shape_of(&[5, 15, 25]), Shape { point_count: 3, first_step: 5, step_stride: 10, regular: true });
+        assert_eq!(
+            shape_of(&[0, 1, 2, 3]),
+            Shape { point_count: 4, first_step: 0, step_stride: 1, regular: true, time_ordered: true }
+        );
+        assert_eq!(
+            shape_of(&[5, 15, 25]),
+            Shape { point_count: 3, first_step: 5, step_stride: 10, regular: true, time_ordered: true }
+        );
         assert!(shape_of(&[7]).regular);
     }
 

@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             bulk_interval_samples,
             bulk_interval_matches_reference_sampling,
             model_history_appends,
+            history_pages_follow_mlflows_order,
             concurrent_writers_all_succeed,
         );
         $crate::registry_conformance_cases!($make);

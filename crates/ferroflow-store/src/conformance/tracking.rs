@@ -536,6 +536,53 @@ pub async fn model_history_appends<S: Store>(store: &S) {
     assert_eq!(refused.code, ErrorCode::InvalidParameterValue, "{}", refused.message);
 }
 
+/// History pages follow MLflow's (timestamp, step, value) order for every series shape,
+/// including regular series whose timestamps run against their steps, across pages.
+pub async fn history_pages_follow_mlflows_order<S: Store>(store: &S) {
+    let series: Vec<(&str, Vec<Vec<Metric>>)> = vec![
+        ("forward", vec![(0..40).map(|s| metric("h", s as f64, 1000 + s, s)).collect()]),
+        ("backward", vec![(0..40).map(|s| metric("h", s as f64, 1000 - s, s)).collect()]),
+        ("same-time", vec![(0..40).map(|s| metric("h", (40 - s) as f64, 500, s)).collect()]),
+        (
+            "late-dip",
+            vec![
+                (0..20).map(|s| metric("h", 0.0, 1000 + s, s)).collect(),
+                (20..40).map(|s| metric("h", 0.0, 900 + s, s)).collect(),
+            ],
+        ),
+        ("repeats", vec![(0..40).map(|i| metric("h", (i % 5) as f64, 2000 - i / 2, i / 4)).collect()]),
+    ];
+    for (name, batches) in series {
+        let run_id = new_run(store, "0").await;
+        let mut all = Vec::new();
+        for batch in batches {
+            all.extend(batch.clone());
+            log(store, &run_id, batch, vec![], vec![]).await.unwrap();
+        }
+        all.sort_by(|a, b| (a.timestamp, a.step).cmp(&(b.timestamp, b.step)).then(a.value.total_cmp(&b.value)));
+        let expected: Vec<(i64, i64)> = all.iter().map(|m| (m.timestamp, m.step)).collect();
+        let mut got = Vec::new();
+        let mut page_token = None;
+        loop {
+            let page = store
+                .get_metric_history(MetricHistoryQuery {
+                    run_id: run_id.clone(),
+                    metric_key: "h".into(),
+                    max_results: Some(7),
+                    page_token: page_token.take(),
+                })
+                .await
+                .unwrap();
+            got.extend(page.items.iter().map(|m| (m.timestamp, m.step)));
+            match page.next_page_token {
+                Some(token) => page_token = Some(token),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "series {name}");
+    }
+}
+
 pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let writes = (0..200).map(|step| {
