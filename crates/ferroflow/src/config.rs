@@ -4,7 +4,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use ferroflow_server::handlers::webhooks::secrets::KEY_LEN;
 use ferroflow_server::WebhookSecrets;
 use ferroflow_sqlite::SyncMode;
 
@@ -165,30 +164,35 @@ pub const WEBHOOK_KEY_ENV: &str = "FERROFLOW_WEBHOOK_SECRET_KEY";
 
 /// The webhook secret key: `FERROFLOW_WEBHOOK_SECRET_KEY` (32 bytes, base64; every replica
 /// of a deployment needs the same one), or else a key file beside the SQLite database,
-/// created on first start readable by its owner only. Never a command-line flag, which
-/// `ps` would show. Returns the key and where it came from.
-pub fn webhook_secret_key(backend: &BackendStore) -> Result<([u8; KEY_LEN], String), String> {
+/// created readable by its owner only when the first secret is stored (so a start costs no
+/// fsync). Never a command-line flag, which `ps` would show. Returns the secrets and where
+/// their key comes from.
+pub fn webhook_secrets(backend: &BackendStore) -> Result<(WebhookSecrets, String), String> {
     if let Ok(text) = std::env::var(WEBHOOK_KEY_ENV) {
-        return Ok((
-            WebhookSecrets::parse_key(&text).map_err(|e| format!("{WEBHOOK_KEY_ENV}: {e}"))?,
-            WEBHOOK_KEY_ENV.into(),
-        ));
+        let key = WebhookSecrets::parse_key(&text).map_err(|e| format!("{WEBHOOK_KEY_ENV}: {e}"))?;
+        return Ok((WebhookSecrets::new(&key), WEBHOOK_KEY_ENV.into()));
     }
     let BackendStore::Sqlite(database) = backend;
     let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "ferroflow.db".into());
     name.push(".webhook-key");
     let path = database.with_file_name(name);
-    let key = match std::fs::read_to_string(&path) {
-        Ok(text) => WebhookSecrets::parse_key(&text).map_err(|e| format!("{}: {e}", path.display()))?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let key = WebhookSecrets::generate_key();
-            write_private(&path, &WebhookSecrets::encode_key(&key))
-                .map_err(|e| format!("cannot create the webhook key file {}: {e}", path.display()))?;
-            key
+    let source = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let key = WebhookSecrets::parse_key(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((WebhookSecrets::new(&key), source))
         }
-        Err(error) => return Err(format!("cannot read the webhook key file {}: {error}", path.display())),
-    };
-    Ok((key, path.display().to_string()))
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secrets = WebhookSecrets::made_on_first_use(move || {
+                let key = WebhookSecrets::generate_key();
+                write_private(&path, &WebhookSecrets::encode_key(&key))
+                    .map_err(|e| format!("cannot create the webhook key file {}: {e}", path.display()))?;
+                Ok(key)
+            });
+            Ok((secrets, format!("{source} (created when the first secret is stored)")))
+        }
+        Err(error) => Err(format!("cannot read the webhook key file {}: {error}", path.display())),
+    }
 }
 
 /// Creates `path` (which must not exist) readable and writable by its owner only.

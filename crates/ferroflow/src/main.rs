@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferroflow_artifacts::ArtifactRepository;
-use ferroflow_server::{AppState, ServerConfig, WebhookSecrets};
+use ferroflow_server::{AppState, ServerConfig};
 use ferroflow_sqlite::{SqliteOptions, SqliteStore};
 use tracing_subscriber::EnvFilter;
 
@@ -96,11 +96,11 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     } else {
         None
     };
-    let (webhook_key, webhook_key_source) = config::webhook_secret_key(&settings.backend)?;
+    let (webhook_secrets, webhook_key_source) = config::webhook_secrets(&settings.backend)?;
     let config = ServerConfig {
         max_artifact_bytes: settings.max_artifact_bytes,
         multipart_uploads: settings.multipart_uploads,
-        webhook_secrets: Arc::new(WebhookSecrets::new(&webhook_key)),
+        webhook_secrets: Arc::new(webhook_secrets),
     };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {

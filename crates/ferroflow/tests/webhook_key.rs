@@ -1,6 +1,6 @@
-//! The key that encrypts webhook secrets at rest: created on first start beside the
-//! database (owner-only), reused after a restart so that deliveries stay signed with the
-//! secret the user gave, and refused loudly when it is replaced by another.
+//! The key that encrypts webhook secrets at rest: created beside the database (owner-only)
+//! when the first secret is stored, reused after a restart so that deliveries stay signed
+//! with the secret the user gave, and refused loudly when it is replaced by another.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -101,13 +101,14 @@ async fn the_webhook_key_persists_and_deliveries_stay_signed() {
 
     let server = start(dir.path(), None).await;
     let key_file = dir.path().join("db.sqlite.webhook-key");
+    assert!(!key_file.exists(), "no key file until a secret needs one");
+    let events = json!([{ "entity": "REGISTERED_MODEL", "action": "CREATED" }]);
+    let created =
+        post(&server.api, "webhooks", json!({ "name": "w", "url": url, "events": events, "secret": secret })).await;
     let metadata = std::fs::metadata(&key_file).expect("a key file beside the database");
     #[cfg(unix)]
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777, 0o600);
     let key = std::fs::read_to_string(&key_file).unwrap();
-    let events = json!([{ "entity": "REGISTERED_MODEL", "action": "CREATED" }]);
-    let created =
-        post(&server.api, "webhooks", json!({ "name": "w", "url": url, "events": events, "secret": secret })).await;
     let id = created["webhook"]["webhook_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
     drop(server);
 

@@ -112,7 +112,11 @@ async fn create_webhook(
             url,
             events,
             description: message.description.filter(|d| !d.is_empty()),
-            secret: message.secret.filter(|s| !s.is_empty()).map(|s| app.config.webhook_secrets.seal(&s)),
+            secret: message
+                .secret
+                .filter(|s| !s.is_empty())
+                .map(|s| app.config.webhook_secrets.seal(&s))
+                .transpose()?,
             status: message.status.unwrap_or(WebhookStatus::Active),
         })
         .await?;
@@ -184,7 +188,10 @@ async fn update_webhook(
             url,
             events: (!events.is_empty()).then_some(events),
             // An empty secret clears it; any other is stored sealed.
-            secret: message.secret.map(|s| if s.is_empty() { s } else { app.config.webhook_secrets.seal(&s) }),
+            secret: message
+                .secret
+                .map(|s| if s.is_empty() { Ok(s) } else { app.config.webhook_secrets.seal(&s) })
+                .transpose()?,
             status: message.status,
         })
         .await?;
