@@ -305,26 +305,11 @@ async fn run_listing_is_relative_to_the_run_and_names_its_root() {
 #[tokio::test]
 async fn run_listing_outside_the_proxied_root_names_the_root_only() {
     let server = spawn(ServerConfig::default()).await;
-    let experiment: Value = server
-        .client
-        .post(server.url("/api/2.0/mlflow/experiments/create"))
-        .json(&json!({ "name": "s3", "artifact_location": "s3://somewhere-else/prefix" }))
-        .send()
+    let experiment = server
+        .post_json("experiments/create", &json!({ "name": "s3", "artifact_location": "s3://somewhere-else/prefix" }))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run: Value = server
-        .client
-        .post(server.url("/api/2.0/mlflow/runs/create"))
-        .json(&json!({ "experiment_id": experiment["experiment_id"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
+    let run = server.post_json("runs/create", &json!({ "experiment_id": experiment["experiment_id"] })).await.body;
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap();
     let artifact_uri = run["run"]["info"]["artifact_uri"].as_str().unwrap();
     assert!(artifact_uri.starts_with("s3://somewhere-else/prefix/"), "{artifact_uri}");
@@ -336,16 +321,7 @@ async fn run_listing_outside_the_proxied_root_names_the_root_only() {
 async fn logged_model_listing_is_relative_to_the_model() {
     let server = spawn(ServerConfig::default()).await;
     let (experiment_id, _) = server.create_run("models").await;
-    let model: Value = server
-        .client
-        .post(server.url("/api/2.0/mlflow/logged-models"))
-        .json(&json!({ "experiment_id": experiment_id, "name": "m" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let model = server.post_json("logged-models", &json!({ "experiment_id": experiment_id, "name": "m" })).await.body;
     let model_id = model["model"]["info"]["model_id"].as_str().unwrap();
     let artifact_uri = model["model"]["info"]["artifact_uri"].as_str().unwrap();
     assert_eq!(artifact_uri, format!("mlflow-artifacts:/{experiment_id}/models/{model_id}/artifacts"));

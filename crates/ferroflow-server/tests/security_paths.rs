@@ -502,16 +502,7 @@ async fn run_artifact_listing_with_a_traversal_is_refused() {
 async fn logged_model_artifact_listing_with_a_traversal_is_refused() {
     let server = spawn(ServerConfig::default()).await;
     let (experiment_id, _) = server.create_run("models").await;
-    let model: Value = server
-        .client
-        .post(server.url("/api/2.0/mlflow/logged-models"))
-        .json(&json!({ "experiment_id": experiment_id, "name": "m" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let model = server.post_json("logged-models", &json!({ "experiment_id": experiment_id, "name": "m" })).await.body;
     let model_id = model["model"]["info"]["model_id"].as_str().unwrap().to_string();
     let targets: Vec<String> = ["..", "../..", "../../../..", "%2e%2e%2f%2e%2e", "/etc", "a/../../.."]
         .iter()
@@ -540,30 +531,15 @@ async fn artifact_locations_that_only_share_a_prefix_with_the_root_are_not_serve
     .into_iter()
     .enumerate()
     {
-        let experiment: Value = server
-            .client
-            .post(server.url("/api/2.0/mlflow/experiments/create"))
-            .json(&json!({ "name": format!("prefix-{i}"), "artifact_location": location }))
-            .send()
+        let experiment = server
+            .post_json("experiments/create", &json!({ "name": format!("prefix-{i}"), "artifact_location": location }))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .body;
         let Some(experiment_id) = experiment["experiment_id"].as_str() else {
             // Refusing such a location outright is fine too.
             continue;
         };
-        let run: Value = server
-            .client
-            .post(server.url("/api/2.0/mlflow/runs/create"))
-            .json(&json!({ "experiment_id": experiment_id }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let run = server.post_json("runs/create", &json!({ "experiment_id": experiment_id })).await.body;
         let run_id = run["run"]["info"]["run_id"].as_str().unwrap();
         let artifact_uri = run["run"]["info"]["artifact_uri"].as_str().unwrap();
         // Plant, inside the root, what a prefix-confused server would list for this run.

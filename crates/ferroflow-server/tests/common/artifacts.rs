@@ -149,28 +149,9 @@ impl ArtifactServer {
 
     /// Creates an experiment and a run over the REST API; returns `(experiment_id, run)`.
     pub async fn create_run(&self, name: &str) -> (String, Value) {
-        let experiment: Value = self
-            .client
-            .post(self.url("/api/2.0/mlflow/experiments/create"))
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let experiment_id = experiment["experiment_id"].as_str().expect("experiment_id").to_string();
-        let run: Value = self
-            .client
-            .post(self.url("/api/2.0/mlflow/runs/create"))
-            .json(&json!({ "experiment_id": experiment_id, "start_time": 1000 }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (experiment_id, run["run"].clone())
+        let experiment_id = self.create_experiment(name).await;
+        let run = self.post_json("runs/create", &json!({ "experiment_id": experiment_id, "start_time": 1000 })).await;
+        (experiment_id, run.ok()["run"].clone())
     }
 
     /// PUTs `body` to the proxy at `path` (escaped by the caller) and asserts a 200.
