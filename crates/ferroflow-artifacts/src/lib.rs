@@ -436,16 +436,7 @@ impl ArtifactRepository {
     }
 
     async fn delete_under(&self, prefix: Option<&StorePath>) -> Result<u64> {
-        let objects: Vec<_> = self.store.list(prefix).try_collect().await?;
-        let mut removed = 0;
-        for object in objects {
-            match self.store.delete(&object.location).await {
-                Ok(()) => removed += 1,
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(removed)
+        Ok(delete_objects_under(self.store.as_ref(), prefix).await?)
     }
 
     /// Maps an artifact URI that lives in this repository (`mlflow-artifacts:/…`, or a
@@ -545,6 +536,28 @@ fn count_files(dir: &FsPath) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+/// Deletes every object under `prefix` (the whole store for `None`); returns how many went.
+/// Objects (or the prefix) already gone count as deleted by someone else, not as errors.
+pub(crate) async fn delete_objects_under(
+    store: &dyn ObjectStore,
+    prefix: Option<&StorePath>,
+) -> object_store::Result<u64> {
+    let objects: Vec<_> = match store.list(prefix).try_collect().await {
+        Ok(objects) => objects,
+        Err(object_store::Error::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for object in objects {
+        match store.delete(&object.location).await {
+            Ok(()) => removed += 1,
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -374,20 +374,7 @@ impl ArtifactRepository {
     }
 
     async fn delete_objects(&self, prefix: Option<&StorePath>) -> MultipartResult<u64> {
-        let objects: Vec<_> = match self.store.list(prefix).try_collect().await {
-            Ok(objects) => objects,
-            Err(object_store::Error::NotFound { .. }) => return Ok(0),
-            Err(e) => return Err(e.into()),
-        };
-        let mut removed = 0;
-        for object in objects {
-            match self.store.delete(&object.location).await {
-                Ok(()) => removed += 1,
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(removed)
+        Ok(crate::delete_objects_under(self.store.as_ref(), prefix).await?)
     }
 
     /// Removes uploads abandoned for longer than `max_age` (no manifest or part written
