@@ -19,6 +19,12 @@ pub enum ErrorCode {
     RequestLimitExceeded,
     NotImplemented,
     TemporarilyUnavailable,
+    /// A request larger than the server accepts (HTTP 413). MLflow has no such answer; the
+    /// name is one of its proto's codes, and 413 is a status its client does not retry.
+    ResourceLimitExceeded,
+    /// The server's disk is full (HTTP 507): the client must not retry for minutes, as it
+    /// does on 5xx statuses it deems transient (500, 502, 503, 504).
+    ResourceExhausted,
 }
 
 impl ErrorCode {
@@ -62,6 +68,8 @@ impl ErrorCode {
             RequestLimitExceeded => ("REQUEST_LIMIT_EXCEEDED", 429, "REQUEST_LIMIT_EXCEEDED"),
             NotImplemented => ("NOT_IMPLEMENTED", 501, "NOT_IMPLEMENTED"),
             TemporarilyUnavailable => ("TEMPORARILY_UNAVAILABLE", 503, "CLIENT_INTERNAL_ERROR"),
+            ResourceLimitExceeded => ("RESOURCE_LIMIT_EXCEEDED", 413, "RESOURCE_LIMIT_EXCEEDED"),
+            ResourceExhausted => ("RESOURCE_EXHAUSTED", 507, "CLIENT_INTERNAL_ERROR"),
         }
     }
 }
@@ -109,6 +117,16 @@ impl Error {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InternalError, message)
+    }
+
+    /// A request body (or declared body) over the server's limit: 413.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceLimitExceeded, message)
+    }
+
+    /// The disk holding the store is full: 507.
+    pub fn storage_full(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceExhausted, message)
     }
 
     /// MLflow's message for a required field that was not sent (or sent empty).
