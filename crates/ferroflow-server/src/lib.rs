@@ -5,11 +5,14 @@
 
 pub mod error;
 pub mod handlers;
+pub mod serve;
 pub mod wire;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use ferroflow_artifacts::ArtifactRepository;
@@ -19,6 +22,7 @@ use tracing::Level;
 
 pub use handlers::webhooks::secrets::WebhookSecrets;
 use handlers::{service, tracking};
+pub use serve::ConnectionLimits;
 
 /// The default cap on one artifact upload: explicit, and large enough for big models.
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024 * 1024;
@@ -35,6 +39,8 @@ pub struct ServerConfig {
     /// Encrypts webhook secrets at rest; the default holds a key of this process only
     /// (`ferroflow server` reads a persistent one, see `FERROFLOW_WEBHOOK_SECRET_KEY`).
     pub webhook_secrets: Arc<WebhookSecrets>,
+    /// Connection cap and timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +49,7 @@ impl Default for ServerConfig {
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
             multipart_uploads: true,
             webhook_secrets: Arc::new(WebhookSecrets::new(&WebhookSecrets::generate_key())),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -97,11 +104,22 @@ fn mlflow_api() -> Router<AppState> {
 /// The whole application: API routes under both prefixes, service endpoints, logging.
 pub fn router(state: AppState) -> Router {
     let server_info = Router::new().route("/server-info", get(service::server_info));
+    let rpc_limit = wire::MAX_REQUEST_BYTES as u64;
+    let artifact_limit = state.config.max_artifact_bytes;
+    let rpcs = || mlflow_api().layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n)));
+    // Artifact bytes arrive by PUT (whole files and multipart parts); the proxy's other
+    // requests are JSON messages under the RPC limit.
+    let proxy = || {
+        handlers::artifacts::proxy_routes().layer(middleware::from_fn(move |r: Request, n| {
+            let limit = if r.method() == axum::http::Method::PUT { artifact_limit } else { rpc_limit };
+            refuse_declared_over(limit, r, n)
+        }))
+    };
     Router::new()
-        .nest("/api/2.0/mlflow", mlflow_api())
-        .nest("/ajax-api/2.0/mlflow", mlflow_api())
-        .nest("/api/2.0/mlflow-artifacts", handlers::artifacts::proxy_routes())
-        .nest("/ajax-api/2.0/mlflow-artifacts", handlers::artifacts::proxy_routes())
+        .nest("/api/2.0/mlflow", rpcs())
+        .nest("/ajax-api/2.0/mlflow", rpcs())
+        .nest("/api/2.0/mlflow-artifacts", proxy())
+        .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
         .route("/health", get(service::health))
@@ -120,11 +138,34 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests (at most `grace`).
+/// Refuses a request whose declared `Content-Length` is over `limit` before reading any
+/// of its body, so at once and without the `100 Continue` that would invite the upload
+/// (hyper sends it only when the body is first read).
+async fn refuse_declared_over(limit: u64, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit => error::ApiError(ferroflow_core::Error::too_large(format!(
+            "The request body of {length} bytes is larger than this server accepts ({limit} bytes)."
+        )))
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// How long in-flight requests may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests (at most 30 s),
+/// within the connection cap and timeouts of the state's [`ServerConfig::connections`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.config.connections.clone();
+    serve::serve_with_limits(listener, router(state), limits, shutdown, SHUTDOWN_GRACE).await
 }

@@ -39,9 +39,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
             }
         }
         let query = request.uri().query().map(str::to_owned);
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
+        let metric_values = metric_value_place(request.uri().path());
+        let body = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(ferroflow_core::Error::too_large(format!(
+                    "The request body is larger than this server accepts ({MAX_REQUEST_BYTES} bytes)."
+                )))
+            } else {
+                ApiError::invalid(format!("Could not read the request body: {e}"))
+            }
+        })?;
         // Like MLflow: a GET with a query string reads it; anything else reads the body.
         let has_query = query.as_deref().is_some_and(|q| !q.is_empty());
         let from_query = (is_get && has_query) || body.iter().all(u8::is_ascii_whitespace);
@@ -57,7 +64,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let raw = if from_query {
             query_to_json(query.as_deref().unwrap_or(""))
         } else {
-            let parsed = parse_json(&body)?;
+            let parsed = match serde_json::from_slice::<Value>(&body) {
+                Ok(parsed) => parsed,
+                // Python's `json` writes NaN and infinities as bare literals, which JSON
+                // lacks; they are read as the values they name, in metric values only.
+                Err(error) => match metric_values.and_then(|place| quote_bare_non_finite(&body, place)) {
+                    Some(quoted) => parse_json(&quoted)?,
+                    None => return Err(malformed_json(error)),
+                },
+            };
             // Older clients double-encoded the message as a JSON string; MLflow decodes it again.
             match parsed {
                 Value::String(inner) => parse_json(inner.as_bytes())?,
@@ -116,8 +131,105 @@ fn is_plain_object(body: &[u8]) -> bool {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice::<Value>(bytes)
-        .map_err(|e| ApiError::invalid(format!("Malformed JSON in the request body: {e}")))
+    serde_json::from_slice::<Value>(bytes).map_err(malformed_json)
+}
+
+fn malformed_json(error: serde_json::Error) -> ApiError {
+    ApiError::invalid(format!("Malformed JSON in the request body: {error}"))
+}
+
+/// Where an RPC's body carries metric values, the only fields in which Python's bare
+/// `NaN`, `Infinity` and `-Infinity` literals are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricValuePlace {
+    /// `{"value": …}` at the top level (`runs/log-metric`).
+    TopLevel,
+    /// `{"metrics": [{"value": …}, …]}` (`runs/log-batch`).
+    MetricsList,
+}
+
+fn metric_value_place(path: &str) -> Option<MetricValuePlace> {
+    if path.ends_with("/runs/log-metric") {
+        Some(MetricValuePlace::TopLevel)
+    } else if path.ends_with("/runs/log-batch") {
+        Some(MetricValuePlace::MetricsList)
+    } else {
+        None
+    }
+}
+
+/// Rewrites the bare literals `NaN`, `Infinity` and `-Infinity` standing as metric values
+/// into the quoted forms protobuf JSON uses. `None` when the body holds none, or holds
+/// one anywhere else (then the body stays malformed, as JSON says it is).
+fn quote_bare_non_finite(body: &[u8], place: MetricValuePlace) -> Option<Vec<u8>> {
+    /// An open container, and for an object the key whose value is being read.
+    enum Frame {
+        Object { key: Vec<u8>, reading_key: bool },
+        Array,
+    }
+    let key_is = |frame: Option<&Frame>, name: &[u8]| matches!(frame, Some(Frame::Object { key, .. }) if key == name);
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut quoted_any = false;
+    let mut i = 0;
+    while i < body.len() {
+        let byte = body[i];
+        match byte {
+            b'"' => {
+                // Copy the whole string; remember it when it is an object's key.
+                let start = i;
+                i += 1;
+                while i < body.len() && body[i] != b'"' {
+                    i += if body[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = i.min(body.len());
+                if let Some(Frame::Object { key, reading_key: reading @ true }) = stack.last_mut() {
+                    *key = body[start + 1..end].to_vec();
+                    *reading = false;
+                }
+                out.extend_from_slice(&body[start..(end + 1).min(body.len())]);
+                i = end + 1;
+                continue;
+            }
+            b'{' => stack.push(Frame::Object { key: Vec::new(), reading_key: true }),
+            b'[' => stack.push(Frame::Array),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(Frame::Object { reading_key, .. }) = stack.last_mut() {
+                    *reading_key = true;
+                }
+            }
+            b'N' | b'I' | b'-' => {
+                let literal = [&b"NaN"[..], b"Infinity", b"-Infinity"].into_iter().find(|l| body[i..].starts_with(l));
+                if let Some(literal) = literal {
+                    let is_metric_value = match place {
+                        MetricValuePlace::TopLevel => stack.len() == 1 && key_is(stack.last(), b"value"),
+                        MetricValuePlace::MetricsList => {
+                            stack.len() == 3
+                                && key_is(stack.first(), b"metrics")
+                                && matches!(stack[1], Frame::Array)
+                                && key_is(stack.last(), b"value")
+                        }
+                    };
+                    if !is_metric_value {
+                        return None;
+                    }
+                    out.push(b'"');
+                    out.extend_from_slice(literal);
+                    out.push(b'"');
+                    quoted_any = true;
+                    i += literal.len();
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push(byte);
+        i += 1;
+    }
+    quoted_any.then_some(out)
 }
 
 /// Python `requests` encodes repeated fields as repeated keys; collect those into arrays.
@@ -439,6 +551,27 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn bare_non_finite_literals_are_quoted_in_metric_values_only() {
+        let quote =
+            |body: &str, place| quote_bare_non_finite(body.as_bytes(), place).map(|b| String::from_utf8(b).unwrap());
+        use MetricValuePlace::*;
+        assert_eq!(
+            quote(r#"{"run_id": "r", "key": "NaN", "value": NaN, "timestamp": 1}"#, TopLevel).as_deref(),
+            Some(r#"{"run_id": "r", "key": "NaN", "value": "NaN", "timestamp": 1}"#)
+        );
+        assert_eq!(
+            quote(r#"{"metrics": [{"key": "a", "value": Infinity}, {"key": "b\"", "value": -Infinity}]}"#, MetricsList)
+                .as_deref(),
+            Some(r#"{"metrics": [{"key": "a", "value": "Infinity"}, {"key": "b\"", "value": "-Infinity"}]}"#)
+        );
+        // Anywhere else the body stays malformed.
+        assert_eq!(quote(r#"{"value": 1, "timestamp": NaN}"#, TopLevel), None);
+        assert_eq!(quote(r#"{"params": [{"key": "a", "value": NaN}]}"#, MetricsList), None);
+        assert_eq!(quote(r#"{"metrics": [{"key": "a", "value": 1}], "value": NaN}"#, MetricsList), None);
+        assert_eq!(quote(r#"{"value": 1.5}"#, TopLevel), None);
+    }
 
     #[test]
     fn query_strings_become_objects_with_arrays() {

@@ -360,9 +360,9 @@ async fn the_size_limit_refuses_and_stores_nothing() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 400, "{name}");
+        assert_eq!(response.status(), 413, "{name}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE", "{body}");
+        assert_eq!(body["error_code"], "RESOURCE_LIMIT_EXCEEDED", "{body}");
         assert!(body["message"].as_str().unwrap().contains("1000"), "{body}");
         assert_eq!(get(&server, &format!("limit/{name}")).await.status(), 404);
     }
@@ -370,7 +370,7 @@ async fn the_size_limit_refuses_and_stores_nothing() {
     // the old bytes.
     let response =
         server.client.put(server.artifact_url("limit/exact.bin")).body(vec![2u8; 5000]).send().await.unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 413);
     assert_eq!(get_bytes(&server, "limit/exact.bin").await, (200, vec![7u8; 1000]));
     assert_eq!(server.files_on_disk(), vec![("limit/exact.bin".to_string(), vec![7u8; 1000])]);
     assert_eq!(
@@ -380,7 +380,7 @@ async fn the_size_limit_refuses_and_stores_nothing() {
     // A refused upload into a new folder leaves no empty folder to list.
     let response =
         server.client.put(server.artifact_url("fresh/dir/big.bin")).body(vec![0u8; 2000]).send().await.unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 413);
     assert_eq!(list(&server, None).await, json!({ "files": [{ "path": "limit", "is_dir": true }] }));
 }
 
@@ -403,8 +403,8 @@ async fn the_size_limit_also_applies_to_chunked_uploads() {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
     let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("INVALID_PARAMETER_VALUE"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("RESOURCE_LIMIT_EXCEEDED"), "{answer}");
     assert!(server.files_on_disk().is_empty());
 }
 

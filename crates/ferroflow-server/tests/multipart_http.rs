@@ -282,7 +282,7 @@ async fn the_artifact_size_cap_holds_for_parts_and_the_whole() {
         .unwrap();
     let credentials = created["credentials"].as_array().unwrap();
     let too_big = client.put(credentials[0]["url"].as_str().unwrap()).body(vec![0u8; 11]).send().await.unwrap();
-    assert_eq!(too_big.status(), 400);
+    assert_eq!(too_big.status(), 413);
     let mut parts = Vec::new();
     for (i, credential) in credentials.iter().enumerate() {
         let etag = put_part(&client, credential, vec![1u8; 4]).await;
@@ -294,9 +294,9 @@ async fn the_artifact_size_cap_holds_for_parts_and_the_whole() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 413);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE");
+    assert_eq!(body["error_code"], "RESOURCE_LIMIT_EXCEEDED");
     let missing = client.get(format!("{address}/api/2.0/mlflow-artifacts/artifacts/x/big.bin")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }

@@ -83,6 +83,20 @@ pub struct ServerArgs {
     /// The largest single artifact upload accepted, in bytes.
     #[arg(long, env = "FERROFLOW_MAX_ARTIFACT_BYTES", default_value_t = ferroflow_server::DEFAULT_MAX_ARTIFACT_BYTES)]
     pub max_artifact_bytes: u64,
+    /// The most client connections open at once (also held under the open-file limit,
+    /// less a reserve for the database and artifact files). At the cap the longest-idle
+    /// keep-alive connection is closed to make room.
+    #[arg(long, env = "FERROFLOW_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's head, from its first byte.
+    #[arg(long, env = "FERROFLOW_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout: u64,
+    /// Seconds a request body may go without a byte arriving.
+    #[arg(long, env = "FERROFLOW_BODY_READ_TIMEOUT", default_value_t = 60)]
+    pub body_read_timeout: u64,
+    /// Seconds a keep-alive connection may sit idle between requests.
+    #[arg(long, env = "FERROFLOW_KEEP_ALIVE_TIMEOUT", default_value_t = 75)]
+    pub keep_alive_timeout: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +123,7 @@ pub struct ServerSettings {
     pub max_artifact_bytes: u64,
     pub multipart_uploads: bool,
     pub sync: SyncMode,
+    pub connections: ferroflow_server::ConnectionLimits,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -129,6 +144,13 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
     }
     // A bare path, as `mlflow server` also accepts for its file store.
     Ok(BackendStore::Sqlite(PathBuf::from(uri)))
+}
+
+fn seconds(value: u64, flag: &str) -> Result<std::time::Duration, String> {
+    if value == 0 {
+        return Err(format!("{flag} must be at least 1 second"));
+    }
+    Ok(std::time::Duration::from_secs(value))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -155,6 +177,12 @@ impl ServerArgs {
             max_artifact_bytes: self.max_artifact_bytes,
             multipart_uploads: !self.no_multipart_uploads,
             sync: self.store.sync_mode(),
+            connections: ferroflow_server::ConnectionLimits {
+                max_connections: self.max_connections.max(1),
+                header_read_timeout: seconds(self.header_read_timeout, "--header-read-timeout")?,
+                body_read_timeout: seconds(self.body_read_timeout, "--body-read-timeout")?,
+                keep_alive_timeout: seconds(self.keep_alive_timeout, "--keep-alive-timeout")?,
+            },
         })
     }
 }

@@ -85,8 +85,35 @@ fn run_gc(args: gc::GcArgs) -> Result<(), String> {
     runtime()?.block_on(gc::run(args, &store, Some(destination)))
 }
 
+/// Descriptors kept out of the connection cap's reach: SQLite's files and reader
+/// connections, artifact files in transfer, the listener, logs.
+const RESERVED_FILE_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft open-file limit to the hard one (many systems start processes at
+/// 1024), and holds the connection cap under it, less a reserve, so that a crowd of
+/// clients can never leave the database unable to open a file.
+fn fit_connections_to_file_limit(connections: &mut ferroflow_server::ConnectionLimits) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit");
+            return;
+        }
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(16)).unwrap_or(usize::MAX);
+    if connections.max_connections > room {
+        tracing::info!(
+            open_file_limit = limit,
+            max_connections = room,
+            "connection cap lowered to fit the open-file limit"
+        );
+        connections.max_connections = room;
+    }
+}
+
 fn run_server(args: ServerArgs) -> Result<(), String> {
-    let settings = args.resolve()?;
+    let mut settings = args.resolve()?;
+    fit_connections_to_file_limit(&mut settings.connections);
     let store = open_store(&settings.backend, &settings.default_artifact_root, settings.sync)?;
     let artifacts = if settings.serve_artifacts {
         Some(
@@ -101,6 +128,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         max_artifact_bytes: settings.max_artifact_bytes,
         multipart_uploads: settings.multipart_uploads,
         webhook_secrets: Arc::new(webhook_secrets),
+        connections: settings.connections.clone(),
     };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {
@@ -113,6 +141,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             default_artifact_root = %settings.default_artifact_root,
             artifacts_destination = %settings.artifacts_destination,
             serve_artifacts = settings.serve_artifacts,
+            max_connections = settings.connections.max_connections,
             webhook_secret_key = %webhook_key_source,
             "ferroflow {} listening",
             env!("CARGO_PKG_VERSION")
