@@ -7,8 +7,8 @@
 //! a request is being handled (from the service wrapper) and enforces the head and idle
 //! deadlines in its `poll_read`, the only place hyper waits on a silent client. Body
 //! stalls are cut by tower-http's per-frame body timeout. When the cap is reached, the
-//! longest-idle keep-alive connection is closed to make room (as nginx reuses idle
-//! connections), so waiting clients are not starved by idle ones.
+//! longest-idle keep-alive connection (idle a second or more) is closed to make room, as
+//! nginx reuses idle connections, so waiting clients are not starved by idle ones.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,6 +54,8 @@ impl Default for ConnectionLimits {
 
 /// How often a full server looks again for an idle connection to close.
 const EVICTION_TICK: Duration = Duration::from_millis(100);
+/// How long a connection must have been idle before a full server may close it.
+const EVICTION_MIN_IDLE: Duration = Duration::from_secs(1);
 
 /// What the accept loop and each connection's I/O share about that connection.
 struct ConnectionState {
@@ -106,12 +108,16 @@ impl Registry {
         self.open.lock().expect("connection registry poisoned").remove(&id);
     }
 
-    /// Asks the connection idle the longest to close; false when none is idle.
-    fn close_longest_idle(&self) -> bool {
+    /// Asks the connection idle the longest, if for at least [`EVICTION_MIN_IDLE`], to
+    /// close; false when there is none. Connections idle for less are a working client
+    /// between two requests: closing those would only trade one waiting client for
+    /// another (and race with a request already on its way).
+    fn close_longest_idle(&self, now_ms: u64) -> bool {
         let open = self.open.lock().expect("connection registry poisoned");
+        let idle_since_before = now_ms.saturating_sub(EVICTION_MIN_IDLE.as_millis() as u64);
         let victim = open
             .values()
-            .filter(|state| state.is_idle())
+            .filter(|state| state.is_idle() && state.last_activity_ms.load(Ordering::Relaxed) <= idle_since_before)
             .min_by_key(|state| state.last_activity_ms.load(Ordering::Relaxed));
         match victim {
             Some(state) => {
@@ -148,7 +154,7 @@ pub async fn serve_with_limits(
             if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
                 break permit;
             }
-            registry.close_longest_idle();
+            registry.close_longest_idle(clock.now_ms());
             tokio::select! {
                 permit = Arc::clone(&permits).acquire_owned() => break permit.expect("semaphore is never closed"),
                 _ = tokio::time::sleep(EVICTION_TICK) => {}
