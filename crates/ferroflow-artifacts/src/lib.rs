@@ -6,9 +6,11 @@
 
 pub mod multipart;
 mod path;
+pub mod staging;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -22,7 +24,14 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
 pub use path::ArtifactPath;
+pub use staging::StagingSweep;
 
+/// What a client hears when the artifact store's disk is full (HTTP 507).
+pub const STORAGE_FULL_MESSAGE: &str =
+    "The server's artifact storage is full: the artifact was not stored. Retry once space has been freed.";
+
+/// Errors of the artifact store. Their `Display` is for the server log: it may name local
+/// files. What clients hear is decided once, in the conversion to [`ferroflow_core::Error`].
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     #[error("Invalid path: '{0}'")]
@@ -39,10 +48,61 @@ pub enum ArtifactError {
     UnsupportedDestination(String),
     #[error("artifact storage error: {0}")]
     Store(#[from] object_store::Error),
+    /// A file-system call on a local root failed; `path` is a server-side path.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Local { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("artifact upload failed: {0}")]
     Upload(String),
 }
 
+impl ArtifactError {
+    /// Whether the store ran out of space (`ENOSPC`) or quota (`EDQUOT`).
+    pub fn is_storage_full(&self) -> bool {
+        self.io_cause_is(|kind| matches!(kind, std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
+
+    /// Whether a local file system refused a name (`ENAMETOOLONG`): the client's path.
+    fn is_name_refused(&self) -> bool {
+        self.io_cause_is(|kind| kind == std::io::ErrorKind::InvalidFilename)
+    }
+
+    fn io_cause_is(&self, wanted: impl Fn(std::io::ErrorKind) -> bool) -> bool {
+        self.io_cause().is_some_and(|io| wanted(io.kind()))
+    }
+
+    /// The `io::Error` among the causes, at any depth: the local store wraps the ones it
+    /// meets in its own errors.
+    fn io_cause(&self) -> Option<&std::io::Error> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = cause {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            cause = error.source();
+        }
+        None
+    }
+
+    /// A short, path-free description of a server fault, for the client's message: the
+    /// kind of the underlying `io::Error` when there is one (e.g. "read-only filesystem
+    /// or storage medium"), else what failed.
+    fn kind(&self) -> String {
+        if let Some(io) = self.io_cause() {
+            return io.kind().to_string();
+        }
+        match self {
+            ArtifactError::Store(object_store::Error::Generic { store, .. }) => format!("{store} failed"),
+            ArtifactError::Store(object_store::Error::PermissionDenied { .. }) => "permission denied".into(),
+            ArtifactError::Store(object_store::Error::Unauthenticated { .. }) => "unauthenticated".into(),
+            ArtifactError::UnsupportedDestination(_) => "unsupported destination".into(),
+            _ => "the store failed".into(),
+        }
+    }
+}
+
+/// The one place artifact errors become MLflow errors. A full disk is a 507, which clients
+/// do not retry; other server faults are 500s whose message names no server-side path
+/// (local store errors name the files they failed on): the detail goes to the log, once.
 impl From<ArtifactError> for ferroflow_core::Error {
     fn from(error: ArtifactError) -> Self {
         use ferroflow_core::Error;
@@ -53,7 +113,17 @@ impl From<ArtifactError> for ferroflow_core::Error {
             ArtifactError::TooLarge(_) => Error::too_large(error.to_string()),
             ArtifactError::NotFound(_) => Error::not_found(error.to_string()),
             ArtifactError::Store(object_store::Error::NotFound { .. }) => Error::not_found("Artifact does not exist"),
-            ArtifactError::UnsupportedDestination(_) | ArtifactError::Store(_) => Error::internal(error.to_string()),
+            _ if error.is_storage_full() => {
+                tracing::error!(%error, "artifact storage is full");
+                Error::storage_full(STORAGE_FULL_MESSAGE)
+            }
+            _ if error.is_name_refused() => {
+                Error::invalid_parameter("Invalid path: a file or folder name is too long for the artifact store")
+            }
+            ArtifactError::UnsupportedDestination(_) | ArtifactError::Store(_) | ArtifactError::Local { .. } => {
+                tracing::error!(%error, "artifact storage error");
+                Error::internal(format!("Artifact storage error: {}; the server log has the details", error.kind()))
+            }
         }
     }
 }
@@ -83,6 +153,9 @@ pub struct ArtifactRepository {
     /// The canonical local root, when the store is a local folder: symlinks are checked
     /// against it so that a link planted inside the root cannot lead outside it.
     local_root: Option<PathBuf>,
+    /// Local uploads in progress, shared by every clone, so that a sweep of staging
+    /// leftovers never removes the staging file of one of them.
+    in_flight: Arc<staging::InFlight>,
 }
 
 impl std::fmt::Debug for ArtifactRepository {
@@ -132,6 +205,7 @@ impl ArtifactRepository {
                 store: with_prefix(store, &prefix),
                 root_uri: destination.trim_end_matches('/').into(),
                 local_root: None,
+                in_flight: Arc::default(),
             });
         }
         if destination.starts_with("gs://") {
@@ -142,6 +216,7 @@ impl ArtifactRepository {
                 store: with_prefix(store, &prefix),
                 root_uri: destination.trim_end_matches('/').into(),
                 local_root: None,
+                in_flight: Arc::default(),
             });
         }
         if let Some(rest) = destination.strip_prefix("wasbs://").or_else(|| destination.strip_prefix("wasb://")) {
@@ -166,6 +241,7 @@ impl ArtifactRepository {
                 store: with_prefix(store, prefix.trim_matches('/')),
                 root_uri: destination.trim_end_matches('/').into(),
                 local_root: None,
+                in_flight: Arc::default(),
             });
         }
         if destination.starts_with("az://")
@@ -179,6 +255,7 @@ impl ArtifactRepository {
                 store: with_prefix(store, &prefix),
                 root_uri: destination.trim_end_matches('/').into(),
                 local_root: None,
+                in_flight: Arc::default(),
             });
         }
         let local = destination.strip_prefix("file://").unwrap_or(destination);
@@ -190,12 +267,43 @@ impl ArtifactRepository {
 
     /// A local folder, created if missing.
     pub fn open_local(root: &FsPath) -> Result<Self> {
-        std::fs::create_dir_all(root)
-            .map_err(|e| ArtifactError::Upload(format!("cannot create {}: {e}", root.display())))?;
-        let canonical = std::fs::canonicalize(root)
-            .map_err(|e| ArtifactError::Upload(format!("cannot resolve {}: {e}", root.display())))?;
+        std::fs::create_dir_all(root).map_err(|e| local_error("create", root, e))?;
+        let canonical = std::fs::canonicalize(root).map_err(|e| local_error("resolve", root, e))?;
         let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&canonical)?);
-        Ok(Self { store, root_uri: canonical.display().to_string(), local_root: Some(canonical) })
+        Ok(Self {
+            store,
+            root_uri: canonical.display().to_string(),
+            local_root: Some(canonical),
+            in_flight: Arc::default(),
+        })
+    }
+
+    /// Registers a write to `location` of a local root for as long as the guard lives; see
+    /// [`staging`].
+    pub(crate) fn writing(&self, location: &StorePath) -> Option<staging::Writing> {
+        let root = self.local_root.as_ref()?;
+        Some(self.in_flight.begin(root.join(location.as_ref())))
+    }
+
+    /// Removes the staging files interrupted uploads left in a local root (see
+    /// [`staging`]): those not written for at least `untouched_for`, never one of an
+    /// upload this process is writing, and the folders left empty by their removal.
+    /// Other stores have none. Walks the whole root once, on a blocking thread.
+    pub async fn remove_staging_leftovers(&self, untouched_for: Duration) -> Result<StagingSweep> {
+        let Some(root) = self.local_root.clone() else { return Ok(StagingSweep::default()) };
+        let in_flight = Arc::clone(&self.in_flight);
+        let cutoff = SystemTime::now().checked_sub(untouched_for).unwrap_or(SystemTime::UNIX_EPOCH);
+        // Dropping this future (a server shutting down) stops the walk: the runtime would
+        // otherwise wait for it to finish.
+        let stop = StopOnDrop(Arc::default());
+        let stopped = Arc::clone(&stop.0);
+        let walk = tokio::task::spawn_blocking(move || {
+            let sweep = staging::Sweep { cutoff, in_flight: &in_flight, stop: &stopped };
+            sweep.run(&root).map_err(|e| local_error("sweep", &root, e))
+        });
+        let removed = walk.await.map_err(|e| unfinished("sweep", e))?;
+        drop(stop);
+        removed
     }
 
     /// The root as a URI clients can use directly (no-proxy mode hands this out).
@@ -288,6 +396,7 @@ impl ArtifactRepository {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        let _writing = self.writing(location);
         let upload = self.store.put_multipart(location).await?;
         let mut writer = WriteMultipart::new(upload);
         let mut written: u64 = 0;
@@ -306,7 +415,11 @@ impl ArtifactRepository {
                 return Err(ArtifactError::TooLarge(max_bytes));
             }
             // Bounds buffered parts so memory stays flat on slow stores.
-            writer.wait_for_capacity(4).await?;
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                // A part failed (a full disk, say): the staging file goes now, not later.
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
             writer.write(&chunk);
         }
         writer.finish().await?;
@@ -461,6 +574,15 @@ impl ArtifactRepository {
     }
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A blocking file-system task that panicked or was cancelled: a server fault.
 fn unfinished(action: &str, error: tokio::task::JoinError) -> ArtifactError {
     ArtifactError::Store(object_store::Error::Generic {
@@ -469,16 +591,14 @@ fn unfinished(action: &str, error: tokio::task::JoinError) -> ArtifactError {
     })
 }
 
-fn local_error(action: &str, path: &FsPath, error: std::io::Error) -> ArtifactError {
-    ArtifactError::Store(object_store::Error::Generic {
-        store: "LocalFileSystem",
-        source: format!("cannot {action} {}: {error}", path.display()).into(),
-    })
+fn local_error(action: &'static str, path: &FsPath, source: std::io::Error) -> ArtifactError {
+    ArtifactError::Local { action, path: path.to_path_buf(), source }
 }
 
 /// The entries of a local folder, links not followed and not listed. A missing folder, or
-/// a file, lists as empty. Names a request could not address (uploads in progress are
-/// `name#n`) are left out.
+/// a file, lists as empty. Names a request could not address (staging files of uploads are
+/// `name#n`, see [`staging`]) are left out, and so are folders holding nothing else: an
+/// upload in progress, or one killed, must not show as a folder. Empty folders are listed.
 fn list_local(folder: &FsPath) -> Result<Vec<FileInfo>> {
     match std::fs::symlink_metadata(folder) {
         Ok(meta) if meta.is_dir() => {}
@@ -498,12 +618,57 @@ fn list_local(folder: &FsPath) -> Result<Vec<FileInfo>> {
         }
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            out.push(FileInfo { name, is_dir: true, file_size: None });
+            if folder_content(&entry.path()) != FolderContent::OnlyHidden {
+                out.push(FileInfo { name, is_dir: true, file_size: None });
+            }
         } else if meta.is_file() {
             out.push(FileInfo { name, is_dir: false, file_size: Some(meta.len()) });
         }
     }
     Ok(out)
+}
+
+/// What a local folder holds, as far as listings go.
+#[derive(PartialEq)]
+enum FolderContent {
+    /// Something a listing shows: a file, or a folder that is itself empty.
+    Listed,
+    /// Nothing but what listings hide (staging files of uploads, other `#` names), at any
+    /// depth: the trace of an upload in progress or killed, not a folder of artifacts.
+    OnlyHidden,
+    /// Nothing at all (links aside): an empty folder, listed as such.
+    Nothing,
+}
+
+/// Classifies a local folder, links not followed. Looks at a folder's own entries before
+/// descending, so a folder of artifacts answers at once.
+fn folder_content(folder: &FsPath) -> FolderContent {
+    let Ok(entries) = std::fs::read_dir(folder) else { return FolderContent::Nothing };
+    let mut hidden = false;
+    let mut subfolders = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        let addressable = entry.file_name().to_str().is_some_and(|name| !name.contains('#'));
+        if !addressable {
+            hidden = true;
+        } else if kind.is_file() {
+            return FolderContent::Listed;
+        } else if kind.is_dir() {
+            subfolders.push(entry.path());
+        }
+    }
+    for subfolder in subfolders {
+        match folder_content(&subfolder) {
+            // An empty subfolder is listed, so its parent must be too.
+            FolderContent::Listed | FolderContent::Nothing => return FolderContent::Listed,
+            FolderContent::OnlyHidden => hidden = true,
+        }
+    }
+    if hidden {
+        FolderContent::OnlyHidden
+    } else {
+        FolderContent::Nothing
+    }
 }
 
 /// Removes a local file, link or folder without ever following a link: a link planted in
@@ -653,6 +818,62 @@ mod tests {
         let big = stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 20]))]);
         assert!(repo.put_stream(&ArtifactPath::parse("n/e/w").unwrap(), big, 10).await.is_err());
         assert!(!dir.path().join("n").exists());
+    }
+
+    #[tokio::test]
+    async fn staging_files_and_folders_holding_only_them_are_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = ArtifactRepository::open_local(dir.path()).unwrap();
+        let body = || stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("x"))]);
+        repo.put_stream(&ArtifactPath::parse("1/r/artifacts/kept.txt").unwrap(), body(), 10).await.unwrap();
+        // What a `kill -9` mid-upload leaves: a staging file in folders made for it.
+        let killed = dir.path().join("1/r/artifacts/model/data");
+        std::fs::create_dir_all(&killed).unwrap();
+        std::fs::write(killed.join("model.bin#1"), vec![0u8; 64]).unwrap();
+        std::fs::write(dir.path().join("1/r/artifacts/kept.txt#2"), "x").unwrap();
+        std::fs::create_dir_all(dir.path().join("1/r/artifacts/empty")).unwrap();
+
+        let artifacts = ArtifactPath::parse("1/r/artifacts").unwrap();
+        let listing = repo.list(Some(&artifacts)).await.unwrap();
+        assert_eq!(
+            listing,
+            vec![
+                // An empty folder is listed, as MLflow lists it.
+                FileInfo { name: "empty".into(), is_dir: true, file_size: None },
+                FileInfo { name: "kept.txt".into(), is_dir: false, file_size: Some(1) },
+            ]
+        );
+        assert!(repo.list(Some(&ArtifactPath::parse("1/r/artifacts/model").unwrap())).await.unwrap().is_empty());
+
+        let removed = repo.remove_staging_leftovers(Duration::ZERO).await.unwrap();
+        assert_eq!((removed.files, removed.bytes, removed.folders), (2, 65, 2));
+        assert!(!dir.path().join("1/r/artifacts/model").exists());
+        assert_eq!(
+            read_all(repo.get(&artifacts.join(&ArtifactPath::parse("kept.txt").unwrap())).await.unwrap()).await,
+            b"x"
+        );
+    }
+
+    #[test]
+    fn client_answers_name_no_server_path() {
+        let root = "/srv/secret-root/artifacts";
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let error: ferroflow_core::Error = local_error("write", FsPath::new(root), full).into();
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            (ferroflow_core::ErrorCode::ResourceExhausted, STORAGE_FULL_MESSAGE)
+        );
+        // The local store wraps its io errors; a full disk is found among the causes.
+        let wrapped = ArtifactError::Store(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(local_error("write", FsPath::new(root), std::io::Error::from_raw_os_error(28))),
+        });
+        assert!(wrapped.is_storage_full());
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let error: ferroflow_core::Error = local_error("list", FsPath::new(root), denied).into();
+        assert_eq!(error.code, ferroflow_core::ErrorCode::InternalError);
+        assert!(!error.message.contains(root), "{}", error.message);
+        assert!(error.message.contains("permission denied"), "{}", error.message);
     }
 
     #[test]

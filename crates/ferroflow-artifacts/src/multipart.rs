@@ -206,7 +206,10 @@ impl ArtifactRepository {
         // fail only once every part has been sent.
         self.store_path(destination)?;
         let manifest = UploadManifest { destination: destination.clone(), num_parts };
-        self.store.put(&manifest_path(id), PutPayload::from(manifest.encode())).await?;
+        let location = manifest_path(id);
+        // A put stages its bytes too (see `crate::staging`).
+        let _writing = self.writing(&location);
+        self.store.put(&location, PutPayload::from(manifest.encode())).await?;
         Ok(())
     }
 

@@ -42,8 +42,8 @@ type WriteJob = Box<dyn Job>;
 /// A queued write: its work, and the channel its caller waits on.
 trait Job: Send {
     /// Runs the work (in a savepoint when `isolated`); the returned completion answers the
-    /// caller once the group's commit outcome is known.
-    fn run(self: Box<Self>, conn: &Connection, isolated: bool) -> (Completion, bool);
+    /// caller once the group's commit outcome is known. Also returns the work's error.
+    fn run(self: Box<Self>, conn: &Connection, isolated: bool) -> (Completion, Option<Error>);
     /// Answers the caller without running the work.
     fn fail(self: Box<Self>, error: Error);
 }
@@ -58,15 +58,16 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection, isolated: bool) -> (Completion, bool) {
+    fn run(self: Box<Self>, conn: &Connection, isolated: bool) -> (Completion, Option<Error>) {
         let TypedJob { work, reply } = *self;
         let outcome = if isolated { run_in_savepoint(conn, work) } else { run_guarded(conn, work) };
-        let failed = outcome.is_err();
+        let failure = outcome.as_ref().err().cloned();
+        let failed = failure.is_some();
         let completion: Completion = Box::new(move |committed: Result<()>| {
             // A lone job that failed was rolled back with its whole transaction.
             let _ = reply.send(if failed { outcome } else { committed.and(outcome) });
         });
-        (completion, failed)
+        (completion, failure)
     }
 
     fn fail(self: Box<Self>, error: Error) {
@@ -74,8 +75,31 @@ where
     }
 }
 
+/// What a client hears when the database's disk is full (HTTP 507).
+pub(crate) const STORAGE_FULL_MESSAGE: &str =
+    "The server's database storage is full: the write was not saved. Retry once space has been freed.";
+
+/// The one place SQLite errors become MLflow errors. A full disk (`SQLITE_FULL`, which
+/// SQLite reports for `ENOSPC` and `EDQUOT` on writes) is a 507, which clients do not
+/// retry. Anything else is a 500 named by its SQLite result code only: SQLite's messages
+/// can carry file paths (rusqlite appends the database path to "unable to open database
+/// file"), so the full error goes to the server log instead, once.
 pub(crate) fn db_error(error: rusqlite::Error) -> Error {
-    Error::internal(format!("database error: {error}"))
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
+        if failure.code == rusqlite::ErrorCode::DiskFull {
+            tracing::error!(%error, "the database disk is full");
+            return Error::storage_full(STORAGE_FULL_MESSAGE);
+        }
+    }
+    tracing::error!(%error, "database error");
+    let summary = match &error {
+        // The static description of the result code, e.g. "unable to open database file".
+        rusqlite::Error::SqliteFailure(failure, _) => rusqlite::ffi::code_to_str(failure.extended_code).to_string(),
+        rusqlite::Error::InvalidPath(_) => "invalid database path".to_string(),
+        // The other variants describe values and columns, not files.
+        other => other.to_string(),
+    };
+    Error::internal(format!("database error: {summary}"))
 }
 
 pub(crate) struct Database {
@@ -273,6 +297,11 @@ fn run_guarded<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>
 fn run_in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     control(conn, "SAVEPOINT request").map_err(db_error)?;
     let outcome = run_guarded(conn, work);
+    if outcome.is_err() && conn.is_autocommit() {
+        // SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or an I/O
+        // error): the savepoint is gone with it, and the work's error is the one to report.
+        return outcome;
+    }
     let closing = if outcome.is_ok() {
         control(conn, "RELEASE request")
     } else {
@@ -295,14 +324,25 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, checkpoints: &Checkpoin
     // it fails, the whole transaction is rolled back instead.
     let isolated = group.len() > 1;
     let mut lone_failure = false;
-    let completions: Vec<Completion> = group
-        .into_iter()
-        .map(|job| {
-            let (completion, failed) = job.run(conn, isolated);
-            lone_failure |= failed && !isolated;
-            completion
-        })
-        .collect();
+    let mut completions: Vec<Completion> = Vec::with_capacity(group.len());
+    let mut jobs = group.into_iter();
+    for job in jobs.by_ref() {
+        let (completion, failure) = job.run(conn, isolated);
+        completions.push(completion);
+        lone_failure |= failure.is_some() && !isolated;
+        if let Some(error) = failure.filter(|_| conn.is_autocommit()) {
+            // SQLite rolled the whole transaction back (a full disk, an I/O error): the
+            // jobs before lost their work with it, and the jobs after must not run outside
+            // a transaction, where each statement would commit on its own.
+            for job in jobs {
+                job.fail(error.clone());
+            }
+            for completion in completions {
+                completion(Err(error.clone()));
+            }
+            return;
+        }
+    }
     let committed = if lone_failure {
         control(conn, "ROLLBACK").map_err(db_error)
     } else {
@@ -323,5 +363,85 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, checkpoints: &Checkpoin
 impl Database {
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferroflow_core::ErrorCode;
+
+    #[test]
+    fn errors_name_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-folder").join("ferroflow.db");
+        let failure = Connection::open_with_flags(&missing, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap_err();
+        assert!(failure.to_string().contains(&*dir.path().to_string_lossy()), "rusqlite names the file: {failure}");
+        let error = db_error(failure);
+        assert_eq!(error.code, ErrorCode::InternalError);
+        assert_eq!(error.message, "database error: unable to open database file");
+    }
+
+    /// SQLite may roll a whole transaction back by itself when a statement fails with
+    /// SQLITE_FULL: the jobs of that group commit must all fail, and none may then run
+    /// outside a transaction (where it would commit while its caller hears of a failure).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_database_fails_the_whole_group_and_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let db = Database::open(&path, SyncMode::Normal, |conn| {
+            conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB)").map_err(db_error)?;
+            // A real SQLITE_FULL, from a page limit instead of a full disk.
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0)).map_err(db_error)?;
+            conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 8), [], |_| Ok(())).map_err(db_error)?;
+            Ok(())
+        })
+        .unwrap();
+
+        // Holds the writer so that the next three jobs queue up and form one group.
+        let (started, has_started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let db = Arc::clone(&db);
+            async move {
+                db.write(move |_| {
+                    started.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        has_started.recv().unwrap();
+        let insert = |bytes: usize| {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    conn.execute("INSERT INTO t (payload) VALUES (?1)", [vec![7u8; bytes]]).map_err(db_error)?;
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let before = insert(10);
+        let too_big = insert(1 << 20);
+        let after = insert(10);
+        while db.writer.capacity() > WRITE_QUEUE_DEPTH - 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+
+        let outcomes = [before.await.unwrap(), too_big.await.unwrap(), after.await.unwrap()];
+        for outcome in &outcomes {
+            let error = outcome.as_ref().expect_err("every job of the group fails");
+            assert_eq!(error.code, ErrorCode::ResourceExhausted, "{error:?}");
+        }
+        let conn = Connection::open(&path).unwrap();
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, 0, "a failed write changed the database");
+
+        // Writes that fit work again.
+        db.write(|conn| conn.execute("INSERT INTO t (payload) VALUES (x'00')", []).map_err(db_error)).await.unwrap();
     }
 }

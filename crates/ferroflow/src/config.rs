@@ -213,8 +213,11 @@ pub fn webhook_secrets(backend: &BackendStore) -> Result<(WebhookSecrets, String
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let secrets = WebhookSecrets::made_on_first_use(move || {
                 let key = WebhookSecrets::generate_key();
-                write_private(&path, &WebhookSecrets::encode_key(&key))
-                    .map_err(|e| format!("cannot create the webhook key file {}: {e}", path.display()))?;
+                write_private(&path, &WebhookSecrets::encode_key(&key)).map_err(|e| {
+                    // The error reaches a client, so the path goes to the log only.
+                    tracing::error!(path = %path.display(), error = %e, "cannot create the webhook key file");
+                    format!("cannot create the webhook key file: {e}")
+                })?;
                 Ok(key)
             });
             Ok((secrets, format!("{source} (created when the first secret is stored)")))

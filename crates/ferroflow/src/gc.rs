@@ -1,5 +1,8 @@
 //! `ferroflow gc`: permanently removes deleted runs, experiments and logged models,
-//! together with their artifacts (proxied ones too).
+//! together with their artifacts (proxied ones too), and the staging files uploads
+//! interrupted by a crash left in a local artifact destination.
+
+use std::time::Duration;
 
 use clap::Args;
 use ferroflow_artifacts::ArtifactRepository;
@@ -25,6 +28,11 @@ pub struct GcArgs {
     /// Comma-separated logged model ids to delete.
     #[arg(long, value_delimiter = ',')]
     pub logged_model_ids: Vec<String>,
+    /// Staging files of interrupted uploads (`<name>#<n>` in a local artifact
+    /// destination) are removed once not written for this long. A running server's
+    /// uploads keep theirs fresh; use `0s` only while no server runs.
+    #[arg(long, value_parser = parse_duration_ms, default_value = "1h")]
+    pub staging_older_than: i64,
 }
 
 /// Parses `1d2h30m15s`-style durations into milliseconds.
@@ -69,6 +77,7 @@ async fn delete_artifacts(destination: Option<&ArtifactRepository>, uri: &str) -
 }
 
 pub async fn run(args: GcArgs, store: &dyn Store, destination: Option<ArtifactRepository>) -> Result<(), String> {
+    let staging_older_than = Duration::from_millis(args.staging_older_than.max(0) as u64);
     let request = GcRequest {
         older_than_ms: args.older_than,
         run_ids: args.run_ids,
@@ -97,6 +106,13 @@ pub async fn run(args: GcArgs, store: &dyn Store, destination: Option<ArtifactRe
     println!(
         "ferroflow gc: removed {runs} runs, {models} logged models, {experiments} experiments and {files} artifact files"
     );
+    if let Some(repo) = &destination {
+        let staged = repo.remove_staging_leftovers(staging_older_than).await.map_err(|e| e.to_string())?;
+        println!(
+            "ferroflow gc: removed {} staging files ({} bytes) of interrupted uploads",
+            staged.files, staged.bytes
+        );
+    }
     Ok(())
 }
 

@@ -135,6 +135,11 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
             tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        // Only once listening: a second server started by mistake on a busy port stops
+        // above, before touching the first one's uploads.
+        if let Some(artifacts) = state.artifacts.clone() {
+            tokio::spawn(remove_staging_leftovers(artifacts));
+        }
         tracing::info!(
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address),
             backend = %settings.backend,
@@ -150,6 +155,26 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         tracing::info!("ferroflow stopped");
         Ok(())
     })
+}
+
+/// Removes what uploads interrupted by a crash or `kill -9` left in a local artifact root
+/// (see `ferroflow_artifacts::staging`), in the background so that start stays fast. Every
+/// upload in flight now is this process's own, and the repository keeps the sweep off
+/// their staging files, so no minimum age is needed: the cutoff is now, so only files
+/// idle since before this start can go.
+async fn remove_staging_leftovers(artifacts: Arc<ArtifactRepository>) {
+    let started = std::time::Instant::now();
+    match artifacts.remove_staging_leftovers(std::time::Duration::ZERO).await {
+        Ok(removed) if removed.files > 0 => tracing::info!(
+            files = removed.files,
+            bytes = removed.bytes,
+            folders = removed.folders,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "removed the staging files of interrupted uploads"
+        ),
+        Ok(_) => tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "no staging files to remove"),
+        Err(error) => tracing::warn!(%error, "could not look for the staging files of interrupted uploads"),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
