@@ -23,6 +23,9 @@ cargo build --quiet -p ferroflow
 step "compatibility tests with the real mlflow clients"
 FERROFLOW_BIN="$root/target/debug/ferroflow" scripts/run-compat-tests.sh
 
+step "reliability scenarios (slow clients, open-file limit, full disk)"
+FERROFLOW_BIN="$root/target/debug/ferroflow" bench/reliability.sh
+
 if [[ -x bench/smoke.sh ]]; then
   step "benchmark smoke run"
   bench/smoke.sh
