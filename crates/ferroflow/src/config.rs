@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ferroflow_server::WebhookSecrets;
@@ -83,6 +84,15 @@ pub struct ServerArgs {
     /// The largest single artifact upload accepted, in bytes.
     #[arg(long, env = "FERROFLOW_MAX_ARTIFACT_BYTES", default_value_t = ferroflow_server::DEFAULT_MAX_ARTIFACT_BYTES)]
     pub max_artifact_bytes: u64,
+    /// The longest one search (any read of the store) may run, in seconds, before it is
+    /// stopped and answered with a 400 asking to narrow it.
+    #[arg(
+        long,
+        env = "FERROFLOW_QUERY_TIMEOUT",
+        default_value_t = ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub query_timeout: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +119,7 @@ pub struct ServerSettings {
     pub max_artifact_bytes: u64,
     pub multipart_uploads: bool,
     pub sync: SyncMode,
+    pub query_timeout: Duration,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -155,6 +166,7 @@ impl ServerArgs {
             max_artifact_bytes: self.max_artifact_bytes,
             multipart_uploads: !self.no_multipart_uploads,
             sync: self.store.sync_mode(),
+            query_timeout: Duration::from_secs(self.query_timeout),
         })
     }
 }

@@ -135,7 +135,7 @@ fn describe(error: regex::Error) -> String {
             // both indented by 4 spaces, then the reason.
             let lines: Vec<&str> = text.lines().collect();
             match lines.as_slice() {
-                [_, _, carets, _] if carets.trim_start().starts_with('^') && carets.trim().chars().all(|c| c == '^') => {
+                [_, _, carets, _] if !carets.trim().is_empty() && carets.trim().chars().all(|c| c == '^') => {
                     let position = carets.chars().take_while(|c| *c == ' ').count().saturating_sub(4);
                     format!("{reason} (at character {position})")
                 }
@@ -228,7 +228,10 @@ mod tests {
         assert!(big.starts_with("the compiled pattern is larger than the limit of 1024 KiB"), "{big}");
         assert!(Regex::new("[0-9A-Za-z_]{100}").is_ok());
         let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
-        assert!(Regex::new(&deep).unwrap_err().to_string().contains("maximum number of nested parentheses/brackets (64)"));
+        assert!(Regex::new(&deep)
+            .unwrap_err()
+            .to_string()
+            .contains("maximum number of nested parentheses/brackets (64)"));
     }
 
     #[test]
