@@ -1,19 +1,27 @@
 //! Connection handling: one writer thread that groups concurrent writes into one
-//! transaction (group commit), and a pool of read-only connections for WAL readers.
+//! transaction (group commit), and a bounded pool of read-only connections for WAL readers.
 //!
 //! Each write job runs inside its own SAVEPOINT, so a failing request rolls back alone
 //! while its neighbours in the same group still commit. Callers are answered only after
 //! the group's COMMIT, so an acknowledged write is in the WAL before the client hears
 //! back, and survives `kill -9`.
+//!
+//! Each read runs within a [`Budget`]: SQLite's progress handler stops it once it has run
+//! longer than the store's query timeout (a 400 telling the user to narrow the search) or
+//! once its caller has gone (the request's future was dropped when the client
+//! disconnected). At most [`max_readers`] reader connections are ever open; further reads
+//! wait for one instead of opening more (each costs file descriptors).
 
+use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use ferroflow_core::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// How hard a commit tries to reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,13 +36,30 @@ pub enum SyncMode {
 /// The most write jobs one group commit takes; bounds the latency of a group.
 const MAX_GROUP: usize = 1024;
 const WRITE_QUEUE_DEPTH: usize = 8192;
-const READER_POOL_SIZE: usize = 8;
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 /// 32 MiB of WAL: only reached if the checkpoint thread falls far behind.
 const BACKSTOP_CHECKPOINT_PAGES: i64 = 8192;
 /// Address space, not memory: the kernel pages the file in and out as it likes.
 const READER_MMAP_BYTES: i64 = 16 << 30;
+/// How long one read may run by default ([`crate::SqliteOptions::query_timeout`]).
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// SQLite virtual-machine steps between two checks of a read's cancellation flag (an
+/// atomic load). A step that calls `ff_regexp` can take milliseconds and a row takes a
+/// few dozen steps, so this bounds how long an abandoned search runs on. Measured on a
+/// search whose rows took 5 ms each: 10–40 ms of CPU after the client left (180 ms at
+/// 1000 steps; the whole search takes 5 s).
+const BUDGET_CHECK_STEPS: c_int = 100;
+/// The deadline needs the clock, dearer than the flag (a system call on some virtual
+/// machines): it is read at every tenth check only.
+const CLOCK_EVERY_CHECKS: u32 = 10;
+
+/// The most reader connections open at once: enough to keep every core busy while some
+/// reads wait on the disk, few enough that a thousand clients cannot use up the process's
+/// file descriptors (each connection holds the database, its WAL and its shm file).
+pub(crate) fn max_readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_mul(4).max(8)
+}
 
 type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 type WriteJob = Box<dyn Job>;
@@ -104,8 +129,90 @@ pub(crate) fn db_error(error: rusqlite::Error) -> Error {
 
 pub(crate) struct Database {
     writer: mpsc::Sender<WriteJob>,
-    readers: Mutex<Vec<Connection>>,
+    readers: ReaderPool,
+    query_timeout: Duration,
     path: PathBuf,
+}
+
+/// Reader connections: at most [`max_readers`] open, the idle ones kept for reuse.
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    /// [`max_readers`] permits. A read holds one from before it takes a blocking thread
+    /// until its connection is back in `idle` (or closed); so when a read finds `idle`
+    /// empty, every open connection is in use by another permit holder, and it may open one.
+    slots: Arc<Semaphore>,
+    /// Connections open now, idle or in use.
+    open: AtomicUsize,
+}
+
+/// What one read may still spend: it must stop once its caller has gone or once it has
+/// run longer than the store's query timeout. SQLite checks it through the progress
+/// handler; in-memory loops over search candidates check it through [`Budget::filter`].
+#[derive(Clone)]
+pub(crate) struct Budget {
+    cancelled: Arc<AtomicBool>,
+    /// `None` when the timeout is too large to be a point in time.
+    deadline: Option<Instant>,
+    timeout: Duration,
+}
+
+impl Budget {
+    fn start(cancelled: Arc<AtomicBool>, timeout: Duration) -> Self {
+        Budget { cancelled, deadline: Instant::now().checked_add(timeout), timeout }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// `Ok` while the read may go on; once it may not, the error to answer with.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.cancelled() {
+            // Nobody reads this one: the request's future is gone.
+            return Err(Error::internal("the read was cancelled: its client went away"));
+        }
+        if self.past_deadline() {
+            // A 400, not a 5xx: the client would retry a 5xx for minutes.
+            return Err(Error::invalid_parameter(format!(
+                "The search took longer than the server's limit of {:?} and was stopped. Narrow the filter \
+                 (for example fewer or simpler RLIKE patterns, or a selective equality) or search fewer \
+                 experiments.",
+                self.timeout
+            )));
+        }
+        Ok(())
+    }
+
+    /// The items `keep` accepts, checking the budget before each one: searches that
+    /// filter candidates in memory may run an RLIKE pattern on every one.
+    pub(crate) fn filter<T>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> Result<Vec<T>> {
+        let mut kept = Vec::new();
+        for item in items {
+            self.check()?;
+            if keep(&item) {
+                kept.push(item);
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// Cancels a read when dropped with the read's future, e.g. when hyper drops the handler
+/// of a client that disconnected; the blocking work would otherwise run on unobserved.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Whether the writer committed since the last checkpoint.
@@ -161,6 +268,7 @@ impl Database {
     pub(crate) fn open(
         path: &Path,
         sync: SyncMode,
+        query_timeout: Duration,
         init: impl FnOnce(&mut Connection) -> Result<()>,
     ) -> Result<Arc<Self>> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -193,7 +301,12 @@ impl Database {
             })
             .map_err(|e| Error::internal(format!("cannot start the writer thread: {e}")))?;
 
-        Ok(Arc::new(Self { writer: sender, readers: Mutex::new(Vec::new()), path: path.to_path_buf() }))
+        let readers = ReaderPool {
+            idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(max_readers())),
+            open: AtomicUsize::new(0),
+        };
+        Ok(Arc::new(Self { writer: sender, readers, query_timeout, path: path.to_path_buf() }))
     }
 
     /// Runs `work` in the next group commit and returns its result once committed.
@@ -209,56 +322,115 @@ impl Database {
     }
 
     /// Runs `work` on a pooled read connection inside one read transaction, so that
-    /// multi-query reads see one consistent snapshot.
+    /// multi-query reads see one consistent snapshot. The read stops when its budget runs
+    /// out (see [`Budget`]).
     pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.read_within(move |conn, _| work(conn)).await
+    }
+
+    /// [`Database::read`] for work that also loops in memory: it gets the read's budget
+    /// to check as it goes.
+    pub(crate) async fn read_within<T, F>(self: &Arc<Self>, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Budget) -> Result<T> + Send + 'static,
+    {
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let cancelled = Arc::clone(&cancel.0);
+        // Excess reads wait here, before taking a blocking thread, for a connection.
+        let slot = Arc::clone(&self.readers.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("the reader pool is closed"))?;
         let db = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let outcome = tokio::task::spawn_blocking(move || {
+            // The deadline counts from here: waiting for a connection is not the search's fault.
+            let budget = Budget::start(cancelled, db.query_timeout);
             let conn = db.take_reader()?;
-            let outcome = (|| {
-                control(&conn, "BEGIN").map_err(db_error)?;
-                let outcome = catch_unwind(AssertUnwindSafe(|| work(&conn)))
-                    .unwrap_or_else(|_| Err(Error::internal("a read query panicked")));
-                control(&conn, "COMMIT").map_err(db_error)?;
-                outcome
-            })();
-            if conn.is_autocommit() {
-                db.return_reader(conn);
-            }
+            let outcome = run_read(&conn, &budget, work);
+            db.return_reader(conn);
+            // Only now may another read open a connection.
+            drop(slot);
             outcome
         })
         .await
-        .map_err(|e| Error::internal(format!("read task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("read task failed: {e}")))?;
+        drop(cancel);
+        outcome
     }
 
     fn take_reader(&self) -> Result<Connection> {
-        if let Some(conn) = self.readers.lock().expect("reader pool poisoned").pop() {
+        if let Some(conn) = self.readers.idle.lock().expect("reader pool poisoned").pop() {
             return Ok(conn);
         }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(db_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db_error)?;
-        conn.pragma_update(None, "cache_size", -16000).map_err(db_error)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
-        // Reads go through a memory map instead of a pread copy per page: a chart load
-        // touches a few hundred scattered pages per run, far more than any page cache holds.
-        conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES).map_err(db_error)?;
-        register_functions(&conn).map_err(db_error)?;
+        let conn = open_reader(&self.path).map_err(db_error)?;
+        self.readers.open.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
     }
 
+    /// Keeps `conn` for the next read, unless a failure left it inside a transaction.
     fn return_reader(&self, conn: Connection) {
-        let mut pool = self.readers.lock().expect("reader pool poisoned");
-        if pool.len() < READER_POOL_SIZE {
-            pool.push(conn);
+        if conn.is_autocommit() {
+            self.readers.idle.lock().expect("reader pool poisoned").push(conn);
+        } else {
+            drop(conn);
+            self.readers.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
+
+    #[cfg(test)]
+    fn open_readers(&self) -> usize {
+        self.readers.open.load(Ordering::Relaxed)
+    }
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "cache_size", -16000)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // Reads go through a memory map instead of a pread copy per page: a chart load
+    // touches a few hundred scattered pages per run, far more than any page cache holds.
+    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+    register_functions(&conn)?;
+    Ok(conn)
+}
+
+/// One read transaction on `conn`, interrupted by SQLite as soon as `budget` runs out.
+fn run_read<T>(conn: &Connection, budget: &Budget, work: impl FnOnce(&Connection, &Budget) -> Result<T>) -> Result<T> {
+    let watched = budget.clone();
+    let mut checks_until_clock = CLOCK_EVERY_CHECKS;
+    let stop = move || {
+        if watched.cancelled() {
+            return true;
+        }
+        checks_until_clock -= 1;
+        if checks_until_clock > 0 {
+            return false;
+        }
+        checks_until_clock = CLOCK_EVERY_CHECKS;
+        watched.past_deadline()
+    };
+    conn.progress_handler(BUDGET_CHECK_STEPS, Some(stop)).map_err(db_error)?;
+    let outcome = control(conn, "BEGIN").map_err(db_error).and_then(|()| {
+        catch_unwind(AssertUnwindSafe(|| work(conn, budget)))
+            .unwrap_or_else(|_| Err(Error::internal("a read query panicked")))
+    });
+    // Removed before COMMIT, which an exhausted budget would interrupt as well.
+    conn.progress_handler(0, None::<fn() -> bool>).map_err(db_error)?;
+    if !conn.is_autocommit() {
+        control(conn, "COMMIT").map_err(db_error)?;
+    }
+    // An interrupted statement comes back as whatever error the work made of it; the
+    // budget's own error says why.
+    outcome.map_err(|error| budget.check().err().unwrap_or(error))
 }
 
 /// SQL functions searches use: `ff_regexp(text, pattern)` for the RLIKE extension, with
@@ -371,6 +543,99 @@ mod tests {
     use super::*;
     use ferroflow_core::ErrorCode;
 
+    /// Runs for minutes unless interrupted (finite, so a failing test still ends).
+    const LONG_QUERY: &str =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) SELECT count(*) FROM c";
+
+    fn database(query_timeout: Duration) -> (Arc<Database>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::open(&dir.path().join("db.sqlite"), SyncMode::Normal, query_timeout, |conn| {
+            conn.execute_batch("CREATE TABLE t(x)").map_err(db_error)
+        })
+        .expect("open database");
+        (db, dir)
+    }
+
+    fn count(conn: &Connection) -> Result<i64> {
+        conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0)).map_err(db_error)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reads_beyond_the_pool_wait_for_a_connection_instead_of_opening_one() {
+        let (db, _dir) = database(DEFAULT_QUERY_TIMEOUT);
+        let peak = Arc::new(AtomicUsize::new(0));
+        let reads: Vec<_> = (0..max_readers() * 8)
+            .map(|_| {
+                let (db, observer, peak) = (Arc::clone(&db), Arc::clone(&db), Arc::clone(&peak));
+                tokio::spawn(async move {
+                    db.read(move |conn| {
+                        peak.fetch_max(observer.open_readers(), Ordering::Relaxed);
+                        // Holds the connection a while, so that the reads overlap.
+                        std::thread::sleep(Duration::from_millis(5));
+                        count(conn)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for read in reads {
+            assert_eq!(read.await.expect("read task").expect("read"), 0);
+        }
+        let peak = peak.load(Ordering::Relaxed);
+        assert!(peak <= max_readers(), "{peak} reader connections open, the bound is {}", max_readers());
+        assert!(db.open_readers() <= max_readers());
+        assert!(db.open_readers() > 0, "connections are kept for reuse");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_a_read_interrupts_its_query() {
+        let (db, _dir) = database(DEFAULT_QUERY_TIMEOUT);
+        let (started, has_started) = oneshot::channel::<()>();
+        let (report, reported) = std::sync::mpsc::channel::<std::result::Result<i64, String>>();
+        let read = tokio::spawn({
+            let db = Arc::clone(&db);
+            async move {
+                db.read(move |conn| {
+                    let _ = started.send(());
+                    let outcome = conn.query_row(LONG_QUERY, [], |row| row.get::<_, i64>(0));
+                    let _ = report.send(outcome.map_err(|e| e.to_string()));
+                    Ok(())
+                })
+                .await
+            }
+        });
+        has_started.await.expect("the read started");
+        // What hyper does when the client disconnects: the handler's future is dropped.
+        read.abort();
+        let outcome = tokio::task::spawn_blocking(move || reported.recv_timeout(Duration::from_secs(120)))
+            .await
+            .expect("waiter")
+            .expect("the query ended");
+        let error = outcome.expect_err("the query was interrupted, not run to its end");
+        assert!(error.contains("interrupt"), "{error}");
+        // The connection went back to the pool in a usable state.
+        assert_eq!(db.read(count).await.expect("a later read"), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_past_its_deadline_is_stopped_with_a_400() {
+        let (db, _dir) = database(Duration::from_millis(1));
+        let error = db
+            .read(|conn| conn.query_row(LONG_QUERY, [], |row| row.get::<_, i64>(0)).map_err(db_error))
+            .await
+            .expect_err("stopped");
+        assert_eq!(error.code, ErrorCode::InvalidParameterValue, "{error}");
+        assert!(error.message.starts_with("The search took longer than the server's limit of 1ms"), "{error}");
+
+        // In-memory loops stop on the same budget.
+        let error = db.read_within(|_, budget| budget.filter(0u64.., |_| false)).await.expect_err("stopped");
+        assert_eq!(error.code, ErrorCode::InvalidParameterValue, "{error}");
+        assert!(error.message.contains("Narrow the filter"), "{error}");
+
+        // A quick read is unaffected.
+        assert_eq!(db.read(count).await.expect("a quick read"), 0);
+    }
+
     #[test]
     fn errors_name_no_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -389,7 +654,7 @@ mod tests {
     async fn a_full_database_fails_the_whole_group_and_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("full.db");
-        let db = Database::open(&path, SyncMode::Normal, |conn| {
+        let db = Database::open(&path, SyncMode::Normal, DEFAULT_QUERY_TIMEOUT, |conn| {
             conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB)").map_err(db_error)?;
             // A real SQLITE_FULL, from a page limit instead of a full disk.
             let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0)).map_err(db_error)?;

@@ -16,6 +16,7 @@ mod series;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ferroflow_core::paging::{decode_offset, page_from};
@@ -28,7 +29,7 @@ use ferroflow_store::{
     TrackingStore, UpdateRun,
 };
 
-pub use db::SyncMode;
+pub use db::{SyncMode, DEFAULT_QUERY_TIMEOUT};
 
 use db::Database;
 
@@ -38,6 +39,9 @@ pub struct SqliteOptions {
     /// Root under which new experiments get their artifact location, e.g. `mlflow-artifacts:/`.
     pub default_artifact_root: String,
     pub sync: SyncMode,
+    /// How long one read (a search, mostly) may run before it is stopped and answered
+    /// with a 400 asking to narrow it; [`DEFAULT_QUERY_TIMEOUT`] unless configured.
+    pub query_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -54,7 +58,7 @@ impl SqliteStore {
     /// Opens or creates the database at `options.path`, migrating it to the current schema.
     pub fn open(options: SqliteOptions) -> Result<Self> {
         let root = options.default_artifact_root.clone();
-        let db = Database::open(&options.path, options.sync, |conn| {
+        let db = Database::open(&options.path, options.sync, options.query_timeout, |conn| {
             schema::migrate(conn)?;
             experiments::ensure_default_experiment(conn, &root, now_millis())
         })?;
@@ -84,7 +88,7 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn search_experiments(&self, request: SearchExperiments) -> Result<Page<Experiment>> {
-        self.db.read(move |conn| search::experiments(conn, request)).await
+        self.db.read_within(move |conn, budget| search::experiments(conn, request, budget)).await
     }
 
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
@@ -181,20 +185,12 @@ impl TrackingStore for SqliteStore {
         // reader connection (each run is still read from one snapshot).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
         let share = query.run_ids.len().div_ceil(cores).max(16);
-        let reads: Vec<_> = query
-            .run_ids
-            .chunks(share)
-            .map(|run_ids| {
-                let part = BulkIntervalQuery { run_ids: run_ids.to_vec(), ..query.clone() };
-                let db = Arc::clone(&self.db);
-                tokio::spawn(async move { db.read(move |conn| search::bulk_interval(conn, part)).await })
-            })
-            .collect();
-        let mut metrics = Vec::new();
-        for read in reads {
-            let part = read.await.map_err(|e| ferroflow_core::Error::internal(format!("read task failed: {e}")))??;
-            metrics.extend(part);
-        }
-        Ok(metrics)
+        // Polled together, not spawned: dropping the request's future cancels them all.
+        let reads = query.run_ids.chunks(share).map(|run_ids| {
+            let part = BulkIntervalQuery { run_ids: run_ids.to_vec(), ..query.clone() };
+            self.db.read(move |conn| search::bulk_interval(conn, part))
+        });
+        let parts = futures_util::future::try_join_all(reads).await?;
+        Ok(parts.into_iter().flatten().collect())
     }
 }

@@ -329,7 +329,7 @@ impl LoggedModelStore for SqliteStore {
 
     async fn search_logged_models(&self, request: SearchLoggedModels) -> Result<Page<LoggedModel>> {
         self.db
-            .read(move |conn| {
+            .read_within(move |conn, budget| {
                 let offset = decode_offset(request.page_token.as_deref())?;
                 let experiment_pks = request
                     .experiment_ids
@@ -337,7 +337,7 @@ impl LoggedModelStore for SqliteStore {
                     .map(|id| experiments::experiment_pk(id))
                     .collect::<Result<Vec<_>>>()?;
                 let models = all_in(conn, &experiment_pks)?;
-                crate::search::logged_models(models, &request, offset)
+                crate::search::logged_models(models, &request, offset, budget)
             })
             .await
     }

@@ -106,9 +106,9 @@ fn string_condition(sql: &mut Sql, column: &str, op: Op, value: &Value) {
             sql.push(&format!("{column} LIKE "));
             sql.bind(pattern.clone());
         }
-        (Op::RLike, Value::String(pattern)) => {
+        (Op::RLike, Value::Regex(regex)) => {
             sql.push(&format!("ff_regexp({column}, "));
-            sql.bind(pattern.clone());
+            sql.bind(regex.as_str().to_string());
             sql.push(")");
         }
         (Op::IsNotNull, _) => sql.push("1"),

@@ -16,7 +16,7 @@ use ferroflow_store::logged_models::SearchLoggedModels;
 use ferroflow_store::{BulkIntervalQuery, SearchExperiments, SearchRuns};
 use rusqlite::{params, Connection};
 
-use crate::db::db_error;
+use crate::db::{db_error, Budget};
 use crate::experiments;
 use crate::run_query;
 use crate::runs;
@@ -91,23 +91,23 @@ fn sort_key(record: &Record, order: &OrderBy) -> SortKey {
     SortKey { absent_rank, value, ascending: order.ascending }
 }
 
-/// Filters, sorts and pages records in memory; `tail` appends the entity's tie-breakers.
+/// Filters (within the read's budget), sorts and pages records in memory.
 fn filter_sort_page<T>(
     items: Vec<(T, Record)>,
     entity: Entity,
     filter: Option<&Filter>,
     orders: &[OrderBy],
-    offset: u64,
-    max_results: usize,
-) -> Page<T> {
-    let mut keyed: Vec<(Vec<SortKey>, T)> = items
+    (offset, max_results): (u64, usize),
+    budget: &Budget,
+) -> Result<Page<T>> {
+    let matching = budget.filter(items, |(_, record)| eval::matches(entity, filter, record))?;
+    let mut keyed: Vec<(Vec<SortKey>, T)> = matching
         .into_iter()
-        .filter(|(_, record)| eval::matches(entity, filter, record))
         .map(|(item, record)| (orders.iter().map(|o| sort_key(&record, o)).collect(), item))
         .collect();
     keyed.sort_by(|a, b| compare_keys(&a.0, &b.0));
     let window: Vec<T> = keyed.into_iter().skip(offset as usize).take(max_results + 1).map(|(_, item)| item).collect();
-    page_from(window, offset, max_results)
+    Ok(page_from(window, offset, max_results))
 }
 
 fn attribute_order(name: &str, ascending: bool) -> OrderBy {
@@ -126,7 +126,7 @@ fn experiment_record(experiment: &Experiment) -> Record {
     record
 }
 
-pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Result<Page<Experiment>> {
+pub(crate) fn experiments(conn: &Connection, request: SearchExperiments, budget: &Budget) -> Result<Page<Experiment>> {
     let offset = decode_offset(request.page_token.as_deref())?;
     let filter = search::parse_experiment_filter(request.filter.as_deref().unwrap_or(""))?;
     let mut orders = search::parse_order_by_list(Entity::Experiment, &request.order_by)?;
@@ -145,7 +145,7 @@ pub(crate) fn experiments(conn: &Connection, request: SearchExperiments) -> Resu
             (e, record)
         })
         .collect();
-    Ok(filter_sort_page(items, Entity::Experiment, filter.as_ref(), &orders, offset, request.max_results))
+    filter_sort_page(items, Entity::Experiment, filter.as_ref(), &orders, (offset, request.max_results), budget)
 }
 
 fn run_pks(conn: &Connection, query: run_query::Sql) -> Result<Vec<i64>> {
@@ -257,6 +257,7 @@ pub(crate) fn logged_models(
     models: Vec<LoggedModel>,
     request: &SearchLoggedModels,
     offset: u64,
+    budget: &Budget,
 ) -> Result<Page<LoggedModel>> {
     let filter = search::parse_logged_model_filter(request.filter.as_deref().unwrap_or(""))?;
     let mut orders = request
@@ -277,7 +278,7 @@ pub(crate) fn logged_models(
             (model, record)
         })
         .collect();
-    Ok(filter_sort_page(items, Entity::LoggedModel, filter.as_ref(), &orders, offset, request.max_results))
+    filter_sort_page(items, Entity::LoggedModel, filter.as_ref(), &orders, (offset, request.max_results), budget)
 }
 
 /// MLflow 3.18's chart sampling over one run's rows (in (step, timestamp, value) order):

@@ -8,6 +8,7 @@ fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
         path: dir.path().join("ferroflow.db"),
         default_artifact_root: "mlflow-artifacts:/".into(),
         sync: SyncMode::Normal,
+        query_timeout: ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT,
     })
     .expect("open store");
     (store, dir)

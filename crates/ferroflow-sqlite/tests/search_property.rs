@@ -30,6 +30,7 @@ fn fixture() -> &'static Fixture {
             path: dir.path().join("db.sqlite"),
             default_artifact_root: "mlflow-artifacts:/".into(),
             sync: SyncMode::Normal,
+            query_timeout: ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT,
         })
         .unwrap();
         let (experiment_id, runs) = runtime.block_on(async {

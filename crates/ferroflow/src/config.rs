@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ferroflow_server::WebhookSecrets;
@@ -97,6 +98,15 @@ pub struct ServerArgs {
     /// Seconds a keep-alive connection may sit idle between requests.
     #[arg(long, env = "FERROFLOW_KEEP_ALIVE_TIMEOUT", default_value_t = 75)]
     pub keep_alive_timeout: u64,
+    /// The longest one search (any read of the store) may run, in seconds, before it is
+    /// stopped and answered with a 400 asking to narrow it.
+    #[arg(
+        long,
+        env = "FERROFLOW_QUERY_TIMEOUT",
+        default_value_t = ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub query_timeout: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +134,7 @@ pub struct ServerSettings {
     pub multipart_uploads: bool,
     pub sync: SyncMode,
     pub connections: ferroflow_server::ConnectionLimits,
+    pub query_timeout: Duration,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -183,6 +194,7 @@ impl ServerArgs {
                 body_read_timeout: seconds(self.body_read_timeout, "--body-read-timeout")?,
                 keep_alive_timeout: seconds(self.keep_alive_timeout, "--keep-alive-timeout")?,
             },
+            query_timeout: Duration::from_secs(self.query_timeout),
         })
     }
 }

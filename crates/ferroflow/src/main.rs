@@ -58,12 +58,14 @@ fn open_store(
     backend: &BackendStore,
     default_artifact_root: &str,
     sync: ferroflow_sqlite::SyncMode,
+    query_timeout: std::time::Duration,
 ) -> Result<SqliteStore, String> {
     match backend {
         BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
             path: path.clone(),
             default_artifact_root: default_artifact_root.to_string(),
             sync,
+            query_timeout,
         })
         .map_err(|e| format!("cannot open {}: {}", path.display(), e.message)),
     }
@@ -79,7 +81,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn run_gc(args: gc::GcArgs) -> Result<(), String> {
     let backend = args.store.backend()?;
     let destination_uri = args.store.artifacts_destination();
-    let store = open_store(&backend, "mlflow-artifacts:/", args.store.sync_mode())?;
+    let store =
+        open_store(&backend, "mlflow-artifacts:/", args.store.sync_mode(), ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT)?;
     let destination = ArtifactRepository::open(&destination_uri)
         .map_err(|e| format!("cannot open the artifact destination {destination_uri}: {e}"))?;
     runtime()?.block_on(gc::run(args, &store, Some(destination)))
@@ -114,7 +117,7 @@ fn fit_connections_to_file_limit(connections: &mut ferroflow_server::ConnectionL
 fn run_server(args: ServerArgs) -> Result<(), String> {
     let mut settings = args.resolve()?;
     fit_connections_to_file_limit(&mut settings.connections);
-    let store = open_store(&settings.backend, &settings.default_artifact_root, settings.sync)?;
+    let store = open_store(&settings.backend, &settings.default_artifact_root, settings.sync, settings.query_timeout)?;
     let artifacts = if settings.serve_artifacts {
         Some(
             ArtifactRepository::open(&settings.artifacts_destination)

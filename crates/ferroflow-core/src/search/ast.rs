@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::regex::Regex;
+
 /// The five searchable entity types; each has its own keys, comparators and quirks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Entity {
@@ -128,11 +130,13 @@ impl fmt::Display for Op {
 /// The right-hand side of a comparison.
 ///
 /// `Number` for metrics and numeric attributes, `String` for string comparisons and
-/// LIKE/ILIKE/RLIKE patterns, `List` for IN/NOT IN, `None` for `IS [NOT] NULL`.
+/// LIKE/ILIKE patterns, `Regex` for RLIKE (compiled once, when the filter is validated),
+/// `List` for IN/NOT IN, `None` for `IS [NOT] NULL`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Number(f64),
     String(String),
+    Regex(Regex),
     List(Vec<String>),
     None,
 }

@@ -44,14 +44,13 @@
 //!   is true for a record without tag `x` (SQL: `NOT EXISTS (…)`, or
 //!   `NOT COALESCE(cond, FALSE)` for nullable columns).
 //! * `IN` / `NOT IN` on params and tags: the key must exist (like `!=`).
-//! * `RLIKE`: a regex search with [`Regex`] (case-sensitive, anywhere in the
-//!   string); the key must exist.
+//! * `RLIKE`: a regex search with [`Regex`](super::Regex) (case-sensitive, anywhere in
+//!   the string; compiled once, by validation); the key must exist.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::ast::{Comparison, Entity, Expr, Filter, KeyKind, Op, Value};
-use super::regex::Regex;
 
 /// The tag that marks a registered model (or version) as a prompt.
 pub const PROMPT_TAG_KEY: &str = "mlflow.prompt.is_prompt";
@@ -300,7 +299,7 @@ fn int_holds(n: i64, op: Op, value: &Value) -> bool {
                 _ => false,
             }
         }
-        Value::None => false,
+        Value::Regex(_) | Value::None => false,
     }
 }
 
@@ -320,7 +319,7 @@ fn string_holds(s: &str, op: Op, value: &Value) -> bool {
         (Op::NotIn, Value::List(items)) => !items.iter().any(|v| v == s),
         (Op::Like, Value::String(p)) => like(s, p, false),
         (Op::ILike, Value::String(p)) => like(s, p, true),
-        (Op::RLike, Value::String(p)) => Regex::new(p).is_ok_and(|re| re.is_match(s)),
+        (Op::RLike, Value::Regex(regex)) => regex.is_match(s),
         (Op::IsNotNull, _) => true,
         (Op::IsNull, _) => false,
         // Byte order, like SQLite's BINARY collation.

@@ -43,16 +43,20 @@ fn validate_all(entity: Entity, items: Vec<RawExpr>) -> VResult<Vec<Expr>> {
 }
 
 fn comparison(entity: Entity, raw: RawCmp) -> VResult<Comparison> {
-    let cmp = match entity {
+    let mut cmp = match entity {
         Entity::Run => run_comparison(&raw)?,
         Entity::Experiment => experiment_comparison(&raw)?,
         Entity::RegisteredModel | Entity::ModelVersion => registry_comparison(entity, &raw)?,
         Entity::LoggedModel => logged_model_comparison(&raw)?,
     };
+    // RLIKE patterns are compiled here, once: the evaluator and the SQL store use them.
     if cmp.op == Op::RLike {
         if let Value::String(pattern) = &cmp.value {
-            if let Err(reason) = Regex::new(pattern) {
-                return err(raw.value_pos, format!("Invalid regular expression '{pattern}' for RLIKE: {reason}"));
+            match Regex::new(pattern) {
+                Ok(regex) => cmp.value = Value::Regex(regex),
+                Err(reason) => {
+                    return err(raw.value_pos, format!("Invalid regular expression '{pattern}' for RLIKE: {reason}"))
+                }
             }
         }
     }

@@ -47,6 +47,8 @@ pub struct TestAppOptions {
     /// or a local folder (relative paths are taken inside the data dir), as with
     /// `mlflow server --default-artifact-root <dir>`.
     pub default_artifact_root: Option<PathBuf>,
+    /// The store's limit on one read; `None` for [`ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT`].
+    pub query_timeout: Option<std::time::Duration>,
 }
 
 /// A running server and a client pointed at it.
@@ -142,6 +144,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         path: data_dir.path().join(DB_FILE),
         default_artifact_root,
         sync: SyncMode::Normal,
+        query_timeout: options.query_timeout.unwrap_or(ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT),
     })
     .expect("open sqlite store");
     let artifact_folder = match options.artifacts {

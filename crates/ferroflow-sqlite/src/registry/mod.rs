@@ -293,7 +293,7 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn search_registered_models(&self, request: RegistrySearch) -> Result<Page<RegisteredModel>> {
-        self.db.read(move |conn| search::search_registered_models(conn, request)).await
+        self.db.read_within(move |conn, budget| search::search_registered_models(conn, request, budget)).await
     }
 
     async fn get_latest_versions(&self, name: &str, stages: Vec<Stage>) -> Result<Vec<ModelVersion>> {
@@ -356,7 +356,7 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn search_model_versions(&self, request: RegistrySearch) -> Result<Page<ModelVersion>> {
-        self.db.read(move |conn| search::search_model_versions(conn, request)).await
+        self.db.read_within(move |conn, budget| search::search_model_versions(conn, request, budget)).await
     }
 
     async fn set_model_version_tag(&self, name: &str, version: i64, tag: KeyValue) -> Result<()> {

@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use super::{
     all_version_tags, assemble_model, model_from_row, ModelRow, DELETED_STAGE, MODEL_COLUMNS, VERSION_COLUMNS,
 };
-use crate::db::db_error;
+use crate::db::{db_error, Budget};
 
 /// The value of a top-level `<attribute> = '…'` comparison, usable as an SQL prefilter
 /// (the evaluator still checks every candidate).
@@ -32,7 +32,11 @@ fn equality_on<'f>(filter: Option<&'f Filter>, attribute: &str) -> Option<&'f st
     }
 }
 
-pub(super) fn search_registered_models(conn: &Connection, request: RegistrySearch) -> Result<Page<RegisteredModel>> {
+pub(super) fn search_registered_models(
+    conn: &Connection,
+    request: RegistrySearch,
+    budget: &Budget,
+) -> Result<Page<RegisteredModel>> {
     let filter = search::parse_registered_model_filter(request.filter.as_deref().unwrap_or(""))?;
     let order = order::parse_registered_model_order_by(&request.order_by)?;
     let offset = decode_offset(request.page_token.as_deref())?;
@@ -67,17 +71,14 @@ pub(super) fn search_registered_models(conn: &Connection, request: RegistrySearc
     }
 
     let empty = Vec::new();
-    let mut matching: Vec<&ModelRow> = models
-        .iter()
-        .filter(|model| {
-            let tags = tags_by_model.get(&model.pk).unwrap_or(&empty);
-            let mut record = Record::default().with_attr("name", model.name.as_str());
-            for tag in tags {
-                record = record.with_tag(&tag.key, &tag.value);
-            }
-            eval::matches(Entity::RegisteredModel, filter.as_ref(), &record)
-        })
-        .collect();
+    let mut matching: Vec<&ModelRow> = budget.filter(&models, |model| {
+        let tags = tags_by_model.get(&model.pk).unwrap_or(&empty);
+        let mut record = Record::default().with_attr("name", model.name.as_str());
+        for tag in tags {
+            record = record.with_tag(&tag.key, &tag.value);
+        }
+        eval::matches(Entity::RegisteredModel, filter.as_ref(), &record)
+    })?;
     matching.sort_by(|a, b| {
         for (key, ascending) in &order {
             let ordering = match key {
@@ -97,7 +98,11 @@ pub(super) fn search_registered_models(conn: &Connection, request: RegistrySearc
     Ok(Page { items, next_page_token: page.next_page_token })
 }
 
-pub(super) fn search_model_versions(conn: &Connection, request: RegistrySearch) -> Result<Page<ModelVersion>> {
+pub(super) fn search_model_versions(
+    conn: &Connection,
+    request: RegistrySearch,
+    budget: &Budget,
+) -> Result<Page<ModelVersion>> {
     let filter = search::parse_model_version_filter(request.filter.as_deref().unwrap_or(""))?;
     let order = order::parse_model_version_order_by(&request.order_by)?;
     let offset = decode_offset(request.page_token.as_deref())?;
@@ -162,28 +167,25 @@ pub(super) fn search_model_versions(conn: &Connection, request: RegistrySearch) 
         version.tags = tags.remove(&(*pk, version.version)).unwrap_or_default();
     }
 
-    let mut matching: Vec<ModelVersion> = versions
-        .into_iter()
-        .filter(|(pk, version)| {
-            let mut record =
-                Record::default().with_attr("name", version.name.as_str()).with_attr("version_number", version.version);
-            if let Some(run_id) = &version.run_id {
-                record = record.with_attr("run_id", run_id.as_str());
-            }
-            if let Some(source) = &version.source {
-                record = record.with_attr("source_path", source.as_str());
-            }
-            for tag in &version.tags {
-                record = record.with_tag(&tag.key, &tag.value);
-            }
-            // A version of a prompt is hidden like the prompt itself.
-            if prompts.contains(pk) && !record.tags.contains_key(PROMPT_TAG_KEY) {
-                record = record.with_tag(PROMPT_TAG_KEY, "true");
-            }
-            eval::matches(Entity::ModelVersion, filter.as_ref(), &record)
-        })
-        .map(|(_, version)| version)
-        .collect();
+    let matching: Vec<(i64, ModelVersion)> = budget.filter(versions, |(pk, version)| {
+        let mut record =
+            Record::default().with_attr("name", version.name.as_str()).with_attr("version_number", version.version);
+        if let Some(run_id) = &version.run_id {
+            record = record.with_attr("run_id", run_id.as_str());
+        }
+        if let Some(source) = &version.source {
+            record = record.with_attr("source_path", source.as_str());
+        }
+        for tag in &version.tags {
+            record = record.with_tag(&tag.key, &tag.value);
+        }
+        // A version of a prompt is hidden like the prompt itself.
+        if prompts.contains(pk) && !record.tags.contains_key(PROMPT_TAG_KEY) {
+            record = record.with_tag(PROMPT_TAG_KEY, "true");
+        }
+        eval::matches(Entity::ModelVersion, filter.as_ref(), &record)
+    })?;
+    let mut matching: Vec<ModelVersion> = matching.into_iter().map(|(_, version)| version).collect();
     matching.sort_by(|a, b| {
         for (key, ascending) in &order {
             let ordering = match key {
