@@ -6,6 +6,7 @@
 
 pub mod multipart;
 mod path;
+pub mod roots;
 pub mod staging;
 
 use std::path::{Path as FsPath, PathBuf};
@@ -24,6 +25,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
 pub use path::ArtifactPath;
+pub use roots::{OpenedRoot, RootRepositories};
 pub use staging::StagingSweep;
 
 /// What a client hears when the artifact store's disk is full (HTTP 507).
@@ -56,6 +58,16 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
+    /// Whether the artifact asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ArtifactError::NotFound(_) | ArtifactError::Store(object_store::Error::NotFound { .. }))
+    }
+
+    /// Whether a file was asked for where a folder is.
+    pub fn is_directory(&self) -> bool {
+        matches!(self, ArtifactError::Conflict(_, IS_A_DIRECTORY))
+    }
+
     /// Whether the store ran out of space (`ENOSPC`) or quota (`EDQUOT`).
     pub fn is_storage_full(&self) -> bool {
         self.io_cause_is(|kind| matches!(kind, std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
@@ -128,6 +140,9 @@ impl From<ArtifactError> for ferroflow_core::Error {
     }
 }
 
+/// What [`ArtifactError::Conflict`] says of a file asked for where a folder is.
+const IS_A_DIRECTORY: &str = "is a directory";
+
 pub type Result<T, E = ArtifactError> = std::result::Result<T, E>;
 
 /// One entry of a directory listing.
@@ -168,11 +183,43 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Splits `scheme://bucket/some/prefix` into the bucket URL and the prefix inside it.
-fn split_bucket(uri: &str) -> (String, String) {
-    let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (format!("{scheme}://{bucket}"), prefix.trim_matches('/').to_string())
+/// Where a destination URI points: a bucket (or container) of an object store and the
+/// prefix inside it, or a local folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// `bucket` names the store without a prefix (`s3://b`, `gs://b`,
+    /// `wasbs://container@account.blob.core.windows.net`, `az://container`): what an
+    /// opened store is cached by.
+    Bucket { bucket: String, prefix: String },
+    Local(PathBuf),
+}
+
+/// The schemes of the object stores ferroflow opens.
+const BUCKET_SCHEMES: &[&str] = &["s3", "gs", "wasbs", "wasb", "az", "abfss", "azure"];
+
+impl Location {
+    /// A destination as the operator configures it: an object-store URI, or a local path
+    /// (`file://` prefixed or not). `None` for any other scheme.
+    fn of_destination(destination: &str) -> Option<Location> {
+        if let Some(bucket) = Location::of_bucket(destination) {
+            return Some(bucket);
+        }
+        let local = destination.strip_prefix("file://").unwrap_or(destination);
+        (!local.contains("://")).then(|| Location::Local(PathBuf::from(local)))
+    }
+
+    /// `scheme://bucket/prefix` of one of [`BUCKET_SCHEMES`], with a bucket.
+    pub(crate) fn of_bucket(uri: &str) -> Option<Location> {
+        let (scheme, rest) = uri.split_once("://")?;
+        if !BUCKET_SCHEMES.contains(&scheme) {
+            return None;
+        }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return None;
+        }
+        Some(Location::Bucket { bucket: format!("{scheme}://{bucket}"), prefix: prefix.trim_matches('/').to_string() })
+    }
 }
 
 fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
@@ -183,47 +230,26 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore
     }
 }
 
-impl ArtifactRepository {
-    /// Opens the destination the way MLflow users configure it: a local path or
-    /// `file://` URI, `s3://bucket/prefix` (with `MLFLOW_S3_ENDPOINT_URL` or
-    /// `AWS_ENDPOINT_URL` for S3-compatible stores), `gs://bucket/prefix`, or
-    /// `wasbs://container@account.blob.core.windows.net/prefix` / `az://container/prefix`.
-    /// Credentials come from the usual environment variables of each cloud.
-    pub fn open(destination: &str) -> Result<Self> {
-        if let Some(rest) = destination.strip_prefix("s3://") {
-            let (bucket_url, prefix) = split_bucket(destination);
-            let mut builder = AmazonS3Builder::from_env().with_url(bucket_url);
+/// Builds the client of one bucket or container (see [`Location::Bucket`]), credentials
+/// from each cloud's usual environment variables. Does no I/O.
+pub(crate) fn open_bucket(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    let unsupported = || ArtifactError::UnsupportedDestination(bucket.into());
+    let (scheme, authority) = bucket.split_once("://").ok_or_else(unsupported)?;
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "s3" => {
+            let mut builder = AmazonS3Builder::from_env().with_url(bucket);
             if let Some(endpoint) = env("MLFLOW_S3_ENDPOINT_URL").or_else(|| env("AWS_ENDPOINT_URL")) {
                 builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
             }
             if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
                 builder = builder.with_region("us-east-1");
             }
-            let _ = rest;
-            let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
-            return Ok(Self {
-                store: with_prefix(store, &prefix),
-                root_uri: destination.trim_end_matches('/').into(),
-                local_root: None,
-                in_flight: Arc::default(),
-            });
+            Arc::new(builder.build()?)
         }
-        if destination.starts_with("gs://") {
-            let (bucket_url, prefix) = split_bucket(destination);
-            let store: Arc<dyn ObjectStore> =
-                Arc::new(GoogleCloudStorageBuilder::from_env().with_url(bucket_url).build()?);
-            return Ok(Self {
-                store: with_prefix(store, &prefix),
-                root_uri: destination.trim_end_matches('/').into(),
-                local_root: None,
-                in_flight: Arc::default(),
-            });
-        }
-        if let Some(rest) = destination.strip_prefix("wasbs://").or_else(|| destination.strip_prefix("wasb://")) {
+        "gs" => Arc::new(GoogleCloudStorageBuilder::from_env().with_url(bucket).build()?),
+        "wasbs" | "wasb" => {
             // MLflow's form: wasbs://<container>@<account>.blob.core.windows.net/<prefix>
-            let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let (container, host) =
-                authority.split_once('@').ok_or_else(|| ArtifactError::UnsupportedDestination(destination.into()))?;
+            let (container, host) = authority.split_once('@').ok_or_else(unsupported)?;
             let account = host.split('.').next().unwrap_or(host);
             let mut builder = MicrosoftAzureBuilder::from_env().with_account(account).with_container_name(container);
             if let Some(key) = env("AZURE_STORAGE_ACCESS_KEY") {
@@ -236,39 +262,55 @@ impl ArtifactRepository {
                     }
                 }
             }
-            let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
-            return Ok(Self {
-                store: with_prefix(store, prefix.trim_matches('/')),
-                root_uri: destination.trim_end_matches('/').into(),
-                local_root: None,
-                in_flight: Arc::default(),
-            });
+            Arc::new(builder.build()?)
         }
-        if destination.starts_with("az://")
-            || destination.starts_with("abfss://")
-            || destination.starts_with("azure://")
-        {
-            let (container_url, prefix) = split_bucket(destination);
-            let store: Arc<dyn ObjectStore> =
-                Arc::new(MicrosoftAzureBuilder::from_env().with_url(container_url).build()?);
-            return Ok(Self {
-                store: with_prefix(store, &prefix),
-                root_uri: destination.trim_end_matches('/').into(),
-                local_root: None,
-                in_flight: Arc::default(),
-            });
+        "az" | "abfss" | "azure" => Arc::new(MicrosoftAzureBuilder::from_env().with_url(bucket).build()?),
+        _ => return Err(unsupported()),
+    };
+    Ok(store)
+}
+
+impl ArtifactRepository {
+    /// Opens the destination the way MLflow users configure it: a local path or
+    /// `file://` URI, `s3://bucket/prefix` (with `MLFLOW_S3_ENDPOINT_URL` or
+    /// `AWS_ENDPOINT_URL` for S3-compatible stores), `gs://bucket/prefix`, or
+    /// `wasbs://container@account.blob.core.windows.net/prefix` / `az://container/prefix`.
+    /// Credentials come from the usual environment variables of each cloud.
+    pub fn open(destination: &str) -> Result<Self> {
+        match Location::of_destination(destination) {
+            Some(Location::Bucket { bucket, prefix }) => Ok(Self::in_bucket(open_bucket(&bucket)?, &prefix, destination)),
+            Some(Location::Local(path)) => Self::open_local(&path),
+            None => Err(ArtifactError::UnsupportedDestination(destination.into())),
         }
-        let local = destination.strip_prefix("file://").unwrap_or(destination);
-        if local.contains("://") {
-            return Err(ArtifactError::UnsupportedDestination(destination.into()));
+    }
+
+    /// The repository under `prefix` of an opened bucket; `uri` is what it is known as.
+    pub(crate) fn in_bucket(store: Arc<dyn ObjectStore>, prefix: &str, uri: &str) -> Self {
+        Self {
+            store: with_prefix(store, prefix),
+            root_uri: uri.trim_end_matches('/').into(),
+            local_root: None,
+            in_flight: Arc::default(),
         }
-        Self::open_local(FsPath::new(local))
     }
 
     /// A local folder, created if missing.
     pub fn open_local(root: &FsPath) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| local_error("create", root, e))?;
         let canonical = std::fs::canonicalize(root).map_err(|e| local_error("resolve", root, e))?;
+        Self::local_at(canonical)
+    }
+
+    /// A local folder if it exists (`None` if not), for reading: nothing is created.
+    pub fn open_existing_local(root: &FsPath) -> Result<Option<Self>> {
+        match std::fs::canonicalize(root) {
+            Ok(canonical) => Self::local_at(canonical).map(Some),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(local_error("resolve", root, e)),
+        }
+    }
+
+    fn local_at(canonical: PathBuf) -> Result<Self> {
         let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&canonical)?);
         Ok(Self {
             store,
@@ -381,7 +423,7 @@ impl ArtifactRepository {
             let Ok(meta) = std::fs::symlink_metadata(&current) else { break };
             let last = i + 1 == segments.len();
             if last && meta.is_dir() {
-                return Err(ArtifactError::Conflict(path.as_str().into(), "is a directory"));
+                return Err(ArtifactError::Conflict(path.as_str().into(), IS_A_DIRECTORY));
             }
             if !last && !meta.is_dir() {
                 return Err(ArtifactError::Conflict(path.as_str().into(), "is below a file"));
@@ -432,7 +474,7 @@ impl ArtifactRepository {
             // Links are refused above, so this looks at the very file the store would open.
             match std::fs::metadata(root.join(path.as_str())) {
                 Ok(meta) if meta.is_dir() => {
-                    return Err(ArtifactError::Conflict(path.as_str().into(), "is a directory"))
+                    return Err(ArtifactError::Conflict(path.as_str().into(), IS_A_DIRECTORY))
                 }
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
                     return Err(ArtifactError::NotFound(path.as_str().into()))
@@ -552,8 +594,11 @@ impl ArtifactRepository {
         Ok(delete_objects_under(self.store.as_ref(), prefix).await?)
     }
 
-    /// Maps an artifact URI that lives in this repository (`mlflow-artifacts:/…`, or a
-    /// URI under [`root_uri`](Self::root_uri)) to its path inside the repository.
+    /// Maps an artifact URI that lives in this repository to its path inside the
+    /// repository: `mlflow-artifacts:/…`, a proxy URL `http(s)://host/…/api/2.0/mlflow-artifacts/artifacts/…`
+    /// (any host, as MLflow's server takes any: the URL names the proxy's route, and the
+    /// path after the route is the path in the destination), or a URI under
+    /// [`root_uri`](Self::root_uri).
     pub fn path_of_uri(&self, uri: &str) -> Option<ArtifactPath> {
         let relative = if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
             // `mlflow-artifacts:/p`, or `mlflow-artifacts://host/p` naming a server.
@@ -561,6 +606,8 @@ impl ArtifactRepository {
                 Some(with_host) => with_host.split_once('/').map(|(_, p)| p).unwrap_or(""),
                 None => rest,
             }
+        } else if let Some(path) = proxy_url_path(uri) {
+            path
         } else {
             let local = uri.strip_prefix("file://").unwrap_or(uri);
             let rest = local.strip_prefix(self.root_uri.as_str())?;
@@ -572,6 +619,23 @@ impl ArtifactRepository {
         };
         ArtifactPath::parse(relative.trim_start_matches('/')).ok()
     }
+}
+
+/// The route every proxy URL is anchored at (MLflow's `_get_proxied_run_artifact_destination_path`).
+const PROXY_ROUTE: &str = "/api/2.0/mlflow-artifacts/artifacts/";
+
+/// Whether `uri` is a proxy URL, `http(s)://host[:port][/prefix]/api/2.0/mlflow-artifacts/artifacts/…`.
+pub fn is_proxy_url(uri: &str) -> bool {
+    proxy_url_path(uri).is_some()
+}
+
+/// The path after the proxy route in an `http(s)` URL (its query and fragment dropped).
+fn proxy_url_path(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("http://").or_else(|| uri.strip_prefix("https://"))?;
+    // The authority ends at the first `/`, `?` or `#`; the path at the first `?` or `#`.
+    let path = &rest[rest.find(['/', '?', '#'])?..];
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.split_once(PROXY_ROUTE).map(|(_, after)| after)
 }
 
 /// Sets its flag when dropped.
@@ -882,6 +946,23 @@ mod tests {
         let repo = ArtifactRepository::open_local(dir.path()).unwrap();
         assert_eq!(repo.path_of_uri("mlflow-artifacts:/1/abc/artifacts").unwrap().as_str(), "1/abc/artifacts");
         assert_eq!(repo.path_of_uri("mlflow-artifacts://host:5000/1/x").unwrap().as_str(), "1/x");
+        // The proxy's own URL, as `--default-artifact-root http://host/api/2.0/mlflow-artifacts/artifacts` makes them.
+        let http = "http://tracking:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts";
+        assert_eq!(repo.path_of_uri(http).unwrap().as_str(), "1/abc/artifacts");
+        let behind_prefix = "https://example.com/mlflow/api/2.0/mlflow-artifacts/artifacts/2/r/artifacts?x=1";
+        assert_eq!(repo.path_of_uri(behind_prefix).unwrap().as_str(), "2/r/artifacts");
+        assert!(is_proxy_url(http));
+        for not_proxied in [
+            "http://host/api/2.0/mlflow-artifacts/artifacts",
+            "http://host/ajax-api/2.0/mlflow-artifacts/artifacts/1/r",
+            "http://host/other/1/r",
+            "http://host?/api/2.0/mlflow-artifacts/artifacts/1/r",
+            "http://host/api/2.0/mlflow-artifacts/artifacts/../../etc",
+            "http://host/api/2.0/mlflow-artifacts/artifacts/1/%2e%2e/x",
+            "ftp://host/api/2.0/mlflow-artifacts/artifacts/1/r",
+        ] {
+            assert!(repo.path_of_uri(not_proxied).is_none(), "{not_proxied}");
+        }
         let local = format!("{}/2/r/artifacts", repo.root_uri());
         assert_eq!(repo.path_of_uri(&local).unwrap().as_str(), "2/r/artifacts");
         assert!(repo.path_of_uri("s3://elsewhere/x").is_none());
