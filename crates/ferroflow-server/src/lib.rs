@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ferroflow_artifacts::ArtifactRepository;
+use ferroflow_artifacts::{ArtifactRepository, RootRepositories};
 use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub webhook_secrets: Arc<WebhookSecrets>,
     /// Connection cap and timeouts.
     pub connections: ConnectionLimits,
+    /// The server's own artifact locations (`--default-artifact-root`,
+    /// `--artifacts-destination`). A model-version source on one of their hosts is not
+    /// refused as host-addressed, as MLflow trusts them (its `_MLFLOW_SERVER_ARTIFACT_ROOT`).
+    pub trusted_artifact_locations: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +54,7 @@ impl Default for ServerConfig {
             multipart_uploads: true,
             webhook_secrets: Arc::new(WebhookSecrets::new(&WebhookSecrets::generate_key())),
             connections: ConnectionLimits::default(),
+            trusted_artifact_locations: Vec::new(),
         }
     }
 }
@@ -59,12 +64,20 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The proxied artifact store; `None` when artifacts are not served (no-proxy mode).
     pub artifacts: Option<Arc<ArtifactRepository>>,
+    /// The other artifact roots of runs and models (local folders, object stores), read
+    /// for listings and downloads as MLflow's server reads them.
+    pub roots: Arc<RootRepositories>,
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, artifacts: Option<ArtifactRepository>, config: ServerConfig) -> Self {
-        Self { store, artifacts: artifacts.map(Arc::new), config: Arc::new(config) }
+        Self {
+            store,
+            artifacts: artifacts.map(Arc::new),
+            roots: Arc::new(RootRepositories::default()),
+            config: Arc::new(config),
+        }
     }
 }
 
@@ -120,6 +133,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/ajax-api/2.0/mlflow", rpcs())
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
+        // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks
+        // its own 10 MB limit with MLflow's answer (see `artifacts_ui`).
+        .merge(handlers::artifacts_ui::routes())
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
         .route("/health", get(service::health))

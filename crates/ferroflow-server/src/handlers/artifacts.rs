@@ -1,4 +1,6 @@
-//! The artifact proxy (`/api/2.0/mlflow-artifacts/...`) and run artifact listing.
+//! The artifact proxy (`/api/2.0/mlflow-artifacts/...`), and the artifact roots of runs and
+//! logged models: their listing through the tracking API for every kind of root
+//! ([`Root`]), shared with the web UI's endpoints (`handlers::artifacts_ui`).
 //!
 //! Every path from a request is validated by [`ArtifactPath::parse`] before it reaches
 //! storage; bodies stream in both directions.
@@ -10,9 +12,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use ferroflow_artifacts::{ArtifactPath, ArtifactRepository, FileInfo};
+use std::sync::Arc;
+
+use ferroflow_artifacts::{ArtifactPath, ArtifactRepository, Download, FileInfo, OpenedRoot};
 use ferroflow_core::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -74,7 +78,13 @@ async fn download(State(app): State<AppState>, raw: Result<Path<String>, PathRej
     let repo = repository(&app)?;
     let path = parse_path(raw)?;
     let download = repo.get(&path).await.map_err(|e| ApiError(e.into()))?;
-    let content_type = guess_mime_type(path.file_name());
+    Ok(attachment(download, path.file_name()))
+}
+
+/// A download as MLflow sends one: the type from the file's name, always an attachment,
+/// never sniffed.
+pub(crate) fn attachment(download: Download, file_name: &str) -> Response {
+    let content_type = guess_mime_type(file_name);
     let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -85,10 +95,10 @@ async fn download(State(app): State<AppState>, raw: Result<Path<String>, PathRej
     // Always an attachment, so a browser never renders an artifact on the server's origin.
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&content_disposition(path.file_name())).unwrap_or(HeaderValue::from_static("attachment")),
+        HeaderValue::from_str(&content_disposition(file_name)).unwrap_or(HeaderValue::from_static("attachment")),
     );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    response
 }
 
 /// MLflow's `_guess_mime_type`: its text formats (and the extension-less `MLmodel` and
@@ -196,36 +206,14 @@ async fn delete_artifact(
     Ok(Json(json!({})))
 }
 
-fn files_json(entries: Vec<FileInfo>, prefix: Option<&str>) -> Value {
-    let files: Vec<Value> = entries
-        .into_iter()
-        .map(|entry| {
-            let path = match prefix {
-                Some(prefix) => format!("{prefix}/{}", entry.name),
-                None => entry.name,
-            };
-            let mut file = json!({ "path": path, "is_dir": entry.is_dir });
-            // As MLflow's `FileInfo.to_proto`: an empty file has no size field.
-            if let Some(size) = entry.file_size.filter(|size| *size > 0) {
-                file["file_size"] = json!(size);
-            }
-            file
-        })
-        .collect();
-    if files.is_empty() {
-        json!({})
-    } else {
-        json!({ "files": files })
-    }
-}
-
 /// `GET mlflow-artifacts/artifacts?path=dir`: one level, entries named by basename.
 async fn list_proxied(State(app): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Json<Value>> {
     let repo = repository(&app)?;
     let path = query_path(query.as_deref().unwrap_or(""))?;
     let dir = ArtifactPath::parse_optional(path.as_deref()).map_err(|e| ApiError(e.into()))?;
     let entries = repo.list(dir.as_ref()).await.map_err(|e| ApiError(e.into()))?;
-    Ok(Json(files_json(entries, None)))
+    let files = listed_files(entries, None);
+    Ok(Json(if files.is_empty() { json!({}) } else { json!({ "files": files }) }))
 }
 
 /// The `path` parameter of a query string (the last one, if repeated), decoded as a
@@ -263,24 +251,6 @@ fn form_decode(text: &str) -> ApiResult<Option<String>> {
     String::from_utf8(out).map(Some).map_err(|_| ApiError::invalid("Invalid path"))
 }
 
-/// Lists `relative` under an entity's artifact root, with paths relative to that root.
-async fn list_under_root(app: &AppState, root_uri: &str, relative: Option<String>) -> ApiResult<Json<Value>> {
-    let relative = ArtifactPath::parse_optional(relative.as_deref()).map_err(|e| ApiError(e.into()))?;
-    let mut body = json!({ "root_uri": root_uri });
-    let root = app.artifacts.as_deref().and_then(|repo| repo.path_of_uri(root_uri).map(|path| (repo, path)));
-    if let Some((repo, root)) = root {
-        let dir = match &relative {
-            Some(relative) => root.join(relative),
-            None => root,
-        };
-        let entries = repo.list(Some(&dir)).await.map_err(|e| ApiError(e.into()))?;
-        if let Value::Object(files) = files_json(entries, relative.as_ref().map(ArtifactPath::as_str)) {
-            body.as_object_mut().expect("object").extend(files);
-        }
-    }
-    Ok(Json(body))
-}
-
 #[derive(Deserialize)]
 pub struct ListRunArtifactsMessage {
     #[serde(flatten)]
@@ -291,9 +261,21 @@ pub struct ListRunArtifactsMessage {
 
 /// `GET /api/2.0/mlflow/artifacts/list?run_id&path`: paths relative to the run's root.
 async fn list_run_artifacts(State(app): State<AppState>, rpc: Rpc<ListRunArtifactsMessage>) -> ApiResult<Json<Value>> {
-    let message = rpc.message;
-    let run = app.store.get_run(&message.id.resolve()?).await?;
-    list_under_root(&app, &run.info.artifact_uri, message.path).await
+    run_artifact_listing(&app, rpc.message).await.map(Json)
+}
+
+/// `artifacts/list`'s answer (`root_uri`, `files`), shared with GraphQL's `mlflowListArtifacts`.
+pub(crate) async fn run_artifact_listing(app: &AppState, message: ListRunArtifactsMessage) -> ApiResult<Value> {
+    let run_id = message.id.resolve()?;
+    Ok(list_artifacts_for_run(app, &run_id, message.path.as_deref()).await?.to_json())
+}
+
+/// One level of a run's artifacts at `path` (its root when `None` or empty), whatever
+/// kind of root the run has (see [`Root`]).
+pub(crate) async fn list_artifacts_for_run(app: &AppState, run_id: &str, path: Option<&str>) -> ApiResult<Listing> {
+    let relative = ArtifactPath::parse_optional(path).map_err(|e| ApiError(e.into()))?;
+    let run = app.store.get_run(run_id).await?;
+    list_root(app, &run.info.artifact_uri, relative).await
 }
 
 #[derive(Deserialize)]
@@ -302,12 +284,181 @@ pub struct ListModelArtifactsMessage {
     artifact_directory_path: Option<String>,
 }
 
+/// `GET logged-models/{id}/artifacts/directories`: MLflow's `ListLoggedModelArtifacts`,
+/// `root_uri` and `files`; its `page_token` is ignored and no `next_page_token` is sent,
+/// as MLflow's server sends none (one level is one page).
 async fn list_logged_model_artifacts(
     State(app): State<AppState>,
     Path(model_id): Path<String>,
     rpc: Rpc<ListModelArtifactsMessage>,
 ) -> ApiResult<Json<Value>> {
     let model_id = required_text(Some(model_id), "model_id")?;
+    let relative =
+        ArtifactPath::parse_optional(rpc.message.artifact_directory_path.as_deref()).map_err(|e| ApiError(e.into()))?;
     let model = app.store.get_logged_model(&model_id, false).await?;
-    list_under_root(&app, &model.info.artifact_uri, rpc.message.artifact_directory_path).await
+    Ok(Json(list_root(&app, &model.info.artifact_uri, relative).await?.to_json()))
+}
+
+/// Lists `relative` under the artifact root `root_uri`, with paths relative to the root.
+pub(crate) async fn list_root(app: &AppState, root_uri: &str, relative: Option<ArtifactPath>) -> ApiResult<Listing> {
+    let root = Root::resolve(app, root_uri, false)?;
+    let entries = root.list(relative.as_ref()).await?;
+    Ok(Listing {
+        root_uri: root_uri.to_string(),
+        files: listed_files(entries, relative.as_ref().map(ArtifactPath::as_str)),
+    })
+}
+
+/// One level of an artifact root, as `artifacts/list` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listing {
+    pub root_uri: String,
+    pub files: Vec<ListedFile>,
+}
+
+/// An entry of a [`Listing`]: its path from the root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ListedFile {
+    pub path: String,
+    pub is_dir: bool,
+    /// As MLflow's `FileInfo.to_proto`: absent for folders and for empty files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+}
+
+impl Listing {
+    /// `{"root_uri", "files"}`, `files` left out when there are none (as MLflow's JSON
+    /// leaves out an empty repeated field).
+    pub(crate) fn to_json(&self) -> Value {
+        let mut body = json!({ "root_uri": self.root_uri });
+        if !self.files.is_empty() {
+            body["files"] = json!(self.files);
+        }
+        body
+    }
+}
+
+fn listed_files(entries: Vec<FileInfo>, prefix: Option<&str>) -> Vec<ListedFile> {
+    entries
+        .into_iter()
+        .map(|entry| ListedFile {
+            path: match prefix {
+                Some(prefix) => format!("{prefix}/{}", entry.name),
+                None => entry.name,
+            },
+            is_dir: entry.is_dir,
+            file_size: entry.file_size.filter(|size| *size > 0),
+        })
+        .collect()
+}
+
+/// An entity's artifact root, resolved to where its bytes are, as MLflow's server
+/// resolves it (`_is_servable_proxied_run_artifact_root`, else `_get_artifact_repo`):
+///
+/// * a root in the proxied destination (`mlflow-artifacts:/…`, the proxy's URL
+///   `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` whatever its host, or a local
+///   path under the destination) is read there, when the server serves artifacts;
+/// * any other local folder or `file:` URI, and `s3://`, `gs://`, `wasbs://`/`az://`
+///   roots, are opened themselves ([`RootRepositories`]);
+/// * anything else (`hdfs`, `dbfs`, a remote `file:` host, an `http` URL that is not the
+///   proxy's, `mlflow-artifacts` when artifacts are not served) is not read: it lists as
+///   empty, and downloads and uploads are refused with a 400.
+pub(crate) struct Root {
+    uri: String,
+    kind: RootKind,
+}
+
+enum RootKind {
+    /// In `repo`, under `base` (the repository's own root when `None`).
+    Store { repo: Arc<ArtifactRepository>, base: Option<ArtifactPath> },
+    /// A local root not created yet: nothing was written there.
+    Missing,
+    Unreadable,
+}
+
+impl Root {
+    /// Resolves `uri` for reading, or for writing (`create`: a missing local root is made).
+    pub(crate) fn resolve(app: &AppState, uri: &str, create: bool) -> ApiResult<Root> {
+        let store = |repo, base| RootKind::Store { repo, base };
+        if let Some(proxy) = &app.artifacts {
+            if let Some(base) = proxy.path_of_uri(uri) {
+                return Ok(Root { uri: uri.to_string(), kind: store(Arc::clone(proxy), Some(base)) });
+            }
+        }
+        let kind = match app.roots.open(uri, create).map_err(|e| ApiError(e.into()))? {
+            OpenedRoot::Repository(repo) => store(Arc::new(repo), None),
+            OpenedRoot::Missing => RootKind::Missing,
+            OpenedRoot::Unsupported => RootKind::Unreadable,
+        };
+        Ok(Root { uri: uri.to_string(), kind })
+    }
+
+    /// The same root, `sub` further down (`runs:/<run>/<sub>`).
+    pub(crate) fn descend(self, sub: Option<ArtifactPath>) -> Root {
+        let Some(sub) = sub else { return self };
+        let kind = match self.kind {
+            RootKind::Store { repo, base } => RootKind::Store { repo, base: Some(join(base.as_ref(), &sub)) },
+            other => other,
+        };
+        Root { uri: self.uri, kind }
+    }
+
+    /// The entries one level down at `relative` (the root when `None`); a folder that does
+    /// not exist, or a file, has none.
+    pub(crate) async fn list(&self, relative: Option<&ArtifactPath>) -> ApiResult<Vec<FileInfo>> {
+        match &self.kind {
+            RootKind::Store { repo, base } => {
+                let dir = match (base, relative) {
+                    (Some(base), Some(relative)) => Some(base.join(relative)),
+                    (base, relative) => base.clone().or_else(|| relative.cloned()),
+                };
+                repo.list(dir.as_ref()).await.map_err(|e| ApiError(e.into()))
+            }
+            RootKind::Missing | RootKind::Unreadable => Ok(Vec::new()),
+        }
+    }
+
+    /// The file at `relative`, with MLflow's answers for a missing file and a folder
+    /// (naming the path from the root, never a server path).
+    pub(crate) async fn get(&self, relative: &ArtifactPath) -> ApiResult<Download> {
+        let no_such = || ApiError(Error::not_found(format!("No such artifact: '{}'", relative.as_str())));
+        match &self.kind {
+            RootKind::Store { repo, base } => repo.get(&join(base.as_ref(), relative)).await.map_err(|e| {
+                if e.is_not_found() {
+                    no_such()
+                } else if e.is_directory() {
+                    ApiError::invalid(format!(
+                        "Artifact path refers to a directory, not a file: '{}'",
+                        relative.as_str()
+                    ))
+                } else {
+                    ApiError(e.into())
+                }
+            }),
+            RootKind::Missing => Err(no_such()),
+            RootKind::Unreadable => Err(self.unreadable("read")),
+        }
+    }
+
+    /// Writes `body` at `relative`, at most `max_bytes`. Resolve with `create` first.
+    pub(crate) async fn put(&self, relative: &ArtifactPath, body: axum::body::Bytes, max_bytes: u64) -> ApiResult<u64> {
+        match &self.kind {
+            RootKind::Store { repo, base } => {
+                let chunks = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+                repo.put_stream(&join(base.as_ref(), relative), chunks, max_bytes).await.map_err(|e| ApiError(e.into()))
+            }
+            RootKind::Missing | RootKind::Unreadable => Err(self.unreadable("write")),
+        }
+    }
+
+    fn unreadable(&self, action: &str) -> ApiError {
+        ApiError::invalid(format!("This server does not {action} artifacts stored at '{}'.", self.uri))
+    }
+}
+
+fn join(base: Option<&ArtifactPath>, relative: &ArtifactPath) -> ArtifactPath {
+    match base {
+        Some(base) => base.join(relative),
+        None => relative.clone(),
+    }
 }
