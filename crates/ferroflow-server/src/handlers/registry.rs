@@ -424,13 +424,20 @@ fn validate_no_relative_paths(source: &str) -> Result<(), ApiError> {
 const HOST_ADDRESSED_SCHEMES: &[&str] =
     &["ftp", "sftp", "hdfs", "viewfs", "http", "https", "mlflow-artifacts", "r2", "b2", "abfss"];
 
-fn validate_source_scheme(source: &str) -> Result<(), ApiError> {
-    let (scheme, netloc, _) = uri_parts(source);
-    if !HOST_ADDRESSED_SCHEMES.contains(&scheme.as_str()) || (scheme == "mlflow-artifacts" && netloc.is_empty()) {
-        return Ok(());
-    }
+/// `rejected_host_addressed_scheme`: a source of a host-addressed scheme is refused unless
+/// the scheme is allowed by `MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES` or the source
+/// targets the host of one of the server's own artifact locations (`trusted`: its
+/// `--default-artifact-root` and `--artifacts-destination`), as a run's artifacts do when
+/// the default root is the proxy's `http://host:port/api/2.0/mlflow-artifacts/artifacts`.
+fn validate_source_scheme(source: &str, trusted: &[String]) -> Result<(), ApiError> {
+    let Some(targets) = host_targets(source) else { return Ok(()) };
+    let (scheme, _, _) = uri_parts(source);
     let allowed = std::env::var("MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES").unwrap_or_default();
     if allowed.split(',').any(|s| s.trim().eq_ignore_ascii_case(&scheme)) {
+        return Ok(());
+    }
+    let trusted: Vec<HostTarget> = trusted.iter().filter_map(|uri| host_targets(uri)).flatten().collect();
+    if targets.iter().any(|target| target.0 != MALFORMED && trusted.contains(target)) {
         return Ok(());
     }
     Err(ApiError::invalid(format!(
@@ -438,6 +445,66 @@ fn validate_source_scheme(source: &str) -> Result<(), ApiError> {
          server's configured artifact storage, so the server would connect to the host named in the URI. Set the \
          MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES environment variable on the server to allow it."
     )))
+}
+
+/// `(scheme family, hostname, port)`: where a host-addressed URI makes the server connect.
+type HostTarget = (&'static str, String, Option<u16>);
+
+/// The family of a target whose authority cannot be read reliably: never trusted.
+const MALFORMED: &str = "malformed";
+
+/// `host_addressed_uri_targets`: the targets a URI may connect to (more than one when its
+/// port is implied), or `None` when its scheme addresses no host.
+fn host_targets(uri: &str) -> Option<Vec<HostTarget>> {
+    let (scheme, netloc, _) = uri_parts(uri);
+    let scheme = HOST_ADDRESSED_SCHEMES.iter().copied().find(|s| *s == scheme)?;
+    if scheme == "mlflow-artifacts" && netloc.is_empty() {
+        // `mlflow-artifacts:/path` resolves against the tracking server itself.
+        return None;
+    }
+    if netloc.contains('\\') || netloc.chars().any(char::is_whitespace) {
+        return Some(vec![(MALFORMED, netloc.to_string(), None)]);
+    }
+    // `urlparse`'s hostname and port: after any userinfo, a bracketed IPv6 address or up
+    // to the last `:`.
+    let host_port = netloc.rsplit_once('@').map_or(netloc, |(_, after)| after);
+    let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Some(vec![(MALFORMED, netloc.to_string(), None)]),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    let port = match port.filter(|p| !p.is_empty()) {
+        None => None,
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) => Some(port),
+            Err(_) => return Some(vec![(MALFORMED, netloc.to_string(), None)]),
+        },
+    };
+    let family = match scheme {
+        "viewfs" => "hdfs",
+        "https" | "mlflow-artifacts" => "http",
+        other => other,
+    };
+    let default_ports: &[u16] = match scheme {
+        "ftp" => &[21],
+        "sftp" => &[22],
+        "http" => &[80],
+        "https" | "r2" | "b2" | "abfss" => &[443],
+        "mlflow-artifacts" => &[80, 443],
+        _ => &[],
+    };
+    let host = host.to_ascii_lowercase();
+    Some(match (port, default_ports) {
+        (Some(port), _) => vec![(family, host, Some(port))],
+        (None, []) => vec![(family, host, None)],
+        (None, ports) => ports.iter().map(|port| (family, host.clone(), Some(*port))).collect(),
+    })
 }
 
 fn is_mlflow_artifact_source(source: &str) -> bool {
@@ -656,7 +723,7 @@ async fn create_model_version(State(app): State<AppState>, rpc: Rpc<CreateModelV
             "Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
         )));
     }
-    validate_source_scheme(&source)?;
+    validate_source_scheme(&source, &app.config.trusted_artifact_locations)?;
     if !is_prompt {
         // A `models:/<name>/<version|stage|alias>` source is normalised to the version it
         // names, whose run (and model) the new version inherits.
