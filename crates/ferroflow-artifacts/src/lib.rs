@@ -190,7 +190,10 @@ pub(crate) enum Location {
     /// `bucket` names the store without a prefix (`s3://b`, `gs://b`,
     /// `wasbs://container@account.blob.core.windows.net`, `az://container`): what an
     /// opened store is cached by.
-    Bucket { bucket: String, prefix: String },
+    Bucket {
+        bucket: String,
+        prefix: String,
+    },
     Local(PathBuf),
 }
 
@@ -278,7 +281,9 @@ impl ArtifactRepository {
     /// Credentials come from the usual environment variables of each cloud.
     pub fn open(destination: &str) -> Result<Self> {
         match Location::of_destination(destination) {
-            Some(Location::Bucket { bucket, prefix }) => Ok(Self::in_bucket(open_bucket(&bucket)?, &prefix, destination)),
+            Some(Location::Bucket { bucket, prefix }) => {
+                Ok(Self::in_bucket(open_bucket(&bucket)?, &prefix, destination))
+            }
             Some(Location::Local(path)) => Self::open_local(&path),
             None => Err(ArtifactError::UnsupportedDestination(destination.into())),
         }
@@ -473,9 +478,7 @@ impl ArtifactRepository {
         if let Some(root) = &self.local_root {
             // Links are refused above, so this looks at the very file the store would open.
             match std::fs::metadata(root.join(path.as_str())) {
-                Ok(meta) if meta.is_dir() => {
-                    return Err(ArtifactError::Conflict(path.as_str().into(), IS_A_DIRECTORY))
-                }
+                Ok(meta) if meta.is_dir() => return Err(ArtifactError::Conflict(path.as_str().into(), IS_A_DIRECTORY)),
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
                     return Err(ArtifactError::NotFound(path.as_str().into()))
                 }

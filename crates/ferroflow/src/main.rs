@@ -132,7 +132,10 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         multipart_uploads: settings.multipart_uploads,
         webhook_secrets: Arc::new(webhook_secrets),
         connections: settings.connections.clone(),
-        trusted_artifact_locations: vec![settings.default_artifact_root.clone(), settings.artifacts_destination.clone()],
+        trusted_artifact_locations: vec![
+            settings.default_artifact_root.clone(),
+            settings.artifacts_destination.clone(),
+        ],
     };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {

@@ -370,7 +370,10 @@ pub(crate) struct Root {
 
 enum RootKind {
     /// In `repo`, under `base` (the repository's own root when `None`).
-    Store { repo: Arc<ArtifactRepository>, base: Option<ArtifactPath> },
+    Store {
+        repo: Arc<ArtifactRepository>,
+        base: Option<ArtifactPath>,
+    },
     /// A local root not created yet: nothing was written there.
     Missing,
     Unreadable,
