@@ -117,7 +117,10 @@ async fn downloads_carry_mlflow_content_types_and_attachment_headers() {
     let cases: &[(&str, &str)] = &[
         ("notes.txt", "text/plain"),
         ("model/MLmodel", "text/plain"),
+        // MLflow spells it `mlproject` in its list (so it serves `MLproject` as binary);
+        // both are text here.
         ("MLproject", "text/plain"),
+        ("project/mlproject", "text/plain"),
         ("images/plot.png", "image/png"),
         ("report.pdf", "application/pdf"),
         ("model/model.pkl", "application/octet-stream"),

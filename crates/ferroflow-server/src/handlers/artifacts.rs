@@ -103,7 +103,9 @@ pub(crate) fn attachment(download: Download, file_name: &str) -> Response {
 
 /// MLflow's `_guess_mime_type`: its text formats (and the extension-less `MLmodel` and
 /// `MLproject`) are `text/plain`, anything else is guessed from the extension, and what
-/// cannot be guessed is binary.
+/// cannot be guessed is binary. MLflow's list spells the project file `mlproject` (its
+/// `MLPROJECT_FILE_NAME`), so it serves `MLproject` itself as binary; both spellings are
+/// text here.
 fn guess_mime_type(file_name: &str) -> String {
     const TEXT: &[&str] = &[
         "txt",
@@ -132,6 +134,7 @@ fn guess_mime_type(file_name: &str) -> String {
         "ipynb",
         "MLmodel",
         "MLproject",
+        "mlproject",
     ];
     let extension = match file_name.rsplit_once('.') {
         Some((stem, extension)) if !stem.is_empty() => extension,
