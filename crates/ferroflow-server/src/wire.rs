@@ -168,16 +168,26 @@ fn offending_field<'a>(root: &'a Value, path: &serde_path_to_error::Path) -> (St
 /// `json.dumps(value, sort_keys=True, separators=(",", ":"))` as Python writes it:
 /// keys sorted, no spaces, non-ASCII escaped.
 pub fn python_json(value: &Value) -> String {
-    fn write(value: &Value, out: &mut String) {
+    python_json_with(value, ",", ":")
+}
+
+/// `json.dumps(value)` with Python's default separators (`", "`, `": "`); keys sorted.
+pub fn python_json_dumps(value: &Value) -> String {
+    python_json_with(value, ", ", ": ")
+}
+
+fn python_json_with(value: &Value, item_separator: &str, key_separator: &str) -> String {
+    let separators = (item_separator, key_separator);
+    fn write(value: &Value, out: &mut String, separators: (&str, &str)) {
         match value {
             Value::String(s) => write_string(s, out),
             Value::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push_str(separators.0);
                     }
-                    write(item, out);
+                    write(item, out, separators);
                 }
                 out.push(']');
             }
@@ -187,11 +197,11 @@ pub fn python_json(value: &Value) -> String {
                 out.push('{');
                 for (i, key) in keys.into_iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push_str(separators.0);
                     }
                     write_string(key, out);
-                    out.push(':');
-                    write(&map[key], out);
+                    out.push_str(separators.1);
+                    write(&map[key], out, separators);
                 }
                 out.push('}');
             }
@@ -227,7 +237,7 @@ pub fn python_json(value: &Value) -> String {
         out.push('"');
     }
     let mut out = String::new();
-    write(value, &mut out);
+    write(value, &mut out, separators);
     out
 }
 
@@ -424,7 +434,7 @@ fn query_to_json(query: &str) -> Value {
     Value::Object(object)
 }
 
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(key), percent_decode(value))
@@ -432,12 +442,21 @@ fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> 
 }
 
 pub(crate) fn percent_decode(text: &str) -> String {
+    decode_percents(text, true)
+}
+
+/// Python's `unquote`: `%XX` escapes only, a `+` stays a `+`.
+pub(crate) fn percent_decode_path(text: &str) -> String {
+    decode_percents(text, false)
+}
+
+fn decode_percents(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
                 (Some(high), Some(low)) => {
                     out.push(high * 16 + low);
