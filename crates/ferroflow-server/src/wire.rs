@@ -116,10 +116,39 @@ fn decode<T: DeserializeOwned>(normalized: Value, query: bool) -> Result<T, ApiE
         let (name, value) = offending_field(&normalized, error.path());
         match value {
             Some(value) => ApiError::invalid(invalid_value_message(&name, value)),
-            None => ApiError::invalid("Invalid request body. See the API docs for more information about request parameters."),
+            None => blame_one_field::<T>(&normalized, query),
         }
     })
 }
+
+/// Finds the field a refusal is about when its path was lost (fields read through
+/// `#[serde(flatten)]` carry none): each field alone is decoded again, and the first that
+/// fails on its own is named. Every field of a message is optional, so only a wrong one
+/// fails alone.
+fn blame_one_field<T: DeserializeOwned>(normalized: &Value, query: bool) -> ApiError {
+    let fallback = || ApiError::invalid(format!("Invalid request body.{SEE_THE_DOCS}"));
+    let Some(fields) = normalized.as_object() else { return fallback() };
+    FROM_QUERY.with(|flag| flag.set(query));
+    let mut blamed = None;
+    for (key, value) in fields {
+        let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(error) = serde_path_to_error::deserialize::<_, T>(&alone) {
+            let message = error.inner().to_string();
+            blamed = Some(match message.strip_prefix(VERBATIM) {
+                Some(verbatim) => ApiError::invalid(verbatim.to_string()),
+                None => match offending_field(&alone, error.path()) {
+                    (name, Some(inner)) => ApiError::invalid(invalid_value_message(&name, inner)),
+                    _ => ApiError::invalid(invalid_value_message(key, value)),
+                },
+            });
+            break;
+        }
+    }
+    FROM_QUERY.with(|flag| flag.set(false));
+    blamed.unwrap_or_else(fallback)
+}
+
+const SEE_THE_DOCS: &str = " See the API docs for more information about request parameters.";
 
 /// MLflow's message for a value of the wrong type (`_validate_param_against_schema`).
 pub fn invalid_value_message(name: &str, value: &Value) -> String {

@@ -27,7 +27,9 @@ pub(crate) fn history_bulk(
         if remaining == 0 {
             break;
         }
-        let mut history = runs::metric_history(conn, &run_id, metric_key, 0, Some(remaining))?;
+        // `usize::MAX` (no limit) stays out of SQL, whose LIMIT is an i64.
+        let limit = Some(remaining).filter(|r| *r < i64::MAX as usize / 2);
+        let mut history = runs::metric_history(conn, &run_id, metric_key, 0, limit)?;
         history.truncate(remaining);
         points.extend(history.into_iter().map(|mut point| {
             point.run_id = Some(run_id.clone());
