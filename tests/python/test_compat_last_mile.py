@@ -328,3 +328,13 @@ def test_model_version_from_a_logged_model_tags_the_model(client, experiment_id,
     registered = mlflow.register_model(source, name)
     entries = json.loads(client.get_logged_model(model.model_id).tags["mlflow.modelVersions"])
     assert {"name": name, "version": int(registered.version)} in entries
+
+
+def test_unsafe_artifact_paths_say_invalid_path(client, experiment_id, base_url):
+    run_id = new_run(client, experiment_id)
+    for path in ("../x", "/abs", "a/../../x"):
+        response = requests.get(f"{base_url}/api/2.0/mlflow/artifacts/list",
+                                params={"run_id": run_id, "path": path}, timeout=30)
+        assert error(response) == "Invalid path", path
+    response = requests.get(f"{base_url}/api/2.0/mlflow-artifacts/artifacts/..%2Fx", timeout=30)
+    assert error(response) == "Invalid path"

@@ -616,7 +616,9 @@ pub mod lenient {
             Value::String(s) if !s.contains(' ') => {
                 let s = s.trim();
                 s.parse().ok().or_else(|| {
-                    parse_python_float(s).filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64)
+                    parse_python_float(s)
+                        .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
                 })
             }
             _ => None,
@@ -671,9 +673,7 @@ pub mod lenient {
             Some(Value::String(s)) if from_query() => match s.to_ascii_lowercase().as_str() {
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
-                _ => Err(D::Error::custom(format!(
-                    "{VERBATIM}Invalid boolean value: {s}, must be 'true' or 'false'."
-                ))),
+                _ => Err(D::Error::custom(format!("{VERBATIM}Invalid boolean value: {s}, must be 'true' or 'false'."))),
             },
             Some(_) => Err(refuse()),
         }

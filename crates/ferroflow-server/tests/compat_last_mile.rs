@@ -48,7 +48,7 @@ fn points(body: &Value) -> Vec<(String, i64, i64, f64)> {
 async fn history_bulk_orders_by_run_then_timestamp_step_value() {
     let app = spawn_app().await;
     let experiment_id = app.create_experiment("bulk").await;
-    let mut runs = vec![app.create_run(&experiment_id).await, app.create_run(&experiment_id).await];
+    let mut runs = [app.create_run(&experiment_id).await, app.create_run(&experiment_id).await];
     runs.sort();
     log_metrics(
         &app,
@@ -81,7 +81,13 @@ async fn history_bulk_orders_by_run_then_timestamp_step_value() {
     let (a, b) = (runs[0].clone(), runs[1].clone());
     assert_eq!(
         points(&body),
-        vec![(a.clone(), 10, 0, 0.25), (a, 10, 0, 0.5), (b.clone(), 10, 1, 2.0), (b.clone(), 10, 2, 1.0), (b, 15, 0, 3.0)]
+        vec![
+            (a.clone(), 10, 0, 0.25),
+            (a, 10, 0, 0.5),
+            (b.clone(), 10, 1, 2.0),
+            (b.clone(), 10, 2, 1.0),
+            (b, 15, 0, 3.0)
+        ]
     );
     let first = body["metrics"][0].as_object().unwrap();
     let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
@@ -93,7 +99,7 @@ async fn history_bulk_orders_by_run_then_timestamp_step_value() {
 async fn history_bulk_max_results_caps_the_answer_as_mlflow_does() {
     let app = spawn_app().await;
     let experiment_id = app.create_experiment("bulk-cap").await;
-    let mut runs = vec![app.create_run(&experiment_id).await, app.create_run(&experiment_id).await];
+    let mut runs = [app.create_run(&experiment_id).await, app.create_run(&experiment_id).await];
     runs.sort();
     for run_id in &runs {
         let metrics: Vec<Value> =
@@ -111,10 +117,7 @@ async fn history_bulk_max_results_caps_the_answer_as_mlflow_does() {
     };
     let capped = both("4").await.ok();
     let steps: Vec<(String, i64)> = points(&capped).into_iter().map(|(run, _, step, _)| (run, step)).collect();
-    assert_eq!(
-        steps,
-        vec![(runs[0].clone(), 0), (runs[0].clone(), 1), (runs[0].clone(), 2), (runs[1].clone(), 0)]
-    );
+    assert_eq!(steps, vec![(runs[0].clone(), 0), (runs[0].clone(), 1), (runs[0].clone(), 2), (runs[1].clone(), 0)]);
     assert_eq!(both("0").await.ok(), json!({ "metrics": [] }));
     assert_eq!(both(" +5 ").await.ok()["metrics"].as_array().unwrap().len(), 5);
     // Negative: SQL's LIMIT -2 (no limit), then Python's [:-2].
@@ -183,8 +186,11 @@ async fn search_datasets_lists_each_dataset_and_context_once() {
     let app = spawn_app().await;
     let experiment_id = app.create_experiment("datasets").await;
     let other = app.create_experiment("datasets-other").await;
-    let (first, second, third) =
-        (app.create_run(&experiment_id).await, app.create_run(&experiment_id).await, app.create_run(&experiment_id).await);
+    let (first, second, third) = (
+        app.create_run(&experiment_id).await,
+        app.create_run(&experiment_id).await,
+        app.create_run(&experiment_id).await,
+    );
     log_dataset(&app, &first, "train", "d1", Some("training")).await;
     log_dataset(&app, &second, "train", "d1", Some("training")).await;
     log_dataset(&app, &second, "eval", "d2", Some("eval")).await;
@@ -242,16 +248,8 @@ async fn wrongly_typed_fields_get_mlflows_message() {
         ("runs/log-batch", json!({ "run_id": 31 }), type_message("31", "run_id", "int")),
         ("runs/get", json!({ "run_id": 31 }), type_message("31", "run_id", "int")),
         ("runs/create", json!({ "experiment_id": 1 }), type_message("1", "experiment_id", "int")),
-        (
-            "runs/log-parameter",
-            json!({ "run_id": run_id, "key": "p", "value": 5 }),
-            type_message("5", "value", "int"),
-        ),
-        (
-            "runs/set-tag",
-            json!({ "run_id": run_id, "key": "t", "value": true }),
-            type_message("true", "value", "bool"),
-        ),
+        ("runs/log-parameter", json!({ "run_id": run_id, "key": "p", "value": 5 }), type_message("5", "value", "int")),
+        ("runs/set-tag", json!({ "run_id": run_id, "key": "t", "value": true }), type_message("true", "value", "bool")),
         (
             "runs/log-metric",
             json!({ "run_id": run_id, "key": "m", "value": "abc", "timestamp": 1 }),
@@ -267,11 +265,7 @@ async fn wrongly_typed_fields_get_mlflows_message() {
             json!({ "run_id": run_id, "metrics": { "key": "a" } }),
             type_message("{\"key\":\"a\"}", "metrics", "dict"),
         ),
-        (
-            "runs/log-batch",
-            json!({ "run_id": run_id, "metrics": ["foo"] }),
-            type_message("\"foo\"", "metrics", "str"),
-        ),
+        ("runs/log-batch", json!({ "run_id": run_id, "metrics": ["foo"] }), type_message("\"foo\"", "metrics", "str")),
         (
             "runs/log-batch",
             json!({ "run_id": run_id, "metrics": [{ "key": "m", "value": "x", "timestamp": 1 }] }),
@@ -282,11 +276,7 @@ async fn wrongly_typed_fields_get_mlflows_message() {
             json!({ "run_id": run_id, "tags": [{ "key": "k", "value": "é" }, { "key": 1 }] }),
             type_message("1", "tags[1].key", "int"),
         ),
-        (
-            "experiments/search",
-            json!({ "view_type": "NONE_SUCH" }),
-            type_message("\"NONE_SUCH\"", "view_type", "str"),
-        ),
+        ("experiments/search", json!({ "view_type": "NONE_SUCH" }), type_message("\"NONE_SUCH\"", "view_type", "str")),
         ("runs/search", json!({ "experiment_ids": "0" }), type_message("\"0\"", "experiment_ids", "str")),
         (
             "experiments/create",
@@ -314,7 +304,9 @@ async fn numbers_in_text_and_booleans_for_doubles_are_read_as_protobuf_reads_the
     let (_, run_id) = app.experiment_with_run("protobuf-json").await;
     let body = json!({ "run_id": run_id, "key": "m", "value": "1.5", "timestamp": "12", "step": "1e1" });
     app.post_json("runs/log-metric", &body).await.ok();
-    app.post_json("runs/log-metric", &json!({ "run_id": run_id, "key": "b", "value": true, "timestamp": 1 })).await.ok();
+    app.post_json("runs/log-metric", &json!({ "run_id": run_id, "key": "b", "value": true, "timestamp": 1 }))
+        .await
+        .ok();
     let history = app.get_query("metrics/get-history", &[("run_id", &run_id), ("metric_key", "m")]).await.ok();
     assert_eq!(history["metrics"], json!([{ "key": "m", "value": 1.5, "timestamp": 12, "step": 10 }]));
     let history = app.get_query("metrics/get-history", &[("run_id", &run_id), ("metric_key", "b")]).await.ok();
@@ -421,7 +413,8 @@ async fn search_logged_models_applies_the_datasets_filter() {
     ] });
     assert_eq!(names(two).await, ["on-eval", "on-train"]);
     assert!(names(json!({ "datasets": [{ "dataset_name": "train" }] })).await.is_empty());
-    let filtered = json!({ "filter": "metrics.acc > 0.6", "datasets": [{ "dataset_name": "eval", "dataset_digest": "e1" }] });
+    let filtered =
+        json!({ "filter": "metrics.acc > 0.6", "datasets": [{ "dataset_name": "eval", "dataset_digest": "e1" }] });
     assert_eq!(names(filtered).await, ["on-eval"]);
     let missing = json!({ "experiment_ids": [experiment_id], "datasets": [{ "dataset_digest": "t1" }] });
     assert_eq!(
@@ -454,4 +447,16 @@ async fn a_model_version_from_a_logged_model_is_recorded_on_the_model() {
              that contains the source."
         )
     );
+}
+
+#[tokio::test]
+async fn unsafe_artifact_paths_say_invalid_path() {
+    let app = spawn_app().await;
+    let (_, run_id) = app.experiment_with_run("paths").await;
+    for path in ["../x", "/abs", "a/../../x"] {
+        let response = app.get_query("artifacts/list", &[("run_id", &run_id), ("path", path)]).await;
+        assert_eq!(response.invalid(), "Invalid path", "{path}");
+    }
+    let response = app.get_url(&app.url("/api/2.0/mlflow-artifacts/artifacts/..%2Fx")).await;
+    assert_eq!(response.invalid(), "Invalid path");
 }

@@ -243,10 +243,12 @@ async fn wrong_json_types_are_4xx_with_a_json_error_code() {
             .filter(|wrong| {
                 // A one-object list is a valid list of messages for repeated message fields;
                 // skip the ones that happen to be well-formed.
-                !(matches!(field, "tags" | "metrics" | "params" | "datasets" | "models" | "order_by")
-                    && wrong == &json!([]))
-                    // Protobuf JSON reads a boolean for a double as 1.0 or 0.0, as MLflow does.
-                    && !(field == "value" && rpc == "runs/log-metric" && wrong == &json!(true))
+                let empty_list_of_messages =
+                    matches!(field, "tags" | "metrics" | "params" | "datasets" | "models" | "order_by")
+                        && wrong == &json!([]);
+                // Protobuf JSON reads a boolean for a double as 1.0 or 0.0, as MLflow does.
+                let boolean_for_a_double = field == "value" && rpc == "runs/log-metric" && wrong == &json!(true);
+                !(empty_list_of_messages || boolean_for_a_double)
             })
             .map(|wrong| {
                 let mut body = valid.clone();

@@ -137,7 +137,10 @@ async fn create_accepts_camel_case_and_string_numbers() {
     // A numeric experiment id is refused, as MLflow refuses it (its client sends a string).
     let number = experiment_id.parse::<i64>().unwrap();
     let message = app.post_json("runs/create", &json!({ "experiment_id": number })).await.invalid();
-    assert!(message.starts_with(&format!("Invalid value {number} for parameter 'experiment_id' supplied")), "{message}");
+    assert!(
+        message.starts_with(&format!("Invalid value {number} for parameter 'experiment_id' supplied")),
+        "{message}"
+    );
 }
 
 // ---------------------------------------------------------------- get

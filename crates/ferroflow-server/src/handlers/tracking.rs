@@ -215,8 +215,7 @@ pub async fn create_experiment(State(app): State<AppState>, rpc: Rpc<CreateExper
     for tag in &tags {
         validation::validate_experiment_tag(tag)?;
     }
-    let experiment_id =
-        app.store.create_experiment(CreateExperiment { name, artifact_location, tags }).await?;
+    let experiment_id = app.store.create_experiment(CreateExperiment { name, artifact_location, tags }).await?;
     Ok(Json(json!({ "experiment_id": experiment_id })))
 }
 
@@ -929,9 +928,8 @@ pub async fn get_metric_history_bulk(
     // MLflow answers 500 for a `max_results` that is not an integer; ferroflow a 400.
     let max_results = match max_results {
         None => MAX_HISTORY_BULK_RESULTS,
-        Some(text) => python_int(&text).ok_or_else(|| {
-            ApiError::invalid(format!("Parameter 'max_results' must be an integer, got '{text}'."))
-        })?,
+        Some(text) => python_int(&text)
+            .ok_or_else(|| ApiError::invalid(format!("Parameter 'max_results' must be an integer, got '{text}'.")))?,
     }
     .min(MAX_HISTORY_BULK_RESULTS);
     // As in MLflow, a negative `max_results` is SQL's `LIMIT -n` (no limit), then a Python

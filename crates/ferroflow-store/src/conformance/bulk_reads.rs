@@ -15,7 +15,7 @@ async fn log_metrics<S: Store>(store: &S, run_id: &str, metrics: Vec<Metric>) {
 }
 
 pub async fn history_bulk_orders_by_run_then_time_and_caps<S: Store>(store: &S) {
-    let mut runs = vec![new_run(store, "0").await, new_run(store, "0").await];
+    let mut runs = [new_run(store, "0").await, new_run(store, "0").await];
     runs.sort();
     let point = |value: f64, timestamp: i64, step: i64| Metric::new("loss", value, timestamp, step);
     log_metrics(store, &runs[1], vec![point(3.0, 15, 0), point(1.0, 10, 2), point(2.0, 10, 1)]).await;
@@ -23,10 +23,8 @@ pub async fn history_bulk_orders_by_run_then_time_and_caps<S: Store>(store: &S) 
     log_metrics(store, &runs[0], vec![Metric::new("other", 1.0, 1, 0)]).await;
     let ids = vec![runs[1].clone(), runs[0].clone(), runs[1].clone(), "unknown".to_string()];
     let all = store.get_metric_history_bulk(ids.clone(), "loss".into(), usize::MAX).await.unwrap();
-    let seen: Vec<(String, i64, i64, String)> = all
-        .iter()
-        .map(|m| (m.run_id.clone().unwrap(), m.timestamp, m.step, format!("{}", m.value)))
-        .collect();
+    let seen: Vec<(String, i64, i64, String)> =
+        all.iter().map(|m| (m.run_id.clone().unwrap(), m.timestamp, m.step, format!("{}", m.value))).collect();
     let (a, b) = (runs[0].clone(), runs[1].clone());
     let expected = vec![
         (a.clone(), 10, 0, "0.25".to_string()),
@@ -69,10 +67,8 @@ fn summary(experiment_id: &str, name: &str, digest: &str, context: Option<&str>)
 }
 
 pub async fn search_datasets_lists_distinct_pairs<S: Store>(store: &S) {
-    let experiment = store
-        .create_experiment(CreateExperiment { name: "datasets".into(), ..Default::default() })
-        .await
-        .unwrap();
+    let experiment =
+        store.create_experiment(CreateExperiment { name: "datasets".into(), ..Default::default() }).await.unwrap();
     let other = store.create_experiment(CreateExperiment { name: "other".into(), ..Default::default() }).await.unwrap();
     let (first, second) = (new_run(store, &experiment).await, new_run(store, &experiment).await);
     store.log_inputs(&first, vec![input("train", "d1", Some("training"))], vec![]).await.unwrap();
