@@ -117,7 +117,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .nest("/api/2.0/mlflow", rpcs())
-        .nest("/ajax-api/2.0/mlflow", rpcs())
+        .nest("/ajax-api/2.0/mlflow", rpcs().merge(tracking::ajax_routes()))
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         .nest("/api/3.0/mlflow", server_info.clone())
