@@ -263,6 +263,17 @@ pub struct Run {
     pub outputs: RunOutputs,
 }
 
+/// `mlflow.DatasetSummary`: a dataset logged to an experiment's runs, with the context
+/// (`mlflow.data.context` tag) it was logged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetSummary {
+    pub experiment_id: String,
+    pub name: String,
+    pub digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
 /// One page of a paged listing; `next_page_token` is absent on the last page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

@@ -3,6 +3,7 @@
 //! Writes go through one writer thread that commits concurrent requests together
 //! (group commit); reads use pooled WAL connections and never block writes.
 
+mod datasets;
 mod db;
 mod experiments;
 mod gc;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::types::{
-    DatasetInput, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
 };
 use ferroflow_core::Result;
 use ferroflow_store::{
@@ -196,5 +197,10 @@ impl TrackingStore for SqliteStore {
             metrics.extend(part);
         }
         Ok(metrics)
+    }
+
+    async fn search_datasets(&self, experiment_ids: &[String]) -> Result<Vec<DatasetSummary>> {
+        let ids = experiment_ids.to_vec();
+        self.db.read(move |conn| datasets::search(conn, &ids)).await
     }
 }

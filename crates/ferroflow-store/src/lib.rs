@@ -15,7 +15,7 @@ pub use registry::RegistryStore;
 
 use async_trait::async_trait;
 use ferroflow_core::types::{
-    DatasetInput, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run, RunInfo, RunStatus,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run, RunInfo, RunStatus,
     RunTag, ViewType,
 };
 use ferroflow_core::Result;
@@ -127,7 +127,15 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// Metric points of several runs, each run sampled down to `max_results` points;
     /// every returned metric carries its `run_id`.
     async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>>;
+
+    /// The distinct (experiment, dataset, context) triples of the datasets logged to runs
+    /// of these experiments, at most [`MAX_DATASET_SUMMARIES`] (MLflow's `_search_datasets`).
+    /// An id that is not an integer is an invalid parameter; unknown ones match nothing.
+    async fn search_datasets(&self, experiment_ids: &[String]) -> Result<Vec<DatasetSummary>>;
 }
+
+/// MLflow's cap on one dataset search's answer.
+pub const MAX_DATASET_SUMMARIES: usize = 1000;
 
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
 pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore {}
