@@ -97,6 +97,12 @@ pub struct ServerArgs {
     /// Seconds a keep-alive connection may sit idle between requests.
     #[arg(long, env = "FERROFLOW_KEEP_ALIVE_TIMEOUT", default_value_t = 75)]
     pub keep_alive_timeout: u64,
+    /// The most root fields one `/graphql` query may select (MLflow's variable and default).
+    #[arg(long, env = "MLFLOW_SERVER_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 10)]
+    pub graphql_max_root_fields: usize,
+    /// The most aliases one `/graphql` selection set may hold (MLflow's variable and default).
+    #[arg(long, env = "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES", default_value_t = 10)]
+    pub graphql_max_aliases: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +130,7 @@ pub struct ServerSettings {
     pub multipart_uploads: bool,
     pub sync: SyncMode,
     pub connections: ferroflow_server::ConnectionLimits,
+    pub graphql: ferroflow_server::GraphqlLimits,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -182,6 +189,10 @@ impl ServerArgs {
                 header_read_timeout: seconds(self.header_read_timeout, "--header-read-timeout")?,
                 body_read_timeout: seconds(self.body_read_timeout, "--body-read-timeout")?,
                 keep_alive_timeout: seconds(self.keep_alive_timeout, "--keep-alive-timeout")?,
+            },
+            graphql: ferroflow_server::GraphqlLimits {
+                max_root_fields: self.graphql_max_root_fields,
+                max_aliases: self.graphql_max_aliases,
             },
         })
     }
