@@ -129,19 +129,19 @@ async fn get_run_answers_the_ui_query_in_mlflow_shape() {
     assert_eq!(input["tags"], json!([{ "key": "mlflow.data.context", "value": "training" }]));
     assert_eq!(run["inputs"]["modelInputs"], json!([]));
     assert_eq!(run["outputs"]["modelOutputs"], json!([]));
-    assert_eq!(
-        run["modelVersions"],
-        json!([{ "status": "READY", "version": "1", "name": "model", "source": source }])
-    );
+    assert_eq!(run["modelVersions"], json!([{ "status": "READY", "version": "1", "name": "model", "source": source }]));
 }
 
 #[tokio::test]
 async fn get_experiment_answers_the_ui_query() {
     let app = spawn_app().await;
     let experiment_id = app.create_experiment("exp").await;
-    app.post_json("experiments/set-experiment-tag", &json!({ "experiment_id": experiment_id, "key": "k", "value": "v" }))
-        .await
-        .ok();
+    app.post_json(
+        "experiments/set-experiment-tag",
+        &json!({ "experiment_id": experiment_id, "key": "k", "value": "v" }),
+    )
+    .await
+    .ok();
     let query = r#"query MlflowGetExperimentQuery($input: MlflowGetExperimentInput!) @component(name: "MLflow.ExperimentRunTracking") {
       mlflowGetExperiment(input: $input) {
         apiError { code message }
@@ -185,7 +185,8 @@ async fn search_runs_as_query_and_as_mutation() {
     assert!(!token.is_empty());
     let query = query.replace("maxResults: 1", &format!("maxResults: 1, pageToken: \"{token}\""));
     let second = data(graphql(&app, &query, json!({})).await);
-    let ids = [&first, &second].map(|d| d["mlflowSearchRuns"]["runs"][0]["info"]["runId"].as_str().unwrap().to_string());
+    let ids =
+        [&first, &second].map(|d| d["mlflowSearchRuns"]["runs"][0]["info"]["runId"].as_str().unwrap().to_string());
     let mut ids = ids.to_vec();
     ids.sort();
     let mut expected = vec![run_id, other];
@@ -213,7 +214,10 @@ async fn list_artifacts_lists_the_runs_root_and_subfolders() {
     );
     assert_eq!(listing["nextPageToken"], json!(""));
     let sub = graphql(&app, query, json!({ "input": { "runId": run_id, "path": "dir" } })).await;
-    assert_eq!(self::data(sub)["mlflowListArtifacts"]["files"], json!([{ "path": "dir/a.txt", "isDir": false, "fileSize": "5" }]));
+    assert_eq!(
+        self::data(sub)["mlflowListArtifacts"]["files"],
+        json!([{ "path": "dir/a.txt", "isDir": false, "fileSize": "5" }])
+    );
 
     let escape = graphql(&app, query, json!({ "input": { "runId": run_id, "path": "../x" } })).await;
     let messages = errors(&escape, 200);
@@ -235,7 +239,8 @@ async fn bulk_interval_samples_with_run_ids_and_nan_as_null() {
     assert_eq!(metrics[4]["value"], json!(6.0));
 
     // The UI's zoomed chart: a step range, as the REST endpoint takes it.
-    let variables = json!({ "data": { "runIds": [run_id], "metricKey": "m", "startStep": 1, "endStep": 3, "maxResults": 320 } });
+    let variables =
+        json!({ "data": { "runIds": [run_id], "metricKey": "m", "startStep": 1, "endStep": 3, "maxResults": 320 } });
     let data = self::data(graphql(&app, BULK_INTERVAL, variables).await);
     let steps: Vec<&str> = data["mlflowGetMetricHistoryBulkInterval"]["metrics"]
         .as_array()
@@ -249,7 +254,8 @@ async fn bulk_interval_samples_with_run_ids_and_nan_as_null() {
     let data = self::data(graphql(&app, BULK_INTERVAL, variables).await);
     assert_eq!(data["mlflowGetMetricHistoryBulkInterval"]["metrics"][0]["value"], Value::Null);
 
-    let bad = graphql(&app, BULK_INTERVAL, json!({ "data": { "runIds": [run_id], "metricKey": "m", "startStep": 3 } })).await;
+    let bad =
+        graphql(&app, BULK_INTERVAL, json!({ "data": { "runIds": [run_id], "metricKey": "m", "startStep": 3 } })).await;
     assert_eq!(errors(&bad, 200), ["If either start step or end step are specified, both must be specified."]);
 }
 
@@ -272,7 +278,8 @@ async fn search_datasets_is_a_mutation() {
     let bad = graphql(&app, query, json!({ "input": { "experimentIds": ["x"] } })).await;
     assert_eq!(errors(&bad, 200), ["Invalid experiment ID 'x'. Experiment ID must be a valid integer."]);
     // As in MLflow, it is not a query field.
-    let as_query = graphql(&app, &query.replace("mutation", "query"), json!({ "input": { "experimentIds": ["0"] } })).await;
+    let as_query =
+        graphql(&app, &query.replace("mutation", "query"), json!({ "input": { "experimentIds": ["0"] } })).await;
     assert!(errors(&as_query, 200)[0].contains("mlflowSearchDatasets"));
 }
 
@@ -337,7 +344,8 @@ async fn store_errors_null_the_field_and_list_the_message() {
     let response = graphql(&app, query, json!({})).await;
     assert_eq!(errors(&response, 200), ["No Experiment with id=999 exists"]);
 
-    let query = r#"{ mlflowSearchRuns(input: { experimentIds: ["0"], filter: "foo bar" }) { runs { info { runId } } } }"#;
+    let query =
+        r#"{ mlflowSearchRuns(input: { experimentIds: ["0"], filter: "foo bar" }) { runs { info { runId } } } }"#;
     let response = graphql(&app, query, json!({})).await;
     assert!(errors(&response, 200)[0].contains("foo bar"));
 }
@@ -348,7 +356,10 @@ async fn unknown_fields_and_bad_variables_are_validation_errors() {
     for (query, variables) in [
         ("{ nope { x } }", json!({})),
         ("{ mlflowGetExperiment(input: { experimentId: \"0\" }) { experiment { nope } } }", json!({})),
-        ("query Q($input: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $input) { experiment { name } } }", json!({})),
+        (
+            "query Q($input: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $input) { experiment { name } } }",
+            json!({}),
+        ),
         (
             "query Q($input: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $input) { experiment { name } } }",
             json!({ "input": { "experimentId": 5 } }),
@@ -390,7 +401,13 @@ async fn requests_mlflow_cannot_parse_are_400s_in_graphql_form() {
     // A syntax error names the place, without echoing the query.
     let long = format!("{{\"query\": \"{{ {} \"}}", "a ".repeat(10_000));
     let response = common::read_response(
-        app.client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(long).send().await.unwrap(),
+        app.client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(long)
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     let message = &errors(&response, 400)[0];
@@ -427,7 +444,10 @@ async fn get_reads_a_body_or_the_query_string() {
     )
     .await;
     assert_eq!(data(with_body), json!({ "__typename": "Query" }));
-    let query = common::query_string(&[("query", "query Q($s: String) { test(inputString: $s) { output } }"), ("variables", "{\"s\": \"x y\"}")]);
+    let query = common::query_string(&[
+        ("query", "query Q($s: String) { test(inputString: $s) { output } }"),
+        ("variables", "{\"s\": \"x y\"}"),
+    ]);
     let from_query = app.get_url(&app.url(&format!("/graphql?{query}"))).await;
     assert_eq!(data(from_query), json!({ "test": { "output": "x y" } }));
 }
@@ -509,7 +529,11 @@ async fn hostile_inputs_are_4xx_and_the_server_stays_up() {
         errors(&response, response.status.as_u16());
     }
     // Deeply nested variables stop at the JSON parser's recursion limit.
-    let deep_variables = format!("{{\"query\": \"{{ __typename }}\", \"variables\": {{\"v\": {}1{}}}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_variables = format!(
+        "{{\"query\": \"{{ __typename }}\", \"variables\": {{\"v\": {}1{}}}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let response = common::read_response(
         app.client
             .post(app.url("/graphql"))

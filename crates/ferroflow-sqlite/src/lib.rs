@@ -21,7 +21,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::types::{
-    DatasetInput, DatasetSummary, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page,
+    Run, RunInfo,
 };
 use ferroflow_core::Result;
 use ferroflow_store::{

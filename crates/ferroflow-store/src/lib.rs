@@ -15,8 +15,8 @@ pub use registry::RegistryStore;
 
 use async_trait::async_trait;
 use ferroflow_core::types::{
-    DatasetInput, DatasetSummary, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run, RunInfo, RunStatus,
-    RunTag, ViewType,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run,
+    RunInfo, RunStatus, RunTag, ViewType,
 };
 use ferroflow_core::Result;
 

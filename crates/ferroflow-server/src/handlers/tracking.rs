@@ -823,7 +823,10 @@ const MAX_EXPERIMENTS_SEARCH_DATASETS: usize = 20;
 
 /// `experiments/search-datasets` (MLflow's `search_datasets_impl`), used by GraphQL's
 /// `mlflowSearchDatasets`: the datasets logged to runs of at most 20 experiments.
-pub(crate) async fn dataset_summaries(app: &AppState, message: SearchDatasetsMessage) -> ApiResult<Vec<DatasetSummary>> {
+pub(crate) async fn dataset_summaries(
+    app: &AppState,
+    message: SearchDatasetsMessage,
+) -> ApiResult<Vec<DatasetSummary>> {
     let experiment_ids = message.experiment_ids;
     if experiment_ids.is_empty() {
         return Err(ApiError::invalid("SearchDatasets request must specify at least one experiment_id."));

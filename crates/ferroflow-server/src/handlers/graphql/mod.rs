@@ -127,7 +127,8 @@ async fn graphql(State(app): State<AppState>, request: Request) -> Response {
         }
     }
     // Refused before the body is read, so a client waiting for `100 Continue` never sends it.
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     let too_large = || {
         refused(
             StatusCode::PAYLOAD_TOO_LARGE,

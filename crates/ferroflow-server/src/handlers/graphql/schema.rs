@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use async_graphql::registry::{MetaDirective, MetaInputValue, Registry, __DirectiveLocation};
+use async_graphql::registry::{__DirectiveLocation, MetaDirective, MetaInputValue, Registry};
 use async_graphql::{
     Context, ContextDirective, CustomDirective, CustomDirectiveFactory, Enum, InputObject, Object, ServerResult,
 };
@@ -55,11 +55,7 @@ pub(super) async fn experiment_of_run(ctx: &Context<'_>, experiment_id: &str) ->
     }
     let request = message(&json!({ "experiment_id": experiment_id }))?;
     let experiment = tracking::experiment(app(ctx)?, request).await.map_err(field_error)?;
-    cache
-        .experiments
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(experiment_id.to_string(), experiment.clone());
+    cache.experiments.lock().unwrap_or_else(|e| e.into_inner()).insert(experiment_id.to_string(), experiment.clone());
     Ok(experiment)
 }
 
@@ -199,7 +195,11 @@ impl Query {
         settle(ctx, result.await)
     }
 
-    async fn mlflow_get_run(&self, ctx: &Context<'_>, input: Option<MlflowGetRunInput>) -> Option<MlflowGetRunResponse> {
+    async fn mlflow_get_run(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<MlflowGetRunInput>,
+    ) -> Option<MlflowGetRunResponse> {
         let result = async {
             let request = message(&input.unwrap_or_default())?;
             let run = tracking::run(app(ctx)?, request).await.map_err(field_error)?;
@@ -325,7 +325,11 @@ impl CustomDirectiveFactory for ComponentDirective {
         });
     }
 
-    fn create(&self, _ctx: &ContextDirective<'_>, _directive: &async_graphql::parser::types::Directive) -> ServerResult<Box<dyn CustomDirective>> {
+    fn create(
+        &self,
+        _ctx: &ContextDirective<'_>,
+        _directive: &async_graphql::parser::types::Directive,
+    ) -> ServerResult<Box<dyn CustomDirective>> {
         Ok(Box::new(NoEffect))
     }
 }

@@ -2,7 +2,9 @@
 //! from its protos): every field nullable, and unset proto fields read as protobuf's
 //! defaults (`""`, `"0"`, `[]`), as MLflow's resolvers read them from its messages.
 
-use async_graphql::{ComplexObject, Context, Enum, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject,
+};
 use ferroflow_core::registry::ModelVersion;
 use ferroflow_core::types::{
     DatasetInput, DatasetSummary, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Run, RunInfo, RunStatus,
