@@ -20,6 +20,7 @@ use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use handlers::graphql::GraphqlLimits;
 pub use handlers::webhooks::secrets::WebhookSecrets;
 use handlers::{service, tracking};
 pub use serve::ConnectionLimits;
@@ -41,6 +42,8 @@ pub struct ServerConfig {
     pub webhook_secrets: Arc<WebhookSecrets>,
     /// Connection cap and timeouts.
     pub connections: ConnectionLimits,
+    /// MLflow's raisable `/graphql` limits (root fields and aliases per query).
+    pub graphql: GraphqlLimits,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             multipart_uploads: true,
             webhook_secrets: Arc::new(WebhookSecrets::new(&WebhookSecrets::generate_key())),
             connections: ConnectionLimits::default(),
+            graphql: GraphqlLimits::default(),
         }
     }
 }
@@ -122,6 +126,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
+        // `/graphql` only at the root, as MLflow serves it (with its own body limit).
+        .merge(handlers::graphql::routes())
         .route("/health", get(service::health))
         .route("/version", get(service::version))
         .fallback(error::endpoint_not_found)

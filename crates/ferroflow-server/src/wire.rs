@@ -28,15 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let is_get = request.method() == Method::GET;
         // Like MLflow, POST and PUT messages must say they are JSON.
         if request.method() == Method::POST || request.method() == Method::PUT {
-            let content_type =
-                request.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
-            match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
-                None => return Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
-                Some(kind) if kind != "application/json" => {
-                    return Err(ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']."))
-                }
-                Some(_) => {}
-            }
+            require_json_content_type(request.headers())?;
         }
         let query = request.uri().query().map(str::to_owned);
         let metric_values = metric_value_place(request.uri().path());
@@ -298,6 +290,18 @@ fn python_type_name(value: &Value) -> &'static str {
         Value::String(_) => "str",
         Value::Array(_) => "list",
         Value::Object(_) => "dict",
+    }
+}
+
+/// MLflow's check that a POST or PUT message says it is JSON.
+pub(crate) fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+    match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
+        None => Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
+        Some(kind) if kind != "application/json" => {
+            Err(ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']."))
+        }
+        Some(_) => Ok(()),
     }
 }
 

@@ -141,6 +141,9 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>>;
 }
 
+/// MLflow's cap on one dataset search's answer.
+pub const MAX_DATASET_SUMMARIES: usize = 1000;
+
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
 pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore {}
 

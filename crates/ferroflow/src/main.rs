@@ -132,6 +132,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         multipart_uploads: settings.multipart_uploads,
         webhook_secrets: Arc::new(webhook_secrets),
         connections: settings.connections.clone(),
+        graphql: settings.graphql.clone(),
     };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {

@@ -291,9 +291,13 @@ pub struct ListRunArtifactsMessage {
 
 /// `GET /api/2.0/mlflow/artifacts/list?run_id&path`: paths relative to the run's root.
 async fn list_run_artifacts(State(app): State<AppState>, rpc: Rpc<ListRunArtifactsMessage>) -> ApiResult<Json<Value>> {
-    let message = rpc.message;
+    run_artifact_listing(&app, rpc.message).await.map(Json)
+}
+
+/// `artifacts/list`'s answer (`root_uri`, `files`), shared with GraphQL's `mlflowListArtifacts`.
+pub(crate) async fn run_artifact_listing(app: &AppState, message: ListRunArtifactsMessage) -> ApiResult<Value> {
     let run = app.store.get_run(&message.id.resolve()?).await?;
-    list_under_root(&app, &run.info.artifact_uri, message.path).await
+    list_under_root(app, &run.info.artifact_uri, message.path).await.map(|Json(body)| body)
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,5 @@
 pub mod artifacts;
+pub mod graphql;
 pub mod logged_models;
 pub mod multipart;
 pub mod registry;

@@ -15,7 +15,7 @@ use ferroflow_core::registry::{
     MAX_RESULTS_SEARCH_REGISTERED_MODELS, PROMPT_SOURCE_PLACEHOLDERS, PROMPT_TAG_KEY, PROMPT_TEXT_TAG_KEY,
     PROMPT_TYPE_TAG_KEY,
 };
-use ferroflow_core::types::KeyValue;
+use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::{Error, ErrorCode};
 use ferroflow_store::registry::{CreateModelVersion, CreateRegisteredModel, RegistrySearch};
 use serde::Deserialize;
@@ -924,7 +924,12 @@ async fn search_model_versions(
     State(app): State<AppState>,
     rpc: Rpc<SearchMessage>,
 ) -> ApiResult<Json<Paged<ModelVersion>>> {
-    let message = rpc.message;
+    Ok(Json(Paged { key: "model_versions", page: model_version_page(&app, rpc.message).await? }))
+}
+
+/// `model-versions/search`, shared with GraphQL's `mlflowSearchModelVersions` and a run's
+/// `modelVersions`.
+pub(crate) async fn model_version_page(app: &AppState, message: SearchMessage) -> ApiResult<Page<ModelVersion>> {
     let max_results =
         max_results(message.max_results, MAX_RESULTS_SEARCH_MODEL_VERSIONS, MAX_RESULTS_SEARCH_MODEL_VERSIONS)?;
     if max_results < 1 {
@@ -941,7 +946,7 @@ async fn search_model_versions(
             page_token: message.page_token.filter(|t| !t.is_empty()),
         })
         .await?;
-    Ok(Json(Paged { key: "model_versions", page }))
+    Ok(page)
 }
 
 async fn set_model_version_tag(State(app): State<AppState>, rpc: Rpc<TagForModelMessage>) -> JsonResult {

@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use ferroflow_core::types::{
-    Dataset, DatasetInput, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Run, RunStatus, ViewType,
+    Dataset, DatasetInput, DatasetSummary, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Page, Run, RunStatus,
+    ViewType,
 };
 use ferroflow_core::validation;
 use ferroflow_core::Error;
@@ -229,9 +230,13 @@ pub async fn get_experiment(
     State(app): State<AppState>,
     rpc: Rpc<ExperimentIdMessage>,
 ) -> ApiResult<Json<Keyed<Experiment>>> {
-    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
-    let experiment = app.store.get_experiment(&experiment_id).await?;
-    Ok(Json(Keyed { key: "experiment", value: experiment }))
+    Ok(Json(Keyed { key: "experiment", value: experiment(&app, rpc.message).await? }))
+}
+
+/// `experiments/get`, shared with GraphQL's `mlflowGetExperiment`.
+pub(crate) async fn experiment(app: &AppState, message: ExperimentIdMessage) -> ApiResult<Experiment> {
+    let experiment_id = required_text(message.experiment_id, "experiment_id")?;
+    Ok(app.store.get_experiment(&experiment_id).await?)
 }
 
 #[derive(Deserialize)]
@@ -413,8 +418,12 @@ impl RunIdMessage {
 }
 
 pub async fn get_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> ApiResult<Json<Keyed<Run>>> {
-    let run = app.store.get_run(&rpc.message.resolve()?).await?;
-    Ok(Json(Keyed { key: "run", value: run }))
+    Ok(Json(Keyed { key: "run", value: run(&app, rpc.message).await? }))
+}
+
+/// `runs/get`, shared with GraphQL's `mlflowGetRun`.
+pub(crate) async fn run(app: &AppState, message: RunIdMessage) -> ApiResult<Run> {
+    Ok(app.store.get_run(&message.resolve()?).await?)
 }
 
 #[derive(Deserialize)]
@@ -470,7 +479,11 @@ pub struct SearchRunsMessage {
 }
 
 pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> ApiResult<Json<Paged<Run>>> {
-    let message = rpc.message;
+    Ok(Json(Paged { key: "runs", page: run_page(&app, rpc.message).await? }))
+}
+
+/// `runs/search`, shared with GraphQL's `mlflowSearchRuns`.
+pub(crate) async fn run_page(app: &AppState, message: SearchRunsMessage) -> ApiResult<Page<Run>> {
     let limit = validation::MAX_RESULTS_SEARCH_RUNS;
     let max_results = match message.max_results.unwrap_or(1000) {
         n if n > limit => {
@@ -497,7 +510,7 @@ pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage
             page_token: message.page_token,
         })
         .await?;
-    Ok(Json(Paged { key: "runs", page }))
+    Ok(page)
 }
 
 // ---------------------------------------------------------------- logging
@@ -818,7 +831,14 @@ pub async fn get_metric_history_bulk_interval(
     State(app): State<AppState>,
     rpc: Rpc<BulkIntervalMessage>,
 ) -> ApiResult<Json<Paged<Metric>>> {
-    let message = rpc.message;
+    let metrics = bulk_interval(&app, rpc.message).await?;
+    // Serialised straight from the entities: a chart answer holds tens of thousands of points.
+    Ok(Json(Paged { key: "metrics", page: Page { items: metrics, next_page_token: None } }))
+}
+
+/// `metrics/get-history-bulk-interval`, shared with GraphQL's
+/// `mlflowGetMetricHistoryBulkInterval`: each run's points, sampled.
+pub(crate) async fn bulk_interval(app: &AppState, message: BulkIntervalMessage) -> ApiResult<Vec<Metric>> {
     let metric_key = required_text(message.metric_key, "metric_key")?;
     if message.run_ids.is_empty() {
         return Err(ApiError(Error::missing_parameter("run_ids")));
@@ -850,17 +870,39 @@ pub async fn get_metric_history_bulk_interval(
             )))
         }
     };
-    let metrics = app
-        .store
-        .get_metric_history_bulk_interval(BulkIntervalQuery {
-            run_ids: message.run_ids,
-            metric_key,
-            steps,
-            max_results,
-        })
-        .await?;
-    // Serialised straight from the entities: a chart answer holds tens of thousands of points.
-    Ok(Json(Paged { key: "metrics", page: ferroflow_core::types::Page { items: metrics, next_page_token: None } }))
+    let query = BulkIntervalQuery { run_ids: message.run_ids, metric_key, steps, max_results };
+    Ok(app.store.get_metric_history_bulk_interval(query).await?)
+}
+
+// ---------------------------------------------------------------- datasets
+
+#[derive(Deserialize)]
+pub struct SearchDatasetsMessage {
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    experiment_ids: Vec<String>,
+}
+
+/// MLflow's cap on the experiments of one dataset search.
+const MAX_EXPERIMENTS_SEARCH_DATASETS: usize = 20;
+
+/// `experiments/search-datasets` (MLflow's `search_datasets_impl`), used by GraphQL's
+/// `mlflowSearchDatasets`: the datasets logged to runs of at most 20 experiments.
+pub(crate) async fn dataset_summaries(
+    app: &AppState,
+    message: SearchDatasetsMessage,
+) -> ApiResult<Vec<DatasetSummary>> {
+    let experiment_ids = message.experiment_ids;
+    if experiment_ids.is_empty() {
+        return Err(ApiError::invalid("SearchDatasets request must specify at least one experiment_id."));
+    }
+    if experiment_ids.len() > MAX_EXPERIMENTS_SEARCH_DATASETS {
+        return Err(ApiError::invalid(format!(
+            "SearchDatasets request cannot specify more than {MAX_EXPERIMENTS_SEARCH_DATASETS} experiment_ids. \
+             Received {} experiment_ids.",
+            experiment_ids.len()
+        )));
+    }
+    Ok(app.store.search_datasets(experiment_ids, ferroflow_store::MAX_DATASET_SUMMARIES).await?)
 }
 
 // ---------------------------------------------------------------- web UI reads
@@ -972,31 +1014,10 @@ fn python_json_double(value: f64) -> String {
     }
 }
 
-#[derive(Deserialize)]
-pub struct SearchDatasetsMessage {
-    #[serde(default, deserialize_with = "lenient::vec_string")]
-    experiment_ids: Vec<String>,
-}
-
-/// MLflow's `MAX_EXPERIMENT_IDS_PER_REQUEST` and `MAX_DATASET_SUMMARIES_RESULTS`.
-const MAX_SEARCH_DATASETS_EXPERIMENTS: usize = 20;
-const MAX_DATASET_SUMMARIES: usize = 1000;
-
 /// `experiments/search-datasets`: the datasets the runs of some experiments took as
 /// inputs, as MLflow's `search_datasets_handler` answers.
 pub async fn search_datasets(State(app): State<AppState>, rpc: Rpc<SearchDatasetsMessage>) -> JsonResult {
-    let experiment_ids = rpc.message.experiment_ids;
-    if experiment_ids.is_empty() {
-        return Err(ApiError::invalid("SearchDatasets request must specify at least one experiment_id."));
-    }
-    if experiment_ids.len() > MAX_SEARCH_DATASETS_EXPERIMENTS {
-        return Err(ApiError::invalid(format!(
-            "SearchDatasets request cannot specify more than {MAX_SEARCH_DATASETS_EXPERIMENTS} experiment_ids. \
-             Received {} experiment_ids.",
-            experiment_ids.len()
-        )));
-    }
-    let summaries = app.store.search_datasets(experiment_ids, MAX_DATASET_SUMMARIES).await?;
+    let summaries = dataset_summaries(&app, rpc.message).await?;
     if summaries.is_empty() {
         return empty();
     }
