@@ -54,17 +54,14 @@ fn serve(path: &str, headers: &HeaderMap, head: bool) -> Response {
         },
     };
     let accepts = |coding: &str| {
-        headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|part| {
+        headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+            |part| {
                 let mut bits = part.split(';');
                 let token = bits.next().unwrap_or("").trim();
                 let refused = bits.any(|q| matches!(q.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
                 token.eq_ignore_ascii_case(coding) && !refused
-            })
+            },
+        )
     };
     let mut body = file.contents();
     let mut encoding = None;
