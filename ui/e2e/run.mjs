@@ -53,8 +53,15 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const server = spawn(
   bin,
-  ['server', '--port', String(port), '--backend-store-uri', `sqlite:///${join(data, 'ff.db')}`,
-    '--artifacts-destination', join(data, 'artifacts')],
+  [
+    'server',
+    '--port',
+    String(port),
+    '--backend-store-uri',
+    `sqlite:///${join(data, 'ff.db')}`,
+    '--artifacts-destination',
+    join(data, 'artifacts'),
+  ],
   { stdio: ['ignore', 'ignore', openSync(join(out, 'ferroflow.log'), 'w')] },
 );
 let browser;
@@ -70,9 +77,16 @@ try {
   const exp = seed.experiment_id;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -83,12 +97,14 @@ try {
     d.dismiss();
   });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()))
+      problems.push(`console: ${m.text()}`);
   });
   const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
   const runNames = async () =>
-    page.$$eval('[aria-label="runs"] [role=row][data-key] [data-col="attributes.run_name"]', (cells) =>
-      cells.map((c) => c.textContent),
+    page.$$eval(
+      '[aria-label="runs"] [role=row][data-key] [data-col="attributes.run_name"]',
+      (cells) => cells.map((c) => c.textContent),
     );
 
   test('experiments list: search, create, rename, delete and restore', async () => {
@@ -103,12 +119,22 @@ try {
     await page.getByLabel('experiment name', { exact: true }).fill('scratch-renamed');
     await page.getByLabel('experiment name', { exact: true }).press('Enter');
     await page.getByRole('link', { name: 'scratch-renamed' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'ui-e2e', exact: true }).count(), 0, 'search filters');
+    assert.equal(
+      await page.getByRole('link', { name: 'ui-e2e', exact: true }).count(),
+      0,
+      'search filters',
+    );
     await shot('experiments');
-    await page.locator('tr', { hasText: 'scratch-renamed' }).getByRole('button', { name: 'Delete' }).click();
+    await page
+      .locator('tr', { hasText: 'scratch-renamed' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
     await page.getByText('No experiments.').waitFor();
     await page.getByLabel('lifecycle').selectOption('DELETED_ONLY');
-    await page.locator('tr', { hasText: 'scratch-renamed' }).getByRole('button', { name: 'Restore' }).click();
+    await page
+      .locator('tr', { hasText: 'scratch-renamed' })
+      .getByRole('button', { name: 'Restore' })
+      .click();
     await page.getByText('No experiments.').waitFor();
     await page.getByLabel('lifecycle').selectOption('ACTIVE_ONLY');
     await page.getByRole('link', { name: 'scratch-renamed' }).waitFor();
@@ -128,11 +154,15 @@ try {
     await page.getByText('4 runs loaded').waitFor();
     await page.getByRole('button', { name: 'metrics.accuracy' }).click();
     await page.waitForURL(/sort=metrics\.accuracy/);
-    await page.waitForFunction(() => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-0');
+    await page.waitForFunction(
+      () => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-0',
+    );
     assert.deepEqual(await runNames(), ['train-0', 'train-1', 'train-2', 'train-3']);
     await page.getByRole('button', { name: /metrics\.accuracy/ }).click();
     await page.waitForURL(/desc=1/);
-    await page.waitForFunction(() => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-3');
+    await page.waitForFunction(
+      () => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-3',
+    );
     assert.deepEqual(await runNames(), ['train-3', 'train-2', 'train-1', 'train-0']);
     await shot('runs');
     // The link reproduces the view.
@@ -152,7 +182,13 @@ try {
     await page.goto(`${base}/runs/${seed.runs['train-0']}`);
     await page.locator('h1', { hasText: 'train-0' }).waitFor();
     await page.getByRole('table', { name: 'overview' }).getByText('deadbeef0').waitFor();
-    assert.equal(await page.locator('[aria-label="parameters"] tr', { hasText: 'lr' }).locator('td').textContent(), '0.1');
+    assert.equal(
+      await page
+        .locator('[aria-label="parameters"] tr', { hasText: 'lr' })
+        .locator('td')
+        .textContent(),
+      '0.1',
+    );
     await page.getByRole('button', { name: 'plots/' }).click();
     await page.getByRole('button', { name: 'confusion.png' }).click();
     const img = page.locator('img.preview-image');
@@ -166,7 +202,11 @@ try {
     await page.getByRole('button', { name: '..' }).click();
     await page.getByRole('button', { name: 'notes.txt' }).click();
     await page.locator('pre.text-preview', { hasText: 'hello from the e2e seed' }).waitFor();
-    assert.equal(await page.locator('.artifact-preview img').count(), 0, 'artifact text renders inert');
+    assert.equal(
+      await page.locator('.artifact-preview img').count(),
+      0,
+      'artifact text renders inert',
+    );
   });
 
   test('chart: two runs, then grouped by a param', async () => {
@@ -201,12 +241,16 @@ try {
     await v1.getByLabel('stage for version 1').selectOption('Production');
     await v1.getByRole('button', { name: 'Transition' }).click();
     await page.getByText('Version 1 moved to Production.').waitFor();
-    await page.waitForFunction(() => document.querySelector('tr[data-version="1"] .stage')?.textContent === 'Production');
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-version="1"] .stage')?.textContent === 'Production',
+    );
     await page.getByLabel('alias', { exact: true }).fill('champion');
     await page.getByLabel('alias version').selectOption('2');
     await page.getByRole('button', { name: 'Set alias' }).click();
     await page.getByText('Alias @champion now points to version 2.').waitFor();
-    await page.waitForFunction(() => document.querySelector('tr[data-version="2"] .aliases')?.textContent === '@champion');
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-version="2"] .aliases')?.textContent === '@champion',
+    );
     await shot('model');
     await page.goto(`${base}/models`);
     await page.getByText('@champion → v2').waitFor();
@@ -222,7 +266,10 @@ try {
     await page.goto(`${base}/runs/${seed.runs.hostile}`);
     await page.locator('h1.run-name').waitFor();
     assert.equal(await page.locator('h1.run-name').textContent(), hostile);
-    await page.locator('[aria-label=tags] tr', { hasText: 'note' }).locator('td', { hasText: hostile }).waitFor();
+    await page
+      .locator('[aria-label=tags] tr', { hasText: 'note' })
+      .locator('td', { hasText: hostile })
+      .waitFor();
     const description = await page.locator('pre.description').textContent();
     assert.ok(description.includes(hostile) && description.includes('<script>alert(2)</script>'));
     assert.equal(await page.locator('img').count(), 0, 'no img element was created');
@@ -248,5 +295,7 @@ try {
   server.kill('SIGTERM');
   rmSync(data, { recursive: true, force: true });
 }
-console.log(failed ? `${failed} of ${tests.length} e2e tests failed` : `all ${tests.length} e2e tests passed`);
+console.log(
+  failed ? `${failed} of ${tests.length} e2e tests failed` : `all ${tests.length} e2e tests passed`,
+);
 process.exit(failed ? 1 : 0);
