@@ -4,7 +4,8 @@
 //! - `GET`/`HEAD` of a path outside the API prefixes: the file under `ui/dist` if there
 //!   is one, else `index.html` (client-side routes such as `/experiments/1`, the SPA
 //!   fallback). Anything else (other methods, `/api/...`, `/ajax-api/...`) keeps the JSON
-//!   `ENDPOINT_NOT_FOUND` 404 of [`crate::error::endpoint_not_found`].
+//!   `ENDPOINT_NOT_FOUND` 404 of [`crate::error::endpoint_not_found`], as do paths with
+//!   `.`/`..` segments.
 //! - Files under `assets/` carry a content hash in their names: `Cache-Control: public,
 //!   max-age=31536000, immutable`. Everything else (`index.html`): `no-cache`.
 //! - The build writes `<file>.br` and `<file>.gz` beside each compressible file; the one the
@@ -32,7 +33,13 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     let is_api = ["/api/", "/ajax-api/"].iter().any(|p| path.starts_with(p)) || path == "/api" || path == "/ajax-api";
-    if is_api || (method != Method::GET && method != Method::HEAD) {
+    // Dot segments (raw or percent-encoded) are never a UI route; they get the API's 404
+    // rather than the SPA page, so traversal probes see a refusal.
+    let dot_segment = path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    if is_api || dot_segment || (method != Method::GET && method != Method::HEAD) {
         return crate::error::endpoint_not_found(uri).await.into_response();
     }
     serve(path, &headers, method == Method::HEAD)
