@@ -6,6 +6,7 @@
 pub mod error;
 pub mod handlers;
 pub mod serve;
+pub mod ui;
 pub mod wire;
 
 use std::sync::Arc;
@@ -130,7 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(handlers::graphql::routes())
         .route("/health", get(service::health))
         .route("/version", get(service::version))
-        .fallback(error::endpoint_not_found)
+        .fallback(ui::fallback)
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .layer(
             TraceLayer::new_for_http()
