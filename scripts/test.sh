@@ -11,6 +11,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "installing test dependencies"
 scripts/setup-python.sh
+scripts/setup-ui.sh
+
+step "web UI: lint, type check, unit tests, ui/dist rebuilt from the lockfile"
+scripts/check-ui.sh --no-install
 
 step "format and lint"
 cargo fmt --all -- --check
@@ -22,6 +26,9 @@ cargo build --quiet -p ferroflow
 
 step "compatibility tests with the real mlflow clients"
 FERROFLOW_BIN="$root/target/debug/ferroflow" scripts/run-compat-tests.sh
+
+step "web UI end-to-end tests (headless chromium, real mlflow client)"
+FERROFLOW_BIN="$root/target/debug/ferroflow" MLFLOW_PYTHON="$root/.venv/mlflow3/bin/python" node ui/e2e/run.mjs
 
 step "reliability scenarios (slow clients, open-file limit, full disk)"
 FERROFLOW_BIN="$root/target/debug/ferroflow" bench/reliability.sh

@@ -119,9 +119,9 @@ impl From<ArtifactError> for ferroflow_core::Error {
     fn from(error: ArtifactError) -> Self {
         use ferroflow_core::Error;
         match &error {
-            ArtifactError::InvalidPath(_) | ArtifactError::Conflict(..) | ArtifactError::Upload(_) => {
-                Error::invalid_parameter(error.to_string())
-            }
+            // MLflow's fixed text (`validate_path_is_safe`), without the path.
+            ArtifactError::InvalidPath(_) => Error::invalid_parameter("Invalid path"),
+            ArtifactError::Conflict(..) | ArtifactError::Upload(_) => Error::invalid_parameter(error.to_string()),
             ArtifactError::TooLarge(_) => Error::too_large(error.to_string()),
             ArtifactError::NotFound(_) => Error::not_found(error.to_string()),
             ArtifactError::Store(object_store::Error::NotFound { .. }) => Error::not_found("Artifact does not exist"),

@@ -223,6 +223,17 @@ pub struct Dataset {
     pub profile: Option<String>,
 }
 
+/// One (dataset, context) pair used by an experiment's runs, as `search-datasets` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetSummary {
+    pub experiment_id: String,
+    pub name: String,
+    pub digest: String,
+    /// The input's `mlflow.data.context` tag; omitted when absent or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DatasetInput {
     #[serde(skip_serializing_if = "Vec::is_empty")]

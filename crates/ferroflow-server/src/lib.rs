@@ -6,6 +6,7 @@
 pub mod error;
 pub mod handlers;
 pub mod serve;
+pub mod ui;
 pub mod wire;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use handlers::graphql::GraphqlLimits;
 pub use handlers::webhooks::secrets::WebhookSecrets;
 use handlers::{service, tracking};
 pub use serve::ConnectionLimits;
@@ -45,6 +47,8 @@ pub struct ServerConfig {
     /// `--artifacts-destination`). A model-version source on one of their hosts is not
     /// refused as host-addressed, as MLflow trusts them (its `_MLFLOW_SERVER_ARTIFACT_ROOT`).
     pub trusted_artifact_locations: Vec<String>,
+    /// MLflow's raisable `/graphql` limits (root fields and aliases per query).
+    pub graphql: GraphqlLimits,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +59,7 @@ impl Default for ServerConfig {
             webhook_secrets: Arc::new(WebhookSecrets::new(&WebhookSecrets::generate_key())),
             connections: ConnectionLimits::default(),
             trusted_artifact_locations: Vec::new(),
+            graphql: GraphqlLimits::default(),
         }
     }
 }
@@ -130,7 +135,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .nest("/api/2.0/mlflow", rpcs())
-        .nest("/ajax-api/2.0/mlflow", rpcs())
+        .nest("/ajax-api/2.0/mlflow", rpcs().merge(tracking::ajax_routes()))
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks
@@ -138,9 +143,11 @@ pub fn router(state: AppState) -> Router {
         .merge(handlers::artifacts_ui::routes())
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
+        // `/graphql` only at the root, as MLflow serves it (with its own body limit).
+        .merge(handlers::graphql::routes())
         .route("/health", get(service::health))
         .route("/version", get(service::version))
-        .fallback(error::endpoint_not_found)
+        .fallback(ui::fallback)
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .layer(
             TraceLayer::new_for_http()

@@ -28,15 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         let is_get = request.method() == Method::GET;
         // Like MLflow, POST and PUT messages must say they are JSON.
         if request.method() == Method::POST || request.method() == Method::PUT {
-            let content_type =
-                request.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
-            match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
-                None => return Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
-                Some(kind) if kind != "application/json" => {
-                    return Err(ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']."))
-                }
-                Some(_) => {}
-            }
+            require_json_content_type(request.headers())?;
         }
         let query = request.uri().query().map(str::to_owned);
         let metric_values = metric_value_place(request.uri().path());
@@ -83,8 +75,233 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
             return Err(ApiError::invalid("The request body must be a JSON object."));
         }
         let normalized = snake_case_keys(raw)?;
-        let message = T::deserialize(normalized).map_err(|e| ApiError::invalid(format!("Invalid request: {e}")))?;
+        let message = decode::<T>(normalized, from_query)?;
         Ok(Rpc { message, body_len: body.len() })
+    }
+}
+
+thread_local! {
+    /// Whether the message being decoded came from a query string, whose values are all
+    /// strings and whose repeated fields may hold one value: the field readers accept
+    /// booleans spelled as text and single values for lists there only, as MLflow does.
+    static FROM_QUERY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn from_query() -> bool {
+    FROM_QUERY.with(std::cell::Cell::get)
+}
+
+/// Marks a reader's error whose text is MLflow's own and is shown as it is.
+const VERBATIM: &str = "\u{1}";
+
+/// Decodes a normalised message, wording a refusal as MLflow does: the field (by its path,
+/// `metrics[0].value`) and its value, never a Rust type name.
+fn decode<T: DeserializeOwned>(normalized: Value, query: bool) -> Result<T, ApiError> {
+    FROM_QUERY.with(|flag| flag.set(query));
+    let result = serde_path_to_error::deserialize::<_, T>(&normalized);
+    FROM_QUERY.with(|flag| flag.set(false));
+    result.map_err(|error| {
+        let message = error.inner().to_string();
+        if let Some(verbatim) = message.strip_prefix(VERBATIM) {
+            return ApiError::invalid(verbatim.to_string());
+        }
+        let (name, value) = offending_field(&normalized, error.path());
+        match value {
+            Some(value) => ApiError::invalid(invalid_value_message(&name, value)),
+            None => blame_one_field::<T>(&normalized, query),
+        }
+    })
+}
+
+/// Finds the field a refusal is about when its path was lost (fields read through
+/// `#[serde(flatten)]` carry none): each field alone is decoded again, and the first that
+/// fails on its own is named. Every field of a message is optional, so only a wrong one
+/// fails alone.
+fn blame_one_field<T: DeserializeOwned>(normalized: &Value, query: bool) -> ApiError {
+    let fallback = || ApiError::invalid(format!("Invalid request body.{SEE_THE_DOCS}"));
+    let Some(fields) = normalized.as_object() else { return fallback() };
+    FROM_QUERY.with(|flag| flag.set(query));
+    let mut blamed = None;
+    for (key, value) in fields {
+        let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(error) = serde_path_to_error::deserialize::<_, T>(&alone) {
+            let message = error.inner().to_string();
+            blamed = Some(match message.strip_prefix(VERBATIM) {
+                Some(verbatim) => ApiError::invalid(verbatim.to_string()),
+                None => match offending_field(&alone, error.path()) {
+                    (name, Some(inner)) => ApiError::invalid(invalid_value_message(&name, inner)),
+                    _ => ApiError::invalid(invalid_value_message(key, value)),
+                },
+            });
+            break;
+        }
+    }
+    FROM_QUERY.with(|flag| flag.set(false));
+    blamed.unwrap_or_else(fallback)
+}
+
+const SEE_THE_DOCS: &str = " See the API docs for more information about request parameters.";
+
+/// MLflow's message for a value of the wrong type (`_validate_param_against_schema`).
+pub fn invalid_value_message(name: &str, value: &Value) -> String {
+    format!(
+        "Invalid value {} for parameter '{name}' supplied:  Hint: Value was of type '{}'. See the API docs for more \
+         information about request parameters.",
+        python_json(value),
+        python_type_name(value)
+    )
+}
+
+/// The field a decoding error is about, named as MLflow names nested fields
+/// (`metrics[0].key`), and its value. An item of a list that is itself of the wrong kind
+/// is reported as the list's field (`metrics`), with the item as the value.
+fn offending_field<'a>(root: &'a Value, path: &serde_path_to_error::Path) -> (String, Option<&'a Value>) {
+    use serde_path_to_error::Segment;
+    let mut name = String::new();
+    let mut value = Some(root);
+    for segment in path.iter() {
+        match segment {
+            Segment::Map { key } => {
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                name.push_str(key);
+                value = value.and_then(|v| v.get(key.as_str()));
+            }
+            Segment::Seq { index } => {
+                value = value.and_then(|v| v.get(*index));
+                name.push_str(&format!("[{index}]"));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    if name.ends_with(']') {
+        if let Some(open) = name.rfind('[') {
+            name.truncate(open);
+        }
+    }
+    if name.is_empty() {
+        return (name, None);
+    }
+    (name, value)
+}
+
+/// `json.dumps(value, sort_keys=True, separators=(",", ":"))` as Python writes it:
+/// keys sorted, no spaces, non-ASCII escaped.
+pub fn python_json(value: &Value) -> String {
+    python_json_with(value, ",", ":")
+}
+
+/// `json.dumps(value)` with Python's default separators (`", "`, `": "`); keys sorted.
+pub fn python_json_dumps(value: &Value) -> String {
+    python_json_with(value, ", ", ": ")
+}
+
+fn python_json_with(value: &Value, item_separator: &str, key_separator: &str) -> String {
+    let separators = (item_separator, key_separator);
+    fn write(value: &Value, out: &mut String, separators: (&str, &str)) {
+        match value {
+            Value::String(s) => write_string(s, out),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(separators.0);
+                    }
+                    write(item, out, separators);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(separators.0);
+                    }
+                    write_string(key, out);
+                    out.push_str(separators.1);
+                    write(&map[key], out, separators);
+                }
+                out.push('}');
+            }
+            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => out.push_str(&i.to_string()),
+                (_, Some(u), _) => out.push_str(&u.to_string()),
+                (_, _, Some(f)) => out.push_str(&python_float(f)),
+                _ => out.push_str(&n.to_string()),
+            },
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    fn write_string(s: &str, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    let mut out = String::new();
+    write(value, &mut out, separators);
+    out
+}
+
+/// A float as Python's `repr` writes it (`1.0`, `1e+20`, `1.5e-07`).
+fn python_float(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+        return format!("{f:.1}");
+    }
+    let text = format!("{f:?}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let (sign, digits) = match exponent.strip_prefix('-') {
+                Some(digits) => ('-', digits),
+                None => ('+', exponent),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => text,
+    }
+}
+
+/// The name of the Python type a JSON value decodes to.
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// MLflow's check that a POST or PUT message says it is JSON.
+pub(crate) fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+    match content_type.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
+        None => Err(ApiError::invalid("Bad Request. Content-Type header is missing.")),
+        Some(kind) if kind != "application/json" => {
+            Err(ApiError::invalid("Bad Request. Content-Type must be one of ['application/json']."))
+        }
+        Some(_) => Ok(()),
     }
 }
 
@@ -250,7 +467,7 @@ fn query_to_json(query: &str) -> Value {
     Value::Object(object)
 }
 
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(key), percent_decode(value))
@@ -258,12 +475,21 @@ fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> 
 }
 
 pub(crate) fn percent_decode(text: &str) -> String {
+    decode_percents(text, true)
+}
+
+/// Python's `unquote`: `%XX` escapes only, a `+` stays a `+`.
+pub(crate) fn percent_decode_path(text: &str) -> String {
+    decode_percents(text, false)
+}
+
+fn decode_percents(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
                 (Some(high), Some(low)) => {
                     out.push(high * 16 + low);
@@ -295,6 +521,23 @@ fn to_snake_case(key: &str) -> String {
     out
 }
 
+/// A snake_case field name as protobuf spells its JSON name (`run_id` → `runId`).
+fn map_key_spelled_camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Rewrites camelCase keys to snake_case, refusing an object that spells a field both ways.
 fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
     Ok(match value {
@@ -303,7 +546,10 @@ fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
             for (key, inner) in map {
                 let snake = to_snake_case(&key);
                 if out.contains_key(&snake) {
-                    return Err(ApiError::invalid(format!("Field '{snake}' was given more than once.")));
+                    let camel = if snake == key { map_key_spelled_camel(&snake) } else { key.clone() };
+                    return Err(ApiError::invalid(format!(
+                        "Request specifies both '{snake}' and '{camel}'; provide only one of them."
+                    )));
                 }
                 out.insert(snake, snake_case_keys(inner)?);
             }
@@ -352,17 +598,17 @@ impl<T: serde::Serialize> serde::Serialize for Paged<T> {
     }
 }
 
-/// Field deserializers that accept what protobuf JSON allows: numbers as strings,
-/// `"NaN"`/`"Infinity"` doubles, `True`/`False` booleans, one value for a repeated field.
+/// Field readers that accept what MLflow's protobuf-JSON parsing accepts, and no more:
+/// integers also as strings (`"12"`, `"1e3"`), doubles also as strings (`"1.5"`, `"NaN"`,
+/// `"Infinity"`), enums by name or number. A string field takes only a string and a
+/// boolean only `true`/`false`; query strings, all text, spell booleans as text and may
+/// give one value for a repeated field. A refusal names no type: [`decode`] words it.
 pub mod lenient {
     use super::*;
     use serde::de::Error as _;
 
-    fn describe(value: &Value) -> String {
-        match value {
-            Value::String(s) => format!("'{s}'"),
-            other => other.to_string(),
-        }
+    fn refuse<E: serde::de::Error>() -> E {
+        E::custom("invalid value")
     }
 
     pub fn parse_i64(value: &Value) -> Option<i64> {
@@ -370,7 +616,32 @@ pub mod lenient {
             Value::Number(n) => {
                 n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
             }
-            Value::String(s) => s.trim().parse().ok(),
+            // Python's int() then float(): surrounding whitespace is allowed, inner is not.
+            Value::String(s) if !s.contains(' ') => {
+                let s = s.trim();
+                s.parse().ok().or_else(|| {
+                    parse_python_float(s)
+                        .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Python's `float()` on text, less the `"nan"` that protobuf refuses.
+    fn parse_python_float(text: &str) -> Option<f64> {
+        let text = text.trim();
+        if text == "nan" {
+            return None;
+        }
+        let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+        match unsigned.to_ascii_lowercase().as_str() {
+            "nan" | "inf" | "infinity" => text.parse().ok(),
+            // Rust would also take these spelled differently; Python takes digits only.
+            lower if lower.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-')) => {
+                text.parse().ok()
+            }
             _ => None,
         }
     }
@@ -378,12 +649,9 @@ pub mod lenient {
     pub fn parse_f64(value: &Value) -> Option<f64> {
         match value {
             Value::Number(n) => n.as_f64(),
-            Value::String(s) => match s.trim() {
-                "NaN" | "nan" => Some(f64::NAN),
-                "Infinity" | "inf" | "+Infinity" => Some(f64::INFINITY),
-                "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
-                other => other.parse().ok(),
-            },
+            Value::String(s) => parse_python_float(s),
+            // Protobuf's float() takes a JSON boolean as 1.0 or 0.0.
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
             _ => None,
         }
     }
@@ -391,18 +659,14 @@ pub mod lenient {
     pub fn opt_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
         match Option::<Value>::deserialize(deserializer)? {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => parse_i64(&value)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("expected an integer, got {}", describe(&value)))),
+            Some(value) => parse_i64(&value).map(Some).ok_or_else(refuse),
         }
     }
 
     pub fn opt_f64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
         match Option::<Value>::deserialize(deserializer)? {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => parse_f64(&value)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("expected a double, got {}", describe(&value)))),
+            Some(value) => parse_f64(&value).map(Some).ok_or_else(refuse),
         }
     }
 
@@ -410,19 +674,21 @@ pub mod lenient {
         match Option::<Value>::deserialize(deserializer)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(other) => Err(D::Error::custom(format!("expected a boolean, got {}", describe(&other)))),
+            Some(Value::String(s)) if from_query() => match s.to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(D::Error::custom(format!("{VERBATIM}Invalid boolean value: {s}, must be 'true' or 'false'."))),
+            },
+            Some(_) => Err(refuse()),
         }
     }
 
-    /// A string field; numbers are accepted and printed, as ids often arrive as numbers.
+    /// A string field: a JSON string only, as in MLflow (`31` for a `run_id` is refused).
     pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
         match Option::<Value>::deserialize(deserializer)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(D::Error::custom(format!("expected a string, got {}", describe(&other)))),
+            Some(_) => Err(refuse()),
         }
     }
 
@@ -453,7 +719,7 @@ pub mod lenient {
         type Value = Option<Vec<T>>;
 
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list, or a single value")
+            f.write_str("a list")
         }
 
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -472,43 +738,19 @@ pub mod lenient {
             Ok(None)
         }
 
-        // A single value stands for a one-item list.
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|item| Some(vec![item]))
-        }
-
+        // A query string gives a field given once as a single value: a one-item list.
+        // A message body must give a list, as protobuf JSON requires.
         fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            if !from_query() {
+                return Err(refuse());
+            }
             Self::one(Value::String(text.to_string()))
-        }
-
-        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
-            Self::one(Value::Bool(b))
-        }
-
-        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
-            Self::one(Value::from(n))
-        }
-
-        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
-            Self::one(Value::from(n))
-        }
-
-        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
-            Self::one(Value::from(n))
         }
     }
 
-    /// Repeated strings; numbers are accepted and printed.
+    /// Repeated strings.
     pub fn vec_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-        let items: Vec<Value> = vec(deserializer)?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s),
-                Value::Number(n) => Ok(n.to_string()),
-                other => Err(D::Error::custom(format!("expected a string, got {}", describe(&other)))),
-            })
-            .collect()
+        vec(deserializer)
     }
 
     /// An enum given by proto name or number.
@@ -528,9 +770,7 @@ pub mod lenient {
                     Value::Number(n) => n.to_string(),
                     _ => String::new(),
                 };
-                parse(&text)
-                    .map(Some)
-                    .ok_or_else(|| D::Error::custom(format!("invalid {type_name} value {}", describe(&value))))
+                parse(&text).map(Some).ok_or_else(|| D::Error::custom(format!("invalid {type_name} value")))
             }
         }
     }

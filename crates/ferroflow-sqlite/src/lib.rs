@@ -3,6 +3,7 @@
 //! Writes go through one writer thread that commits concurrent requests together
 //! (group commit); reads use pooled WAL connections and never block writes.
 
+mod bulk_reads;
 mod db;
 mod experiments;
 mod gc;
@@ -21,7 +22,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::types::{
-    DatasetInput, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, LifecycleStage, Metric, ModelInput, ModelOutput, Page,
+    Run, RunInfo,
 };
 use ferroflow_core::Result;
 use ferroflow_store::{
@@ -192,5 +194,18 @@ impl TrackingStore for SqliteStore {
         });
         let parts = futures_util::future::try_join_all(reads).await?;
         Ok(parts.into_iter().flatten().collect())
+    }
+
+    async fn get_metric_history_bulk(
+        &self,
+        run_ids: Vec<String>,
+        metric_key: String,
+        max_results: usize,
+    ) -> Result<Vec<Metric>> {
+        self.db.read(move |conn| bulk_reads::history_bulk(conn, run_ids, &metric_key, max_results)).await
+    }
+
+    async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>> {
+        self.db.read(move |conn| bulk_reads::dataset_summaries(conn, &experiment_ids, max_results)).await
     }
 }

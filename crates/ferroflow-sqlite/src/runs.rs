@@ -180,7 +180,7 @@ fn metric_from_row(row: &Row<'_>) -> rusqlite::Result<Metric> {
 
 /// `run_pks` as the JSON array that `json_each(?)` turns back into a set: one bound
 /// parameter however long the page is.
-fn pk_list(run_pks: &[i64]) -> String {
+pub(crate) fn pk_list(run_pks: &[i64]) -> String {
     let mut list = String::with_capacity(run_pks.len() * 8 + 2);
     list.push('[');
     for (i, pk) in run_pks.iter().enumerate() {

@@ -234,12 +234,7 @@ fn logged_model_record(model: &LoggedModel, datasets: &[(String, Option<String>)
         record = record.with_attr("source_run_id", run_id.as_str());
     }
     for metric in &model.data.metrics {
-        let in_scope = datasets.is_empty()
-            || datasets.iter().any(|(name, digest)| {
-                metric.dataset_name.as_deref() == Some(name.as_str())
-                    && digest.as_deref().is_none_or(|d| metric.dataset_digest.as_deref() == Some(d))
-            });
-        if in_scope {
+        if metric_in_dataset_scope(metric, datasets) {
             record = record.with_metric(&metric.key, metric.value);
         }
     }
@@ -250,6 +245,21 @@ fn logged_model_record(model: &LoggedModel, datasets: &[(String, Option<String>)
         record = record.with_tag(&tag.key, &tag.value);
     }
     record
+}
+
+/// Whether a logged model's metric is one that a search's `datasets` clause keeps: any
+/// metric when there is no clause, else one on a listed dataset. As in MLflow, whose
+/// handler passes an absent digest as `None` (SQL `IS NULL`), a dataset given without a
+/// digest matches only metrics logged without one.
+fn metric_in_dataset_scope(metric: &Metric, datasets: &[(String, Option<String>)]) -> bool {
+    fn digest_of(digest: Option<&str>) -> Option<&str> {
+        digest.filter(|d| !d.is_empty())
+    }
+    datasets.is_empty()
+        || datasets.iter().any(|(name, digest)| {
+            metric.dataset_name.as_deref() == Some(name.as_str())
+                && digest_of(digest.as_deref()) == digest_of(metric.dataset_digest.as_deref())
+        })
 }
 
 /// Applies a logged-model search's filter, order and paging to `models`.
@@ -273,6 +283,11 @@ pub(crate) fn logged_models(
     }
     let items: Vec<(LoggedModel, Record)> = models
         .into_iter()
+        // A `datasets` clause keeps only the models with a metric on one of its datasets.
+        .filter(|model| {
+            request.datasets.is_empty()
+                || model.data.metrics.iter().any(|metric| metric_in_dataset_scope(metric, &request.datasets))
+        })
         .map(|model| {
             let record = logged_model_record(&model, &request.datasets);
             (model, record)

@@ -15,8 +15,8 @@ pub use registry::RegistryStore;
 
 use async_trait::async_trait;
 use ferroflow_core::types::{
-    DatasetInput, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run, RunInfo, RunStatus,
-    RunTag, ViewType,
+    DatasetInput, DatasetSummary, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run,
+    RunInfo, RunStatus, RunTag, ViewType,
 };
 use ferroflow_core::Result;
 
@@ -127,7 +127,22 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// Metric points of several runs, each run sampled down to `max_results` points;
     /// every returned metric carries its `run_id`.
     async fn get_metric_history_bulk_interval(&self, query: BulkIntervalQuery) -> Result<Vec<Metric>>;
+    /// The points of `metric_key` in each of `run_ids` (unknown runs give none), each
+    /// carrying its `run_id`, in MLflow's `get-history-bulk` order: by run id (byte
+    /// order), then timestamp, step and value; at most `max_results` points in all.
+    async fn get_metric_history_bulk(
+        &self,
+        run_ids: Vec<String>,
+        metric_key: String,
+        max_results: usize,
+    ) -> Result<Vec<Metric>>;
+    /// The distinct (dataset, input context) pairs that runs of `experiment_ids` took as
+    /// inputs, at most `max_results`, in the order the datasets were first logged.
+    async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>>;
 }
+
+/// MLflow's cap on one dataset search's answer.
+pub const MAX_DATASET_SUMMARIES: usize = 1000;
 
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
 pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore {}

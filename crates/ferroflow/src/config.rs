@@ -107,6 +107,12 @@ pub struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub query_timeout: u64,
+    /// The most root fields one `/graphql` query may select (MLflow's variable and default).
+    #[arg(long, env = "MLFLOW_SERVER_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 10)]
+    pub graphql_max_root_fields: usize,
+    /// The most aliases one `/graphql` selection set may hold (MLflow's variable and default).
+    #[arg(long, env = "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES", default_value_t = 10)]
+    pub graphql_max_aliases: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +141,7 @@ pub struct ServerSettings {
     pub sync: SyncMode,
     pub connections: ferroflow_server::ConnectionLimits,
     pub query_timeout: Duration,
+    pub graphql: ferroflow_server::GraphqlLimits,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -195,6 +202,10 @@ impl ServerArgs {
                 keep_alive_timeout: seconds(self.keep_alive_timeout, "--keep-alive-timeout")?,
             },
             query_timeout: Duration::from_secs(self.query_timeout),
+            graphql: ferroflow_server::GraphqlLimits {
+                max_root_fields: self.graphql_max_root_fields,
+                max_aliases: self.graphql_max_aliases,
+            },
         })
     }
 }

@@ -136,6 +136,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             settings.default_artifact_root.clone(),
             settings.artifacts_destination.clone(),
         ],
+        graphql: settings.graphql.clone(),
     };
     let state = AppState::new(Arc::new(store), artifacts, config);
     runtime()?.block_on(async move {

@@ -169,7 +169,10 @@ async fn search(State(app): State<AppState>, rpc: Rpc<SearchMessage>) -> JsonRes
     let datasets = message
         .datasets
         .into_iter()
-        .map(|d| Ok((required_text(d.dataset_name, "dataset_name")?, d.dataset_digest.filter(|x| !x.is_empty()))))
+        .map(|d| match d.dataset_name.filter(|name| !name.is_empty()) {
+            Some(name) => Ok((name, d.dataset_digest.filter(|x| !x.is_empty()))),
+            None => Err(ApiError::invalid("`dataset_name` in the `datasets` clause must be specified.")),
+        })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let order_by = message
         .order_by

@@ -15,7 +15,7 @@ use ferroflow_core::registry::{
     MAX_RESULTS_SEARCH_REGISTERED_MODELS, PROMPT_SOURCE_PLACEHOLDERS, PROMPT_TAG_KEY, PROMPT_TEXT_TAG_KEY,
     PROMPT_TYPE_TAG_KEY,
 };
-use ferroflow_core::types::KeyValue;
+use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::{Error, ErrorCode};
 use ferroflow_store::registry::{CreateModelVersion, CreateRegisteredModel, RegistrySearch};
 use serde::Deserialize;
@@ -826,6 +826,10 @@ async fn create_model_version(State(app): State<AppState>, rpc: Rpc<CreateModelV
         })
         .await?;
 
+    if !is_prompt && !model_id.is_empty() {
+        record_model_version_on_logged_model(&app, &model_id, &name, version.version).await?;
+    }
+
     let number = version.version.to_string();
     let description = (!description.is_empty()).then_some(description);
     let trigger = if is_prompt {
@@ -851,6 +855,41 @@ async fn create_model_version(State(app): State<AppState>, rpc: Rpc<CreateModelV
     };
     notify(&app, trigger);
     Ok(Json(json!({ "model_version": version })))
+}
+
+/// The logged-model tag listing the registered versions made from the model.
+const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
+
+/// As MLflow's `set_model_versions_tags`: appends `{"name": …, "version": n}` to the
+/// logged model's `mlflow.modelVersions` tag (a JSON list, written as Python's
+/// `json.dumps` writes it), unless the entry is there already. A tag that is not a JSON
+/// list (MLflow would answer 500) is started afresh.
+async fn record_model_version_on_logged_model(
+    app: &AppState,
+    model_id: &str,
+    name: &str,
+    version: i64,
+) -> Result<(), ApiError> {
+    let model = app.store.get_logged_model(model_id, false).await?;
+    let entry = json!({ "name": name, "version": version });
+    let mut entries = model
+        .info
+        .tags
+        .iter()
+        .rev()
+        .find(|tag| tag.key == MODEL_VERSIONS_TAG)
+        .and_then(|tag| serde_json::from_str::<Value>(&tag.value).ok())
+        .and_then(|value| match value {
+            Value::Array(items) => Some(items),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if !entries.contains(&entry) {
+        entries.push(entry);
+    }
+    let value = crate::wire::python_json_dumps(&Value::Array(entries));
+    app.store.set_logged_model_tags(model_id, vec![KeyValue::new(MODEL_VERSIONS_TAG, value)]).await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -952,7 +991,12 @@ async fn search_model_versions(
     State(app): State<AppState>,
     rpc: Rpc<SearchMessage>,
 ) -> ApiResult<Json<Paged<ModelVersion>>> {
-    let message = rpc.message;
+    Ok(Json(Paged { key: "model_versions", page: model_version_page(&app, rpc.message).await? }))
+}
+
+/// `model-versions/search`, shared with GraphQL's `mlflowSearchModelVersions` and a run's
+/// `modelVersions`.
+pub(crate) async fn model_version_page(app: &AppState, message: SearchMessage) -> ApiResult<Page<ModelVersion>> {
     let max_results =
         max_results(message.max_results, MAX_RESULTS_SEARCH_MODEL_VERSIONS, MAX_RESULTS_SEARCH_MODEL_VERSIONS)?;
     if max_results < 1 {
@@ -969,7 +1013,7 @@ async fn search_model_versions(
             page_token: message.page_token.filter(|t| !t.is_empty()),
         })
         .await?;
-    Ok(Json(Paged { key: "model_versions", page }))
+    Ok(page)
 }
 
 async fn set_model_version_tag(State(app): State<AppState>, rpc: Rpc<TagForModelMessage>) -> JsonResult {

@@ -2,9 +2,11 @@
 //! message, applies MLflow's input validation, calls the store once and shapes the answer.
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::Json;
 use ferroflow_core::types::{
-    Dataset, DatasetInput, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Run, RunStatus, ViewType,
+    Dataset, DatasetInput, DatasetSummary, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Page, Run, RunStatus,
+    ViewType,
 };
 use ferroflow_core::validation;
 use ferroflow_core::Error;
@@ -134,6 +136,62 @@ fn validate_artifact_location(location: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// MLflow's `resolve_uri_if_local`: a relative local path, or a relative `file:` URI, is
+/// made absolute against the server's working directory (`rel/dir` → `/cwd/rel/dir`,
+/// `file:rel` → `file:///cwd/rel`); anything else is kept as given. A `file:` URI naming
+/// a remote host is refused (MLflow answers that one with a 500).
+fn resolve_uri_if_local(location: &str) -> Result<String, ApiError> {
+    let (scheme, rest) = match location.split_once(':') {
+        Some((candidate, rest))
+            if candidate.starts_with(|c: char| c.is_ascii_alphabetic())
+                && candidate.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            (candidate.to_ascii_lowercase(), rest)
+        }
+        _ => (String::new(), location),
+    };
+    let (path, suffix) = match scheme.as_str() {
+        "" => (location, ""),
+        "file" => {
+            // `urlparse`: `//host` is the network location, then the path up to `?` or `#`.
+            let (host, after_host) = match rest.strip_prefix("//") {
+                Some(after) => after.split_at(after.find(['/', '?', '#']).unwrap_or(after.len())),
+                None => ("", rest),
+            };
+            let hostname = host.rsplit('@').next().unwrap_or("").split(':').next().unwrap_or("");
+            let local_host = hostname.is_empty()
+                || hostname == "."
+                || hostname.to_ascii_lowercase().starts_with("localhost")
+                || hostname.starts_with("127.0.0.1");
+            if !local_host {
+                return Err(ApiError::invalid(format!(
+                    "{location} is not a valid remote uri. For remote access on windows, please consider using a \
+                     different scheme such as SMB (e.g. smb://<hostname>/<path>)."
+                )));
+            }
+            let end = after_host.find(['?', '#']).unwrap_or(after_host.len());
+            (&after_host[..end], &after_host[end..])
+        }
+        _ => return Ok(location.to_string()),
+    };
+    let path = crate::wire::percent_decode_path(path);
+    if path.starts_with('/') {
+        return Ok(location.to_string());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| ApiError(Error::internal(format!("the working directory is unreadable: {e}"))))?;
+    // pathlib's join: `.` parts and repeated or trailing slashes go, `..` stays.
+    let mut joined = cwd.to_string_lossy().trim_end_matches('/').to_string();
+    for part in path.split('/').filter(|part| !part.is_empty() && *part != ".") {
+        joined.push('/');
+        joined.push_str(part);
+    }
+    if joined.is_empty() {
+        joined.push('/');
+    }
+    Ok(if scheme.is_empty() { joined } else { format!("file://{joined}{suffix}") })
+}
+
 /// MLflow's default `MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH`.
 const MAX_ARTIFACT_LOCATION_LENGTH: usize = 2048;
 
@@ -144,14 +202,21 @@ pub async fn create_experiment(State(app): State<AppState>, rpc: Rpc<CreateExper
         validate_artifact_location(location)?;
     }
     validation::validate_experiment_name(&name)?;
+    let artifact_location = match message.artifact_location.filter(|l| !l.is_empty()) {
+        Some(location) => {
+            let resolved = resolve_uri_if_local(&location)?;
+            if resolved.chars().count() > MAX_ARTIFACT_LOCATION_LENGTH {
+                validate_artifact_location(&resolved)?;
+            }
+            Some(resolved)
+        }
+        None => None,
+    };
     let tags = key_values(message.tags)?;
     for tag in &tags {
         validation::validate_experiment_tag(tag)?;
     }
-    let experiment_id = app
-        .store
-        .create_experiment(CreateExperiment { name, artifact_location: message.artifact_location, tags })
-        .await?;
+    let experiment_id = app.store.create_experiment(CreateExperiment { name, artifact_location, tags }).await?;
     Ok(Json(json!({ "experiment_id": experiment_id })))
 }
 
@@ -165,9 +230,13 @@ pub async fn get_experiment(
     State(app): State<AppState>,
     rpc: Rpc<ExperimentIdMessage>,
 ) -> ApiResult<Json<Keyed<Experiment>>> {
-    let experiment_id = required_text(rpc.message.experiment_id, "experiment_id")?;
-    let experiment = app.store.get_experiment(&experiment_id).await?;
-    Ok(Json(Keyed { key: "experiment", value: experiment }))
+    Ok(Json(Keyed { key: "experiment", value: experiment(&app, rpc.message).await? }))
+}
+
+/// `experiments/get`, shared with GraphQL's `mlflowGetExperiment`.
+pub(crate) async fn experiment(app: &AppState, message: ExperimentIdMessage) -> ApiResult<Experiment> {
+    let experiment_id = required_text(message.experiment_id, "experiment_id")?;
+    Ok(app.store.get_experiment(&experiment_id).await?)
 }
 
 #[derive(Deserialize)]
@@ -349,8 +418,12 @@ impl RunIdMessage {
 }
 
 pub async fn get_run(State(app): State<AppState>, rpc: Rpc<RunIdMessage>) -> ApiResult<Json<Keyed<Run>>> {
-    let run = app.store.get_run(&rpc.message.resolve()?).await?;
-    Ok(Json(Keyed { key: "run", value: run }))
+    Ok(Json(Keyed { key: "run", value: run(&app, rpc.message).await? }))
+}
+
+/// `runs/get`, shared with GraphQL's `mlflowGetRun`.
+pub(crate) async fn run(app: &AppState, message: RunIdMessage) -> ApiResult<Run> {
+    Ok(app.store.get_run(&message.resolve()?).await?)
 }
 
 #[derive(Deserialize)]
@@ -406,7 +479,11 @@ pub struct SearchRunsMessage {
 }
 
 pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> ApiResult<Json<Paged<Run>>> {
-    let message = rpc.message;
+    Ok(Json(Paged { key: "runs", page: run_page(&app, rpc.message).await? }))
+}
+
+/// `runs/search`, shared with GraphQL's `mlflowSearchRuns`.
+pub(crate) async fn run_page(app: &AppState, message: SearchRunsMessage) -> ApiResult<Page<Run>> {
     let limit = validation::MAX_RESULTS_SEARCH_RUNS;
     let max_results = match message.max_results.unwrap_or(1000) {
         n if n > limit => {
@@ -433,7 +510,7 @@ pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage
             page_token: message.page_token,
         })
         .await?;
-    Ok(Json(Paged { key: "runs", page }))
+    Ok(page)
 }
 
 // ---------------------------------------------------------------- logging
@@ -754,7 +831,14 @@ pub async fn get_metric_history_bulk_interval(
     State(app): State<AppState>,
     rpc: Rpc<BulkIntervalMessage>,
 ) -> ApiResult<Json<Paged<Metric>>> {
-    let message = rpc.message;
+    let metrics = bulk_interval(&app, rpc.message).await?;
+    // Serialised straight from the entities: a chart answer holds tens of thousands of points.
+    Ok(Json(Paged { key: "metrics", page: Page { items: metrics, next_page_token: None } }))
+}
+
+/// `metrics/get-history-bulk-interval`, shared with GraphQL's
+/// `mlflowGetMetricHistoryBulkInterval`: each run's points, sampled.
+pub(crate) async fn bulk_interval(app: &AppState, message: BulkIntervalMessage) -> ApiResult<Vec<Metric>> {
     let metric_key = required_text(message.metric_key, "metric_key")?;
     if message.run_ids.is_empty() {
         return Err(ApiError(Error::missing_parameter("run_ids")));
@@ -786,15 +870,156 @@ pub async fn get_metric_history_bulk_interval(
             )))
         }
     };
-    let metrics = app
-        .store
-        .get_metric_history_bulk_interval(BulkIntervalQuery {
-            run_ids: message.run_ids,
-            metric_key,
-            steps,
-            max_results,
-        })
-        .await?;
-    // Serialised straight from the entities: a chart answer holds tens of thousands of points.
-    Ok(Json(Paged { key: "metrics", page: ferroflow_core::types::Page { items: metrics, next_page_token: None } }))
+    let query = BulkIntervalQuery { run_ids: message.run_ids, metric_key, steps, max_results };
+    Ok(app.store.get_metric_history_bulk_interval(query).await?)
+}
+
+// ---------------------------------------------------------------- datasets
+
+#[derive(Deserialize)]
+pub struct SearchDatasetsMessage {
+    #[serde(default, deserialize_with = "lenient::vec_string")]
+    experiment_ids: Vec<String>,
+}
+
+/// MLflow's cap on the experiments of one dataset search.
+const MAX_EXPERIMENTS_SEARCH_DATASETS: usize = 20;
+
+/// `experiments/search-datasets` (MLflow's `search_datasets_impl`), used by GraphQL's
+/// `mlflowSearchDatasets`: the datasets logged to runs of at most 20 experiments.
+pub(crate) async fn dataset_summaries(
+    app: &AppState,
+    message: SearchDatasetsMessage,
+) -> ApiResult<Vec<DatasetSummary>> {
+    let experiment_ids = message.experiment_ids;
+    if experiment_ids.is_empty() {
+        return Err(ApiError::invalid("SearchDatasets request must specify at least one experiment_id."));
+    }
+    if experiment_ids.len() > MAX_EXPERIMENTS_SEARCH_DATASETS {
+        return Err(ApiError::invalid(format!(
+            "SearchDatasets request cannot specify more than {MAX_EXPERIMENTS_SEARCH_DATASETS} experiment_ids. \
+             Received {} experiment_ids.",
+            experiment_ids.len()
+        )));
+    }
+    Ok(app.store.search_datasets(experiment_ids, ferroflow_store::MAX_DATASET_SUMMARIES).await?)
+}
+
+// ---------------------------------------------------------------- web UI reads
+
+/// The reads MLflow serves under `/ajax-api/2.0/mlflow/` only (not under `/api/`).
+pub fn ajax_routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/metrics/get-history-bulk", axum::routing::get(get_metric_history_bulk))
+        .route("/experiments/search-datasets", axum::routing::post(search_datasets))
+}
+
+/// MLflow's `MAX_HISTORY_RESULTS` and `MAX_RUN_IDS_PER_REQUEST` for `get-history-bulk`.
+const MAX_HISTORY_BULK_RESULTS: i64 = 25_000;
+const MAX_HISTORY_BULK_RUN_IDS: usize = 100;
+
+/// Python's `int()` on text: surrounding whitespace, a sign, digits with single `_`
+/// between them.
+fn python_int(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return None;
+    }
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    cleaned.parse().ok()
+}
+
+/// `metrics/get-history-bulk`: the older multi-run history read, as MLflow's
+/// `get_metric_history_bulk_handler` answers it. It reads the query string itself
+/// (`run_id` repeated), and its answer is a plain JSON document, not a protobuf message:
+/// keys sorted, an empty list kept, NaN written bare as Python's `json` writes it.
+pub async fn get_metric_history_bulk(
+    State(app): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<axum::response::Response> {
+    let mut run_ids = Vec::new();
+    let (mut metric_key, mut max_results) = (None, None);
+    for (key, value) in crate::wire::form_urlencoded_pairs(query.as_deref().unwrap_or("")) {
+        match key.as_str() {
+            "run_id" => run_ids.push(value),
+            // Flask's `args.get` takes a repeated key's first value.
+            "metric_key" if metric_key.is_none() => metric_key = Some(value),
+            "max_results" if max_results.is_none() => max_results = Some(value),
+            _ => {}
+        }
+    }
+    if run_ids.is_empty() {
+        return Err(ApiError::invalid("GetMetricHistoryBulk request must specify at least one run_id."));
+    }
+    if run_ids.len() > MAX_HISTORY_BULK_RUN_IDS {
+        return Err(ApiError::invalid(format!(
+            "GetMetricHistoryBulk request cannot specify more than {MAX_HISTORY_BULK_RUN_IDS} run_ids. Received {} \
+             run_ids.",
+            run_ids.len()
+        )));
+    }
+    let Some(metric_key) = metric_key else {
+        return Err(ApiError::invalid("GetMetricHistoryBulk request must specify a metric_key."));
+    };
+    // MLflow answers 500 for a `max_results` that is not an integer; ferroflow a 400.
+    let max_results = match max_results {
+        None => MAX_HISTORY_BULK_RESULTS,
+        Some(text) => python_int(&text)
+            .ok_or_else(|| ApiError::invalid(format!("Parameter 'max_results' must be an integer, got '{text}'.")))?,
+    }
+    .min(MAX_HISTORY_BULK_RESULTS);
+    // As in MLflow, a negative `max_results` is SQL's `LIMIT -n` (no limit), then a Python
+    // slice `[:-n]` that drops the last n points.
+    let limit = if max_results < 0 { usize::MAX } else { max_results as usize };
+    let mut metrics = app.store.get_metric_history_bulk(run_ids, metric_key, limit).await?;
+    if max_results < 0 {
+        metrics.truncate(metrics.len().saturating_sub(max_results.unsigned_abs() as usize));
+    }
+    let mut body = String::with_capacity(32 + metrics.len() * 96);
+    body.push_str("{\"metrics\": [");
+    for (i, metric) in metrics.iter().enumerate() {
+        if i > 0 {
+            body.push_str(", ");
+        }
+        let run_id = metric.run_id.as_deref().unwrap_or_default();
+        body.push_str(&format!(
+            "{{\"key\": {}, \"run_id\": {}, \"step\": {}, \"timestamp\": {}, \"value\": {}}}",
+            Value::from(metric.key.as_str()),
+            Value::from(run_id),
+            metric.step,
+            metric.timestamp,
+            python_json_double(metric.value)
+        ));
+    }
+    body.push_str("]}\n");
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A double as Python's `json` writes it: NaN and the infinities as bare literals.
+fn python_json_double(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_string()
+    } else if value == f64::INFINITY {
+        "Infinity".to_string()
+    } else if value == f64::NEG_INFINITY {
+        "-Infinity".to_string()
+    } else {
+        Value::from(value).to_string()
+    }
+}
+
+/// `experiments/search-datasets`: the datasets the runs of some experiments took as
+/// inputs, as MLflow's `search_datasets_handler` answers.
+pub async fn search_datasets(State(app): State<AppState>, rpc: Rpc<SearchDatasetsMessage>) -> JsonResult {
+    let summaries = dataset_summaries(&app, rpc.message).await?;
+    if summaries.is_empty() {
+        return empty();
+    }
+    Ok(Json(json!({ "dataset_summaries": summaries })))
 }

@@ -188,6 +188,11 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v))).collect::<Vec<_>>().join("&")
 }
 
+/// Reads an answer to a request sent with [`TestApp::client`] directly.
+pub async fn read_response(response: reqwest::Response) -> ApiResponse {
+    read(response).await
+}
+
 async fn read(response: reqwest::Response) -> ApiResponse {
     let status = response.status();
     let content_type =

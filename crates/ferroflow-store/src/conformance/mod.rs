@@ -5,6 +5,7 @@
 //! whatever must live as long as it (a temp folder, a scratch database). Each case panics
 //! on a violation.
 
+pub mod bulk_reads;
 pub mod logged_models;
 pub mod registry;
 pub mod tracking;
@@ -31,6 +32,10 @@ macro_rules! conformance_suite {
             model_history_appends,
             history_pages_follow_mlflows_order,
             concurrent_writers_all_succeed,
+        );
+        $crate::conformance_cases!($make; bulk_reads;
+            history_bulk_orders_by_run_then_time_and_caps,
+            search_datasets_lists_distinct_pairs,
         );
         $crate::registry_conformance_cases!($make);
         $crate::logged_model_conformance_cases!($make);

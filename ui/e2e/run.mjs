@@ -1,0 +1,301 @@
+// End-to-end tests of the web UI in real headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core), against a real ferroflow binary on a free port with a temp
+// store, over data created by the real mlflow client (e2e/seed.py).
+//
+//   FERROFLOW_BIN   the binary (default: $CARGO_TARGET_DIR or ../target, debug/ferroflow)
+//   MLFLOW_PYTHON   python with mlflow (default: ../.venv/mlflow3/bin/python)
+//   CHROMIUM        browser (default: /usr/bin/chromium)
+// Screenshots go to ui/test-results/.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
+const bin = process.env.FERROFLOW_BIN ?? join(targetDir, 'debug/ferroflow');
+const python = process.env.MLFLOW_PYTHON ?? join(repo, '.venv/mlflow3/bin/python');
+const out = join(here, '../test-results');
+mkdirSync(out, { recursive: true });
+
+const freePort = () =>
+  new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+
+async function waitUp(url, child) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`ferroflow exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('ferroflow did not start');
+}
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+const data = mkdtempSync(join(tmpdir(), 'ferroflow-ui-e2e-'));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(
+  bin,
+  [
+    'server',
+    '--port',
+    String(port),
+    '--backend-store-uri',
+    `sqlite:///${join(data, 'ff.db')}`,
+    '--artifacts-destination',
+    join(data, 'artifacts'),
+  ],
+  { stdio: ['ignore', 'ignore', openSync(join(out, 'ferroflow.log'), 'w')] },
+);
+let browser;
+let failed = 0;
+try {
+  await waitUp(base, server);
+  const seedFile = join(data, 'seed.json');
+  execFileSync(python, [join(here, 'seed.py'), seedFile], {
+    env: { ...process.env, MLFLOW_TRACKING_URI: base, GIT_PYTHON_REFRESH: 'quiet' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const seed = JSON.parse(readFileSync(seedFile, 'utf8'));
+  const exp = seed.experiment_id;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    d.dismiss();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()))
+      problems.push(`console: ${m.text()}`);
+  });
+  const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+  const runNames = async () =>
+    page.$$eval(
+      '[aria-label="runs"] [role=row][data-key] [data-col="attributes.run_name"]',
+      (cells) => cells.map((c) => c.textContent),
+    );
+
+  test('experiments list: search, create, rename, delete and restore', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'ui-e2e', exact: true }).waitFor();
+    await page.getByLabel('new experiment name').fill('scratch-exp');
+    await page.getByLabel('new experiment name').press('Enter');
+    await page.waitForURL(/\/experiments\/\d+/);
+    await page.goto(`${base}/?q=scratch`);
+    const row = page.locator('tr', { hasText: 'scratch-exp' });
+    await row.getByRole('button', { name: 'Rename' }).click();
+    await page.getByLabel('experiment name', { exact: true }).fill('scratch-renamed');
+    await page.getByLabel('experiment name', { exact: true }).press('Enter');
+    await page.getByRole('link', { name: 'scratch-renamed' }).waitFor();
+    assert.equal(
+      await page.getByRole('link', { name: 'ui-e2e', exact: true }).count(),
+      0,
+      'search filters',
+    );
+    await shot('experiments');
+    await page
+      .locator('tr', { hasText: 'scratch-renamed' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByText('No experiments.').waitFor();
+    await page.getByLabel('lifecycle').selectOption('DELETED_ONLY');
+    await page
+      .locator('tr', { hasText: 'scratch-renamed' })
+      .getByRole('button', { name: 'Restore' })
+      .click();
+    await page.getByText('No experiments.').waitFor();
+    await page.getByLabel('lifecycle').selectOption('ACTIVE_ONLY');
+    await page.getByRole('link', { name: 'scratch-renamed' }).waitFor();
+  });
+
+  test('runs table: filter, sort, inline filter errors, state in the URL', async () => {
+    await page.goto(`${base}/experiments/${exp}?cols=params.lr,metrics.accuracy`);
+    await page.getByText('5 runs loaded').waitFor();
+    await page.getByLabel('filter runs').fill("params.lr = '0.1'");
+    await page.getByLabel('filter runs').press('Enter');
+    await page.getByText('2 runs loaded').waitFor();
+    assert.deepEqual((await runNames()).sort(), ['train-0', 'train-1']);
+    assert.match(page.url(), /filter=params\.lr/);
+    // Sort by the accuracy metric, ascending then descending (server-side order_by).
+    await page.getByLabel('filter runs').fill("params.lr IN ('0.1', '0.01')");
+    await page.getByLabel('filter runs').press('Enter');
+    await page.getByText('4 runs loaded').waitFor();
+    await page.getByRole('button', { name: 'metrics.accuracy' }).click();
+    await page.waitForURL(/sort=metrics\.accuracy/);
+    await page.waitForFunction(
+      () => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-0',
+    );
+    assert.deepEqual(await runNames(), ['train-0', 'train-1', 'train-2', 'train-3']);
+    await page.getByRole('button', { name: /metrics\.accuracy/ }).click();
+    await page.waitForURL(/desc=1/);
+    await page.waitForFunction(
+      () => document.querySelector('[data-col="attributes.run_name"]')?.textContent === 'train-3',
+    );
+    assert.deepEqual(await runNames(), ['train-3', 'train-2', 'train-1', 'train-0']);
+    await shot('runs');
+    // The link reproduces the view.
+    const url = page.url();
+    await page.goto(url);
+    await page.getByText('4 runs loaded').waitFor();
+    assert.deepEqual(await runNames(), ['train-3', 'train-2', 'train-1', 'train-0']);
+    // A bad filter shows the server's 400 message inline.
+    await page.getByLabel('filter runs').fill('params.lr ==== oops');
+    await page.getByLabel('filter runs').press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.ok((await alert.textContent()).length > 10, 'the error message is shown');
+  });
+
+  test('run page: overview and image artifact preview', async () => {
+    await page.goto(`${base}/runs/${seed.runs['train-0']}`);
+    await page.locator('h1', { hasText: 'train-0' }).waitFor();
+    await page.getByRole('table', { name: 'overview' }).getByText('deadbeef0').waitFor();
+    assert.equal(
+      await page
+        .locator('[aria-label="parameters"] tr', { hasText: 'lr' })
+        .locator('td')
+        .textContent(),
+      '0.1',
+    );
+    await page.getByRole('button', { name: 'plots/' }).click();
+    await page.getByRole('button', { name: 'confusion.png' }).click();
+    const img = page.locator('img.preview-image');
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const i = document.querySelector('img.preview-image');
+      return i?.complete && i.naturalWidth > 0;
+    });
+    assert.equal(await img.evaluate((i) => i.naturalWidth), 32);
+    await shot('run');
+    await page.getByRole('button', { name: '..' }).click();
+    await page.getByRole('button', { name: 'notes.txt' }).click();
+    await page.locator('pre.text-preview', { hasText: 'hello from the e2e seed' }).waitFor();
+    assert.equal(
+      await page.locator('.artifact-preview img').count(),
+      0,
+      'artifact text renders inert',
+    );
+  });
+
+  test('chart: two runs, then grouped by a param', async () => {
+    const ids = [seed.runs['train-0'], seed.runs['train-2']];
+    await page.goto(`${base}/experiments/${exp}?sel=${ids.join(',')}`);
+    await page.getByRole('button', { name: 'Chart selected (2)' }).click();
+    await page.waitForURL(/\/chart\?runs=/);
+    await page.locator('.chart canvas').waitFor();
+    await page.getByLabel('metric').selectOption('loss');
+    await page.waitForURL(/metric=loss/);
+    await page.getByText('20 points').waitFor();
+    const legend = () => page.$$eval('[aria-label=legend] li', (l) => l.map((x) => x.textContent));
+    assert.deepEqual((await legend()).sort(), ['train-0', 'train-2']);
+    // All four training runs grouped by lr: two groups of two, mean with a min/max band.
+    const all = ['train-0', 'train-1', 'train-2', 'train-3'].map((k) => seed.runs[k]).join(',');
+    await page.goto(`${base}/experiments/${exp}/chart?runs=${all}&metric=loss`);
+    await page.getByText('40 points').waitFor();
+    await page.getByLabel('group by').selectOption('lr');
+    await page.waitForURL(/group=lr/);
+    await page.getByText('lr=0.1 (2 runs)').waitFor();
+    assert.deepEqual((await legend()).sort(), ['lr=0.01 (2 runs)', 'lr=0.1 (2 runs)']);
+    const box = await page.locator('.chart canvas').boundingBox();
+    assert.ok(box && box.width > 400 && box.height > 200, 'the canvas is drawn');
+    await shot('chart');
+  });
+
+  test('registry: transition a version and set an alias', async () => {
+    await page.goto(`${base}/models`);
+    await page.getByRole('link', { name: seed.model }).click();
+    await page.locator('tr[data-version="1"]').waitFor();
+    const v1 = page.locator('tr[data-version="1"]');
+    await v1.getByLabel('stage for version 1').selectOption('Production');
+    await v1.getByRole('button', { name: 'Transition' }).click();
+    await page.getByText('Version 1 moved to Production.').waitFor();
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-version="1"] .stage')?.textContent === 'Production',
+    );
+    await page.getByLabel('alias', { exact: true }).fill('champion');
+    await page.getByLabel('alias version').selectOption('2');
+    await page.getByRole('button', { name: 'Set alias' }).click();
+    await page.getByText('Alias @champion now points to version 2.').waitFor();
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-version="2"] .aliases')?.textContent === '@champion',
+    );
+    await shot('model');
+    await page.goto(`${base}/models`);
+    await page.getByText('@champion → v2').waitFor();
+    await shot('models');
+  });
+
+  test('hostile run name, tag and description render inert', async () => {
+    const hostile = '<img src=x onerror=alert(1)>';
+    await page.goto(`${base}/experiments/${exp}`);
+    await page.getByText('5 runs loaded').waitFor();
+    assert.ok((await runNames()).includes(hostile), 'the name is shown as text');
+    assert.equal(await page.locator('main img').count(), 0);
+    await page.goto(`${base}/runs/${seed.runs.hostile}`);
+    await page.locator('h1.run-name').waitFor();
+    assert.equal(await page.locator('h1.run-name').textContent(), hostile);
+    await page
+      .locator('[aria-label=tags] tr', { hasText: 'note' })
+      .locator('td', { hasText: hostile })
+      .waitFor();
+    const description = await page.locator('pre.description').textContent();
+    assert.ok(description.includes(hostile) && description.includes('<script>alert(2)</script>'));
+    assert.equal(await page.locator('img').count(), 0, 'no img element was created');
+    assert.equal(await page.locator('main script').count(), 0);
+    await shot('hostile-run');
+  });
+
+  for (const t of tests) {
+    const started = Date.now();
+    try {
+      problems.length = 0;
+      await t.fn();
+      assert.deepEqual(problems, [], 'no page errors, dialogs or console errors');
+      console.log(`ok   ${t.name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${t.name}\n${e.stack ?? e}`);
+      await shot(`failure-${tests.indexOf(t)}`).catch(() => {});
+    }
+  }
+} finally {
+  await browser?.close();
+  server.kill('SIGTERM');
+  rmSync(data, { recursive: true, force: true });
+}
+console.log(
+  failed ? `${failed} of ${tests.length} e2e tests failed` : `all ${tests.length} e2e tests passed`,
+);
+process.exit(failed ? 1 : 0);

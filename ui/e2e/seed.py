@@ -1,0 +1,72 @@
+"""Creates the e2e tests' data through the real mlflow client; writes the ids as JSON to argv[1].
+
+Run with the venv's python and MLFLOW_TRACKING_URI pointing at the ferroflow under test.
+"""
+import json
+import os
+import struct
+import sys
+import tempfile
+import zlib
+
+import mlflow
+from mlflow import MlflowClient
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def png(path, width=32, height=16):
+    """A small red/blue PNG written by hand (no imaging library needed)."""
+    rows = b"".join(
+        b"\x00" + b"".join(b"\xff\x20\x20" if x < width // 2 else b"\x20\x20\xff" for x in range(width))
+        for _ in range(height)
+    )
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def main():
+    client = MlflowClient()
+    exp_id = mlflow.create_experiment("ui-e2e")
+    mlflow.set_experiment(experiment_id=exp_id)
+    runs = {}
+    # Four runs over two learning rates, with a loss curve each.
+    for i, (lr, seed) in enumerate([("0.1", 1), ("0.1", 2), ("0.01", 1), ("0.01", 2)]):
+        with mlflow.start_run(run_name=f"train-{i}") as run:
+            mlflow.log_params({"lr": lr, "seed": seed})
+            base = 1.0 if lr == "0.1" else 2.0
+            for step in range(10):
+                mlflow.log_metric("loss", base / (step + 1) + seed * 0.01, step=step)
+            mlflow.log_metric("accuracy", 0.5 + i * 0.1)
+            mlflow.set_tag("mlflow.source.git.commit", f"deadbeef{i}")
+            runs[f"train-{i}"] = run.info.run_id
+            if i == 0:
+                with tempfile.TemporaryDirectory() as d:
+                    p = os.path.join(d, "confusion.png")
+                    png(p)
+                    mlflow.log_artifact(p, artifact_path="plots")
+                    t = os.path.join(d, "notes.txt")
+                    with open(t, "w") as f:
+                        f.write("hello from the e2e seed\n" + HOSTILE + "\n")
+                    mlflow.log_artifact(t)
+    # The hostile run: name, tag and markdown description carry markup.
+    with mlflow.start_run(run_name=HOSTILE) as run:
+        mlflow.set_tag("note", HOSTILE)
+        mlflow.set_tag("mlflow.note.content", f"# Title\n\n{HOSTILE} **bold** <script>alert(2)</script>")
+        mlflow.log_param("lr", "0.5")
+        runs["hostile"] = run.info.run_id
+    # A registered model with two versions.
+    client.create_registered_model("ui-e2e-model")
+    for key in ("train-0", "train-1"):
+        client.create_model_version("ui-e2e-model", f"runs:/{runs[key]}/model", run_id=runs[key])
+    with open(sys.argv[1], "w") as f:
+        json.dump({"experiment_id": exp_id, "runs": runs, "model": "ui-e2e-model"}, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { artifactUrl, experimentNameFilter, queryString } from './client';
+
+describe('api helpers', () => {
+  it('repeats array parameters', () => {
+    expect(queryString({ run_ids: ['a', 'b'], metric_key: 'loss', x: undefined })).toBe(
+      '?run_ids=a&run_ids=b&metric_key=loss',
+    );
+  });
+
+  it('maps mlflow-artifacts URIs onto the artifact proxy', () => {
+    expect(artifactUrl('mlflow-artifacts:/1/abc/artifacts', 'plots/a b.png')).toBe(
+      '/ajax-api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/plots/a%20b.png',
+    );
+    expect(artifactUrl('mlflow-artifacts://host:5000/1/abc/artifacts', 'x.txt')).toBe(
+      '/ajax-api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/x.txt',
+    );
+    expect(artifactUrl('s3://bucket/1/abc', 'x.txt')).toBeUndefined();
+  });
+
+  it('quotes experiment name searches', () => {
+    expect(experimentNameFilter("it's")).toBe("name ILIKE '%it\\'s%'");
+    expect(experimentNameFilter('  ')).toBe('');
+  });
+});

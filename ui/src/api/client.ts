@@ -1,0 +1,221 @@
+// The one module that talks to ferroflow: every view calls these typed functions.
+// Only ferroflow's HTTP API is used (MLflow's REST API under /ajax-api/2.0/mlflow).
+import type {
+  Experiment,
+  FileInfo,
+  Metric,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  ViewType,
+} from './types';
+
+export const API = '/ajax-api/2.0/mlflow';
+export const ARTIFACTS = '/ajax-api/2.0/mlflow-artifacts/artifacts';
+
+/** An error answer from the server, with its MLflow error code and message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | boolean | string[] | undefined>;
+
+export function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) params.append(key, v);
+    else params.append(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+async function call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
+  const url =
+    method === 'GET' ? `${API}/${path}${queryString((body ?? {}) as Query)}` : `${API}/${path}`;
+  const response = await fetch(url, {
+    method,
+    headers: method === 'POST' ? { 'Content-Type': 'application/json' } : undefined,
+    body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined,
+  });
+  const text = await response.text();
+  let json: unknown = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = { message: text };
+  }
+  if (!response.ok) {
+    const e = json as { error_code?: string; message?: string };
+    throw new ApiError(
+      response.status,
+      e.error_code ?? 'UNKNOWN',
+      e.message ?? `HTTP ${response.status}`,
+    );
+  }
+  return json as T;
+}
+
+// ---- experiments
+
+export async function searchExperiments(opts: {
+  filter?: string;
+  viewType?: ViewType;
+  maxResults?: number;
+}): Promise<Experiment[]> {
+  const r = await call<{ experiments?: Experiment[] }>('POST', 'experiments/search', {
+    filter: opts.filter || undefined,
+    view_type: opts.viewType ?? 'ACTIVE_ONLY',
+    max_results: opts.maxResults ?? 1000,
+    order_by: ['last_update_time DESC'],
+  });
+  return r.experiments ?? [];
+}
+
+export async function getExperiment(id: string): Promise<Experiment> {
+  const r = await call<{ experiment: Experiment }>('GET', 'experiments/get', { experiment_id: id });
+  return r.experiment;
+}
+
+export async function createExperiment(name: string): Promise<string> {
+  const r = await call<{ experiment_id: string }>('POST', 'experiments/create', { name });
+  return r.experiment_id;
+}
+
+export const renameExperiment = (id: string, newName: string) =>
+  call('POST', 'experiments/update', { experiment_id: id, new_name: newName });
+export const deleteExperiment = (id: string) =>
+  call('POST', 'experiments/delete', { experiment_id: id });
+export const restoreExperiment = (id: string) =>
+  call('POST', 'experiments/restore', { experiment_id: id });
+
+/** `name LIKE '%text%'` (case-insensitive), quoting the text for the search language. */
+export function experimentNameFilter(text: string): string {
+  const t = text.trim();
+  return t ? `name ILIKE '%${t.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}%'` : '';
+}
+
+// ---- runs
+
+export interface RunsPage {
+  runs: Run[];
+  nextPageToken?: string;
+}
+
+export async function searchRuns(opts: {
+  experimentIds: string[];
+  filter?: string;
+  orderBy?: string[];
+  maxResults?: number;
+  pageToken?: string;
+  viewType?: ViewType;
+}): Promise<RunsPage> {
+  const r = await call<{ runs?: Run[]; next_page_token?: string }>('POST', 'runs/search', {
+    experiment_ids: opts.experimentIds,
+    filter: opts.filter || undefined,
+    order_by: opts.orderBy?.length ? opts.orderBy : undefined,
+    max_results: opts.maxResults ?? 1000,
+    page_token: opts.pageToken,
+    run_view_type: opts.viewType ?? 'ACTIVE_ONLY',
+  });
+  return { runs: r.runs ?? [], nextPageToken: r.next_page_token || undefined };
+}
+
+export async function getRun(runId: string): Promise<Run> {
+  const r = await call<{ run: Run }>('GET', 'runs/get', { run_id: runId });
+  return r.run;
+}
+
+/** The runs with these ids, in one `runs/search` call. */
+export async function getRuns(experimentIds: string[], runIds: string[]): Promise<Run[]> {
+  if (runIds.length === 0) return [];
+  const ids = runIds.map((id) => `'${id.replace(/'/g, '')}'`).join(', ');
+  const page = await searchRuns({
+    experimentIds,
+    filter: `attributes.run_id IN (${ids})`,
+    maxResults: runIds.length,
+    viewType: 'ALL',
+  });
+  return page.runs;
+}
+
+// ---- metrics
+
+/** Every listed run's history of one metric, in one call (at most 100 runs). */
+export async function metricHistoryBulk(
+  runIds: string[],
+  metricKey: string,
+  maxResults = 2500,
+): Promise<Metric[]> {
+  const r = await call<{ metrics?: Metric[] }>('GET', 'metrics/get-history-bulk-interval', {
+    run_ids: runIds,
+    metric_key: metricKey,
+    max_results: maxResults,
+  });
+  return r.metrics ?? [];
+}
+
+// ---- artifacts
+
+export async function listArtifacts(runId: string, path?: string): Promise<FileInfo[]> {
+  const r = await call<{ files?: FileInfo[] }>('GET', 'artifacts/list', {
+    run_id: runId,
+    path: path || undefined,
+  });
+  return r.files ?? [];
+}
+
+/** The artifact proxy's URL of a run's artifact, for `mlflow-artifacts:/` artifact URIs
+ * (`mlflow-artifacts:/<exp>/<run>/artifacts`); `undefined` for any other store. */
+export function artifactUrl(artifactUri: string | undefined, path: string): string | undefined {
+  if (!artifactUri) return undefined;
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/*(.*)$/.exec(artifactUri);
+  if (!m) return undefined;
+  const base = m[1].replace(/\/+$/, '');
+  const parts = [...base.split('/'), ...path.split('/')].filter(Boolean);
+  return `${ARTIFACTS}/${parts.map(encodeURIComponent).join('/')}`;
+}
+
+// ---- registry
+
+export async function searchRegisteredModels(filter?: string): Promise<RegisteredModel[]> {
+  const r = await call<{ registered_models?: RegisteredModel[] }>(
+    'GET',
+    'registered-models/search',
+    { filter: filter || undefined, max_results: 1000 },
+  );
+  return r.registered_models ?? [];
+}
+
+export async function getRegisteredModel(name: string): Promise<RegisteredModel> {
+  const r = await call<{ registered_model: RegisteredModel }>('GET', 'registered-models/get', {
+    name,
+  });
+  return r.registered_model;
+}
+
+export async function searchModelVersions(name: string): Promise<ModelVersion[]> {
+  const r = await call<{ model_versions?: ModelVersion[] }>('GET', 'model-versions/search', {
+    filter: `name = '${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`,
+    max_results: 1000,
+  });
+  return r.model_versions ?? [];
+}
+
+export const transitionStage = (name: string, version: string, stage: string, archive = false) =>
+  call('POST', 'model-versions/transition-stage', {
+    name,
+    version,
+    stage,
+    archive_existing_versions: archive,
+  });
+
+export const setAlias = (name: string, alias: string, version: string) =>
+  call('POST', 'registered-models/alias', { name, alias, version });

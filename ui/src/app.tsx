@@ -1,0 +1,56 @@
+import { currentUrl, Link, match } from './router';
+import { ChartView } from './views/charts/ChartView';
+import { ExperimentsView } from './views/experiments/ExperimentsView';
+import { ModelsView } from './views/registry/ModelsView';
+import { ModelView } from './views/registry/ModelView';
+import { RunView } from './views/run/RunView';
+import { RunsView } from './views/runs/RunsView';
+
+function Page() {
+  const url = currentUrl.value;
+  const path = url.pathname;
+  const query = url.searchParams;
+  if (path === '/' || path === '/experiments') return <ExperimentsView query={query} />;
+  if (path === '/models') return <ModelsView query={query} />;
+  const exp = match('/experiments/:id', path);
+  if (exp) return <RunsView experimentId={exp.id} search={url.search} />;
+  const chart = match('/experiments/:id/chart', path);
+  if (chart) return <ChartView experimentId={chart.id} query={query} />;
+  const run = match('/runs/:id', path);
+  if (run) return <RunView runId={run.id} />;
+  const model = match('/models/:name', path);
+  if (model) return <ModelView name={model.name} />;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        No page at <code>{path}</code>. <Link href="/">Go to experiments</Link>.
+      </p>
+    </section>
+  );
+}
+
+export function App() {
+  const path = currentUrl.value.pathname;
+  const section = path.startsWith('/models') ? 'models' : 'experiments';
+  return (
+    <>
+      <header class="top">
+        <Link href="/" class="brand">
+          ferroflow
+        </Link>
+        <nav aria-label="main">
+          <Link href="/" aria-current={section === 'experiments' ? 'page' : undefined}>
+            Experiments
+          </Link>
+          <Link href="/models" aria-current={section === 'models' ? 'page' : undefined}>
+            Models
+          </Link>
+        </nav>
+      </header>
+      <main>
+        <Page />
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,133 @@
+// A virtualised table: only the rows in view (plus overscan) are in the DOM, so 10,000
+// runs scroll smoothly. Row virtualisation by @tanstack/virtual-core.
+import {
+  elementScroll,
+  observeElementOffset,
+  observeElementRect,
+  Virtualizer,
+} from '@tanstack/virtual-core';
+import type { ComponentChildren } from 'preact';
+import { useLayoutEffect, useReducer, useRef, useState } from 'preact/hooks';
+
+export interface Column<T> {
+  id: string;
+  header: string;
+  width: number;
+  render: (row: T) => ComponentChildren;
+  sortable?: boolean;
+  title?: (row: T) => string | undefined;
+}
+
+export interface VirtualTableProps<T> {
+  columns: Column<T>[];
+  rows: T[];
+  rowKey: (row: T) => string;
+  rowHeight?: number;
+  sort?: { key: string; desc: boolean } | null;
+  onSort?: (key: string) => void;
+  /** Called when the last rendered row is near the end (to load the next page). */
+  onEndReached?: () => void;
+  selected?: Set<string>;
+  onToggle?: (key: string) => void;
+  label: string;
+}
+
+export function VirtualTable<T>(props: VirtualTableProps<T>) {
+  const rowHeight = props.rowHeight ?? 32;
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const options = {
+    count: props.rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 12,
+    scrollToFn: elementScroll,
+    observeElementRect,
+    observeElementOffset,
+    onChange: () => rerender(undefined),
+  };
+  const [virtualizer] = useState(() => new Virtualizer<HTMLDivElement, Element>(options));
+  virtualizer.setOptions({ ...virtualizer.options, ...options });
+  useLayoutEffect(() => virtualizer._didMount(), []);
+  useLayoutEffect(() => virtualizer._willUpdate());
+
+  const items = virtualizer.getVirtualItems();
+  const last = items[items.length - 1];
+  const { onEndReached, rows } = props;
+  useLayoutEffect(() => {
+    if (last && last.index >= rows.length - 50) onEndReached?.();
+  }, [last?.index, rows.length]);
+
+  const selectable = !!props.onToggle;
+  const template = `${selectable ? '36px ' : ''}${props.columns.map((c) => `${c.width}px`).join(' ')}`;
+  const totalWidth = props.columns.reduce((s, c) => s + c.width, selectable ? 36 : 0);
+
+  return (
+    <div class="vtable" role="table" aria-label={props.label} aria-rowcount={props.rows.length}>
+      <div class="vtable-scroll" ref={scrollRef}>
+        <div
+          class="vtable-head"
+          role="row"
+          style={{ gridTemplateColumns: template, width: totalWidth }}
+        >
+          {selectable && <div role="columnheader" class="cell" />}
+          {props.columns.map((c) => {
+            const active = props.sort?.key === c.id;
+            const aria = active ? (props.sort?.desc ? 'descending' : 'ascending') : 'none';
+            return (
+              <div role="columnheader" class="cell" aria-sort={aria} key={c.id} title={c.header}>
+                {c.sortable && props.onSort ? (
+                  <button type="button" class="sort" onClick={() => props.onSort?.(c.id)}>
+                    {c.header}
+                    {active ? (props.sort?.desc ? ' ▼' : ' ▲') : ''}
+                  </button>
+                ) : (
+                  c.header
+                )}
+              </div>
+            );
+          })}
+        </div>
+        <div
+          style={{ height: virtualizer.getTotalSize(), width: totalWidth, position: 'relative' }}
+        >
+          {items.map((item) => {
+            const row = props.rows[item.index];
+            const key = props.rowKey(row);
+            const isSelected = props.selected?.has(key) ?? false;
+            return (
+              <div
+                role="row"
+                class={`vtable-row${isSelected ? ' selected' : ''}`}
+                key={key}
+                data-key={key}
+                aria-selected={selectable ? isSelected : undefined}
+                style={{
+                  gridTemplateColumns: template,
+                  transform: `translateY(${item.start}px)`,
+                  height: rowHeight,
+                }}
+              >
+                {selectable && (
+                  <div role="cell" class="cell">
+                    <input
+                      type="checkbox"
+                      aria-label="select row"
+                      checked={isSelected}
+                      onChange={() => props.onToggle?.(key)}
+                    />
+                  </div>
+                )}
+                {props.columns.map((c) => (
+                  <div role="cell" class="cell" key={c.id} data-col={c.id} title={c.title?.(row)}>
+                    {c.render(row)}
+                  </div>
+                ))}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}

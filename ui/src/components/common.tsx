@@ -1,0 +1,58 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+
+export function ErrorBox(props: { error: unknown }) {
+  if (!props.error) return null;
+  const message = props.error instanceof Error ? props.error.message : String(props.error);
+  return (
+    <div class="error" role="alert">
+      {message}
+    </div>
+  );
+}
+
+export function KeyValueTable(props: {
+  label: string;
+  rows: { key: string; value: ComponentChildren }[];
+  empty?: string;
+}) {
+  if (props.rows.length === 0) return <p class="muted">{props.empty ?? 'None'}</p>;
+  return (
+    <table class="kv" aria-label={props.label}>
+      <tbody>
+        {props.rows.map((r) => (
+          <tr key={r.key}>
+            <th scope="row">{r.key}</th>
+            <td>{r.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Loads `fn` whenever `deps` change; returns [value, error, reload]. */
+export function useLoad<T>(
+  fn: () => Promise<T>,
+  deps: unknown[],
+): [T | undefined, unknown, () => void] {
+  const [value, setValue] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setError(null);
+    fn().then(
+      (v) => live && setValue(v),
+      (e) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return [value, error, () => setTick((t) => t + 1)];
+}
+
+export function StatusBadge(props: { status: string }) {
+  return <span class={`status status-${props.status.toLowerCase()}`}>{props.status}</span>;
+}

@@ -1,0 +1,168 @@
+// One registered model: versions with stages and aliases; transition and set-alias actions.
+import { useState } from 'preact/hooks';
+import {
+  getRegisteredModel,
+  searchModelVersions,
+  setAlias,
+  transitionStage,
+} from '../../api/client';
+import type { ModelVersion } from '../../api/types';
+import { ErrorBox, KeyValueTable, useLoad } from '../../components/common';
+import { formatTime } from '../../format';
+import { Link } from '../../router';
+
+const STAGES = ['None', 'Staging', 'Production', 'Archived'];
+
+export function ModelView(props: { name: string }) {
+  const [model, modelError, reloadModel] = useLoad(
+    () => getRegisteredModel(props.name),
+    [props.name],
+  );
+  const [versions, versionsError, reloadVersions] = useLoad(
+    () => searchModelVersions(props.name),
+    [props.name],
+  );
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [message, setMessage] = useState('');
+  const [alias, setAliasName] = useState('');
+  const [aliasVersion, setAliasVersion] = useState('');
+
+  const act = async (f: () => Promise<unknown>, done: string) => {
+    setActionError(null);
+    setMessage('');
+    try {
+      await f();
+      setMessage(done);
+      reloadModel();
+      reloadVersions();
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+  const sorted = [...(versions ?? [])].sort((a, b) => Number(b.version) - Number(a.version));
+  const aliasesOf = (v: ModelVersion) =>
+    (model?.aliases ?? []).filter((a) => a.version === v.version).map((a) => a.alias);
+
+  return (
+    <section>
+      <nav class="crumbs">
+        <Link href="/models">Models</Link> / <span>{props.name}</span>
+      </nav>
+      <h1>{props.name}</h1>
+      <ErrorBox error={modelError ?? versionsError ?? actionError} />
+      {message && (
+        <p class="notice" role="status">
+          {message}
+        </p>
+      )}
+      {model?.description && <pre class="description">{model.description}</pre>}
+      <KeyValueTable
+        label="model tags"
+        rows={(model?.tags ?? []).map((t) => ({ key: t.key, value: t.value }))}
+        empty="No tags."
+      />
+      <h2>Versions</h2>
+      <table class="grid" aria-label="versions">
+        <thead>
+          <tr>
+            <th>Version</th>
+            <th>Stage</th>
+            <th>Aliases</th>
+            <th>Source run</th>
+            <th>Created</th>
+            <th>Transition</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((v) => (
+            <VersionRow
+              key={v.version}
+              v={v}
+              aliases={aliasesOf(v)}
+              onTransition={(stage) =>
+                act(
+                  () => transitionStage(props.name, v.version, stage),
+                  `Version ${v.version} moved to ${stage}.`,
+                )
+              }
+            />
+          ))}
+        </tbody>
+      </table>
+      <h2>Set alias</h2>
+      <form
+        class="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const a = alias.trim();
+          const version = aliasVersion || sorted[0]?.version;
+          if (!a || !version) return;
+          act(
+            () => setAlias(props.name, a, version),
+            `Alias @${a} now points to version ${version}.`,
+          );
+        }}
+      >
+        <input
+          aria-label="alias"
+          placeholder="alias, e.g. champion"
+          value={alias}
+          onInput={(e) => setAliasName(e.currentTarget.value)}
+        />
+        <select
+          aria-label="alias version"
+          value={aliasVersion}
+          onChange={(e) => setAliasVersion(e.currentTarget.value)}
+        >
+          {sorted.map((v) => (
+            <option key={v.version} value={v.version}>
+              version {v.version}
+            </option>
+          ))}
+        </select>
+        <button type="submit">Set alias</button>
+      </form>
+    </section>
+  );
+}
+
+function VersionRow(props: {
+  v: ModelVersion;
+  aliases: string[];
+  onTransition: (stage: string) => void;
+}) {
+  const { v } = props;
+  const current = v.current_stage ?? 'None';
+  const [stage, setStage] = useState(current === 'None' ? 'Staging' : 'None');
+  return (
+    <tr data-version={v.version}>
+      <td>{v.version}</td>
+      <td class="stage">{current}</td>
+      <td class="aliases">{props.aliases.map((a) => `@${a}`).join(' ')}</td>
+      <td>
+        {v.run_id ? (
+          <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{v.run_id.slice(0, 12)}</Link>
+        ) : (
+          ''
+        )}
+      </td>
+      <td>{formatTime(v.creation_timestamp)}</td>
+      <td>
+        <select
+          aria-label={`stage for version ${v.version}`}
+          value={stage}
+          onChange={(e) => setStage(e.currentTarget.value)}
+        >
+          {STAGES.filter((s) => s !== current).map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>{' '}
+        <button type="button" onClick={() => props.onTransition(stage)}>
+          Transition
+        </button>
+      </td>
+    </tr>
+  );
+}

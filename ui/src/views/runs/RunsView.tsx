@@ -1,0 +1,295 @@
+// The runs table of one experiment: virtualised, paged through runs/search's page_token,
+// sorted on the server (order_by), filtered in the search language, state in the URL.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { getExperiment, searchRuns } from '../../api/client';
+import type { Run } from '../../api/types';
+import { ErrorBox, StatusBadge, useLoad } from '../../components/common';
+import { type Column, VirtualTable } from '../../components/VirtualTable';
+import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
+import { Link, navigate } from '../../router';
+import { decodeRunsState, encodeRunsState, orderByClause, type RunsState } from './state';
+
+const FIRST_PAGE = 500;
+const NEXT_PAGE = 2000;
+
+function cellValue(run: Run, column: string): string | number | undefined {
+  const dot = column.indexOf('.');
+  const kind = column.slice(0, dot);
+  const key = column.slice(dot + 1);
+  if (kind === 'params') return run.data.params?.find((p) => p.key === key)?.value;
+  if (kind === 'metrics') return run.data.metrics?.find((m) => m.key === key)?.value;
+  if (kind === 'tags') return tagValue(run.data.tags, key);
+  return undefined;
+}
+
+export function RunsView(props: { experimentId: string; search: string }) {
+  const state = useMemo(() => decodeRunsState(props.search), [props.search]);
+  const [experiment] = useLoad(() => getExperiment(props.experimentId), [props.experimentId]);
+  const [rows, setRows] = useState<Run[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const [filterText, setFilterText] = useState(state.filter);
+  const next = useRef<string | undefined>(undefined);
+  const generation = useRef(0);
+  const busy = useRef(false);
+
+  const update = (patch: Partial<RunsState>) => {
+    const s = { ...state, ...patch };
+    navigate(`/experiments/${encodeURIComponent(props.experimentId)}${encodeRunsState(s)}`, {
+      replace: true,
+    });
+  };
+
+  const query = {
+    experimentIds: [props.experimentId],
+    filter: state.filter,
+    orderBy: orderByClause(state.sort),
+  };
+  const queryKey = JSON.stringify(query);
+
+  useEffect(() => {
+    const gen = ++generation.current;
+    setRows([]);
+    setError(null);
+    setLoading(true);
+    busy.current = true;
+    next.current = undefined;
+    searchRuns({ ...query, maxResults: FIRST_PAGE })
+      .then((page) => {
+        if (gen !== generation.current) return;
+        setRows(page.runs);
+        next.current = page.nextPageToken;
+      })
+      .catch((e) => gen === generation.current && setError(e))
+      .finally(() => {
+        if (gen === generation.current) {
+          busy.current = false;
+          setLoading(false);
+        }
+      });
+  }, [queryKey]);
+
+  useEffect(() => setFilterText(state.filter), [state.filter]);
+
+  const loadMore = () => {
+    if (busy.current || !next.current) return;
+    const gen = generation.current;
+    busy.current = true;
+    setLoading(true);
+    searchRuns({ ...query, maxResults: NEXT_PAGE, pageToken: next.current })
+      .then((page) => {
+        if (gen !== generation.current) return;
+        setRows((r) => r.concat(page.runs));
+        next.current = page.nextPageToken;
+      })
+      .catch((e) => gen === generation.current && setError(e))
+      .finally(() => {
+        if (gen === generation.current) {
+          busy.current = false;
+          setLoading(false);
+        }
+      });
+  };
+
+  // Keys seen in the loaded runs, for the column picker.
+  const keys = useMemo(() => {
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    const tags = new Set<string>();
+    for (const r of rows.slice(0, 2000)) {
+      for (const p of r.data.params ?? []) params.add(p.key);
+      for (const m of r.data.metrics ?? []) metrics.add(m.key);
+      for (const t of r.data.tags ?? []) if (!t.key.startsWith('mlflow.')) tags.add(t.key);
+    }
+    return [
+      ...[...params].sort().map((k) => `params.${k}`),
+      ...[...metrics].sort().map((k) => `metrics.${k}`),
+      ...[...tags].sort().map((k) => `tags.${k}`),
+    ];
+  }, [rows]);
+
+  const chosen = state.columns.length
+    ? state.columns
+    : [
+        ...keys.filter((k) => k.startsWith('params.')).slice(0, 4),
+        ...keys.filter((k) => k.startsWith('metrics.')).slice(0, 4),
+      ];
+
+  const columns: Column<Run>[] = [
+    {
+      id: 'attributes.status',
+      header: 'Status',
+      width: 96,
+      sortable: true,
+      render: (r) => <StatusBadge status={r.info.status} />,
+    },
+    {
+      id: 'attributes.run_name',
+      header: 'Name',
+      width: 220,
+      sortable: true,
+      title: (r) => r.info.run_name,
+      render: (r) => (
+        <Link href={`/runs/${encodeURIComponent(r.info.run_id)}`}>
+          {r.info.run_name || r.info.run_id}
+        </Link>
+      ),
+    },
+    {
+      id: 'attributes.start_time',
+      header: 'Started',
+      width: 160,
+      sortable: true,
+      render: (r) => formatTime(r.info.start_time),
+    },
+    {
+      id: 'duration',
+      header: 'Duration',
+      width: 90,
+      render: (r) => formatDuration(r.info.start_time, r.info.end_time),
+    },
+    {
+      id: 'attributes.user_id',
+      header: 'User',
+      width: 110,
+      sortable: true,
+      render: (r) => r.info.user_id || tagValue(r.data.tags, 'mlflow.user'),
+    },
+    {
+      id: 'tags.mlflow.source.name',
+      header: 'Source',
+      width: 160,
+      sortable: true,
+      title: (r) => tagValue(r.data.tags, 'mlflow.source.name'),
+      render: (r) => tagValue(r.data.tags, 'mlflow.source.name'),
+    },
+    ...chosen.map(
+      (id): Column<Run> => ({
+        id,
+        header: id,
+        width: 130,
+        sortable: true,
+        render: (r) => {
+          const v = cellValue(r, id);
+          return typeof v === 'number' ? formatNumber(v) : v;
+        },
+        title: (r) => {
+          const v = cellValue(r, id);
+          return v === undefined ? undefined : String(v);
+        },
+      }),
+    ),
+  ];
+
+  const selected = new Set(state.selected);
+  const toggle = (id: string) => {
+    const s = new Set(selected);
+    if (s.has(id)) s.delete(id);
+    else s.add(id);
+    update({ selected: [...s] });
+  };
+  const onSort = (key: string) => {
+    const desc = state.sort?.key === key ? !state.sort.desc : key === 'attributes.start_time';
+    update({ sort: { key, desc } });
+  };
+
+  return (
+    <section class="runs-view">
+      <nav class="crumbs">
+        <Link href="/">Experiments</Link> / <span>{experiment?.name ?? props.experimentId}</span>
+      </nav>
+      <h1>{experiment?.name ?? 'Runs'}</h1>
+      <div class="toolbar">
+        <form
+          class="filter"
+          onSubmit={(e) => {
+            e.preventDefault();
+            update({ filter: filterText.trim() });
+          }}
+        >
+          <input
+            class="mono"
+            aria-label="filter runs"
+            placeholder="metrics.loss < 0.5 AND params.lr IN ('0.1', '0.01')"
+            value={filterText}
+            onInput={(e) => setFilterText(e.currentTarget.value)}
+          />
+          <button type="submit">Filter</button>
+        </form>
+        <ColumnPicker keys={keys} chosen={chosen} onChange={(cols) => update({ columns: cols })} />
+        <button
+          type="button"
+          disabled={selected.size === 0}
+          onClick={() =>
+            navigate(
+              `/experiments/${encodeURIComponent(props.experimentId)}/chart?runs=${[...selected]
+                .map(encodeURIComponent)
+                .join(',')}`,
+            )
+          }
+        >
+          Chart selected ({selected.size})
+        </button>
+      </div>
+      <ErrorBox error={error} />
+      <p class="muted" aria-live="polite">
+        {rows.length} runs loaded{next.current ? ' (more on scroll)' : ''}
+        {loading ? ' · loading…' : ''}
+      </p>
+      <VirtualTable
+        label="runs"
+        columns={columns}
+        rows={rows}
+        rowKey={(r) => r.info.run_id}
+        sort={state.sort ?? { key: 'attributes.start_time', desc: true }}
+        onSort={onSort}
+        onEndReached={loadMore}
+        selected={selected}
+        onToggle={toggle}
+      />
+    </section>
+  );
+}
+
+function ColumnPicker(props: {
+  keys: string[];
+  chosen: string[];
+  onChange: (c: string[]) => void;
+}) {
+  const [text, setText] = useState('');
+  const all = [...new Set([...props.chosen, ...props.keys])];
+  const shown = all.filter((k) => k.toLowerCase().includes(text.toLowerCase())).slice(0, 200);
+  const chosen = new Set(props.chosen);
+  return (
+    <details class="picker">
+      <summary>Columns ({props.chosen.length})</summary>
+      <div class="picker-body">
+        <input
+          aria-label="find column"
+          placeholder="Find a key"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+        />
+        <ul>
+          {shown.map((k) => (
+            <li key={k}>
+              <label>
+                <input
+                  type="checkbox"
+                  checked={chosen.has(k)}
+                  onChange={() =>
+                    props.onChange(
+                      chosen.has(k) ? props.chosen.filter((c) => c !== k) : [...props.chosen, k],
+                    )
+                  }
+                />{' '}
+                {k}
+              </label>
+            </li>
+          ))}
+        </ul>
+        {all.length > shown.length && <p class="muted">{all.length - shown.length} more…</p>}
+      </div>
+    </details>
+  );
+}

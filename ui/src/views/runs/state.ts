@@ -1,0 +1,65 @@
+// The runs table's state, kept in the URL query so that a link reproduces the view:
+// ?filter=<search string>&sort=<column>&desc=1&cols=params.lr,metrics.loss&sel=<run ids>
+
+export interface Sort {
+  /** A column id: `attributes.start_time`, `params.lr`, `metrics.loss`, `tags.x`. */
+  key: string;
+  desc: boolean;
+}
+
+export interface RunsState {
+  filter: string;
+  sort: Sort | null;
+  columns: string[];
+  selected: string[];
+}
+
+export const DEFAULT_SORT: Sort = { key: 'attributes.start_time', desc: true };
+
+function list(value: string | null): string[] {
+  if (!value) return [];
+  return value
+    .split(',')
+    .map((s) => decodeURIComponent(s))
+    .filter(Boolean);
+}
+
+function joinList(items: string[]): string {
+  // Commas inside keys are escaped so the list splits back the same way.
+  return items.map((s) => s.replace(/%/g, '%25').replace(/,/g, '%2C')).join(',');
+}
+
+export function decodeRunsState(search: string): RunsState {
+  const q = new URLSearchParams(search);
+  const sortKey = q.get('sort');
+  return {
+    filter: q.get('filter') ?? '',
+    sort: sortKey ? { key: sortKey, desc: q.get('desc') === '1' } : null,
+    columns: list(q.get('cols')),
+    selected: list(q.get('sel')),
+  };
+}
+
+export function encodeRunsState(state: RunsState): string {
+  const q = new URLSearchParams();
+  if (state.filter) q.set('filter', state.filter);
+  if (state.sort) {
+    q.set('sort', state.sort.key);
+    if (state.sort.desc) q.set('desc', '1');
+  }
+  if (state.columns.length) q.set('cols', joinList(state.columns));
+  if (state.selected.length) q.set('sel', joinList(state.selected));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** The column id as an `order_by` clause of MLflow's search language. Keys of params,
+ * metrics and tags are quoted with backticks (they may hold dots, spaces or dashes). */
+export function orderByClause(sort: Sort | null): string[] {
+  const s = sort ?? DEFAULT_SORT;
+  const dot = s.key.indexOf('.');
+  const kind = s.key.slice(0, dot);
+  const name = s.key.slice(dot + 1);
+  const quoted = kind === 'attributes' ? name : `\`${name.replace(/`/g, '')}\``;
+  return [`${kind}.${quoted} ${s.desc ? 'DESC' : 'ASC'}`];
+}
