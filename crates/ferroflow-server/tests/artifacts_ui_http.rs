@@ -468,7 +468,6 @@ async fn roots_the_server_does_not_read_list_as_empty_and_refuse_files() {
     for (i, location) in [
         "hdfs://namenode:8020/mlflow",
         "dbfs:/databricks/mlflow",
-        "file://otherhost/data/mlflow",
         "http://elsewhere.example/not-the-proxy",
         "ftp://files.example/mlflow",
     ]
