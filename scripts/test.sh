@@ -20,8 +20,8 @@ step "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "rust tests"
-cargo test --workspace --quiet 2>&1 | tee /tmp/ferroflow-cargo-test.log
+step "rust tests (beside a throwaway PostgreSQL server for the PostgreSQL store's)"
+scripts/with-postgres.sh cargo test --workspace --quiet 2>&1 | tee /tmp/ferroflow-cargo-test.log
 cargo build --quiet -p ferroflow
 
 step "compatibility tests with the real mlflow clients"

@@ -152,8 +152,11 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
         }
         return Ok(BackendStore::Sqlite(PathBuf::from(rest)));
     }
-    if uri.starts_with("postgresql://") || uri.starts_with("postgres://") {
-        return Err("PostgreSQL stores are not supported by this build yet; use sqlite:///path.db".into());
+    if ferroflow_postgres::PgUri::is_postgres(uri) {
+        // The URI is never echoed: it may hold a password.
+        return Err("serving from PostgreSQL is not in this build yet (`ferroflow db upgrade` can already prepare \
+             its schema); use sqlite:///path.db"
+            .into());
     }
     if uri.contains("://") {
         return Err(format!(

@@ -1,6 +1,7 @@
 //! The `ferroflow` binary: a thin command line over the server and store crates.
 
 mod config;
+mod db;
 mod gc;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ enum Command {
     /// Permanently delete runs, experiments and logged models in the `deleted` stage,
     /// with their artifacts.
     Gc(gc::GcArgs),
+    /// Manage a metadata store's schema (`ferroflow db upgrade <uri>`).
+    Db(db::DbArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Server(args) => run_server(args),
         Command::Gc(args) => run_gc(args),
+        Command::Db(args) => db::run(args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -71,7 +75,7 @@ fn open_store(
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,121 @@
+//! The connection pool, and the one place PostgreSQL errors become MLflow errors.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use ferroflow_core::{Error, ErrorCode, Result};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::uri::PgUri;
+
+/// How the store connects and how long its work may take.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    pub uri: PgUri,
+    /// The most connections this process opens (each replica has its own pool; the
+    /// server's `max_connections` must cover every replica's).
+    pub max_connections: usize,
+    /// How long opening one connection may take.
+    pub connect_timeout: Duration,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    /// The server-side `statement_timeout`: no statement runs longer.
+    pub statement_timeout: Duration,
+}
+
+impl PgOptions {
+    /// Sane defaults for one replica: a few connections per core, timeouts in seconds.
+    pub fn new(uri: PgUri) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        PgOptions {
+            uri,
+            max_connections: (cores * 4).clamp(8, 32),
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgDatabase {
+    pool: Pool,
+    uri: PgUri,
+}
+
+impl PgDatabase {
+    /// Builds the pool and checks that the database answers. Does not migrate.
+    pub async fn connect(options: &PgOptions) -> Result<Self> {
+        let mut config = options.uri.config().clone();
+        config.connect_timeout(options.connect_timeout);
+        config.application_name("ferroflow");
+        // Bounded work on the server's side too: no statement, and no transaction left
+        // idle by a vanished process, holds locks for longer than these.
+        config.options(format!(
+            "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+            options.statement_timeout.as_millis(),
+            options.statement_timeout.as_millis().saturating_mul(2),
+        ));
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|error| Error::internal(format!("cannot build the PostgreSQL pool: {error}")))?;
+        let database = PgDatabase { pool, uri: options.uri.clone() };
+        database.client().await?.simple_query("SELECT 1").await.map_err(db_error)?;
+        Ok(database)
+    }
+
+    /// One pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|error| {
+            // The pool's message can name the host, never the password; keep it in the log.
+            tracing::error!(uri = %self.uri, %error, "cannot get a PostgreSQL connection");
+            Error::new(
+                ErrorCode::TemporarilyUnavailable,
+                "The metadata database cannot be reached right now; retry shortly.",
+            )
+        })
+    }
+
+    pub fn uri(&self) -> &PgUri {
+        &self.uri
+    }
+}
+
+/// What a client hears when the database's disk is full (HTTP 507).
+const STORAGE_FULL_MESSAGE: &str =
+    "The server's database storage is full: the write was not saved. Retry once space has been freed.";
+
+/// The one place PostgreSQL errors become MLflow errors. A full disk is a 507, a
+/// statement stopped by `statement_timeout` a 400 asking to narrow the request (never a
+/// 5xx, which clients retry for minutes); a lost connection is a 503, which they retry.
+/// Anything else is a 500 named by its SQLSTATE only: the server's detail lines quote
+/// row values, so the full error goes to the log instead.
+pub(crate) fn db_error(error: tokio_postgres::Error) -> Error {
+    let Some(state) = error.code() else {
+        tracing::error!(%error, "PostgreSQL connection error");
+        return Error::new(
+            ErrorCode::TemporarilyUnavailable,
+            "The metadata database connection was lost; retry shortly.",
+        );
+    };
+    if *state == SqlState::DISK_FULL {
+        tracing::error!(%error, "the database disk is full");
+        return Error::storage_full(STORAGE_FULL_MESSAGE);
+    }
+    if *state == SqlState::QUERY_CANCELED {
+        return Error::invalid_parameter(
+            "The request took longer than the server's statement timeout and was stopped. Narrow the filter \
+             or search fewer experiments.",
+        );
+    }
+    tracing::error!(%error, "database error");
+    Error::internal(format!("database error: SQLSTATE {}", state.code()))
+}
