@@ -11,6 +11,8 @@
 
 mod db;
 mod schema;
+#[doc(hidden)]
+pub mod testing;
 mod uri;
 
 pub use db::{PgDatabase, PgOptions};

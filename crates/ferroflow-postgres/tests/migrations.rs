@@ -1,19 +1,8 @@
 //! Migrations against a real PostgreSQL server (scripts/with-postgres.sh starts one).
 
 use ferroflow_core::ErrorCode;
+use ferroflow_postgres::testing::fresh_database;
 use ferroflow_postgres::{apply_for_tests, migrate, schema_version, PgDatabase, PgOptions, PgUri, SCHEMA_VERSION};
-
-/// A new, empty database on the test server; returns its URI.
-async fn fresh_database() -> String {
-    let server = std::env::var("FERROFLOW_TEST_POSTGRES_URL")
-        .expect("FERROFLOW_TEST_POSTGRES_URL is unset: run these tests through scripts/with-postgres.sh");
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    let name = format!("ff_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let (base, _) = server.rsplit_once('/').expect("a database path");
-    format!("{base}/{name}")
-}
 
 async fn open(uri: &str) -> PgDatabase {
     PgDatabase::connect(&PgOptions::new(PgUri::parse(uri).unwrap())).await.expect("connect")

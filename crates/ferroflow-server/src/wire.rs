@@ -484,28 +484,16 @@ pub(crate) fn percent_decode_path(text: &str) -> String {
 }
 
 fn decode_percents(text: &str, plus_is_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push(high * 16 + low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `+` becomes a space before decoding, so an escaped `%2B` still decodes to `+`.
+    let text = if plus_is_space { std::borrow::Cow::Owned(text.replace('+', " ")) } else { text.into() };
+    percent_encoding::percent_decode_str(&text).decode_utf8_lossy().into_owned()
 }
 
-fn hex_value(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).map(|d| d as u8)
+/// Form decoding (`+` is a space, `%XX` escapes) for values that must be valid UTF-8
+/// once decoded, such as artifact paths; `None` if they are not.
+pub(crate) fn form_decode_utf8(text: &str) -> Option<String> {
+    let text = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&text).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 fn to_snake_case(key: &str) -> String {

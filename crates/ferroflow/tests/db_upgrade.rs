@@ -14,14 +14,7 @@ fn ferroflow(args: &[&str]) -> (bool, String, String) {
 
 /// A new, empty database on the test server, in MLflow's SQLAlchemy spelling.
 async fn fresh_database() -> String {
-    let server = std::env::var("FERROFLOW_TEST_POSTGRES_URL")
-        .expect("FERROFLOW_TEST_POSTGRES_URL is unset: run these tests through scripts/with-postgres.sh");
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    let name = format!("ff_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let (base, _) = server.rsplit_once('/').expect("a database path");
-    format!("{}/{name}", base.replacen("postgresql://", "postgresql+psycopg2://", 1))
+    ferroflow_postgres::testing::fresh_database().await.replacen("postgresql://", "postgresql+psycopg2://", 1)
 }
 
 #[tokio::test]

@@ -233,25 +233,7 @@ fn query_path(query: &str) -> ApiResult<Option<String>> {
 }
 
 fn form_decode(text: &str) -> ApiResult<Option<String>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map(Some).map_err(|_| ApiError::invalid("Invalid path"))
+    crate::wire::form_decode_utf8(text).map(Some).ok_or_else(|| ApiError::invalid("Invalid path"))
 }
 
 #[derive(Deserialize)]

@@ -52,7 +52,8 @@ impl Args {
         let mut pairs = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |text| form_decode(text).ok_or_else(|| ApiError::invalid("Invalid query string"));
+            let decode =
+                |text| crate::wire::form_decode_utf8(text).ok_or_else(|| ApiError::invalid("Invalid query string"));
             pairs.push((decode(key)?, decode(value)?));
         }
         Ok(Args(pairs))
@@ -66,30 +67,6 @@ impl Args {
     fn non_empty(&self, key: &str) -> Option<&str> {
         self.get(key).filter(|value| !value.is_empty())
     }
-}
-
-/// `application/x-www-form-urlencoded` decoding (`+` is a space); `None` if the result
-/// is not UTF-8.
-fn form_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 fn artifact_path(raw: &str) -> ApiResult<ArtifactPath> {
