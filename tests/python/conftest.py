@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,47 @@ IS_MLFLOW3 = MLFLOW_MAJOR >= 3
 
 # The server under test (only one at a time: modules run sequentially).
 _CURRENT_SERVER: "ServerProcess | None" = None
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """Stops a process started in its own session, and everything it started."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@contextmanager
+def s3_server(bucket: str):
+    """A loopback S3-protocol server (moto, from the mlflow3 venv) with an empty
+    ``bucket``, started by scripts/start-s3.sh; yields its endpoint URL."""
+    if not (REPO_ROOT / ".venv" / "mlflow3" / "bin" / "moto_server").exists():
+        pytest.fail("moto_server is missing from .venv/mlflow3: run scripts/setup-python.sh", pytrace=False)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        ["bash", str(REPO_ROOT / "scripts" / "start-s3.sh"), "--bucket", bucket],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        start_new_session=True,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()  # blocks until ready (or the script died)
+        if not line.startswith("S3_ENDPOINT_URL="):
+            proc.wait(timeout=10)
+            log.seek(0)
+            pytest.fail(f"start-s3.sh failed: {line!r}\n{log.read().decode(errors='replace')[-4000:]}", pytrace=False)
+        yield line.split("=", 1)[1]
+    finally:
+        stop_process_group(proc)
+        log.close()
 
 
 def _free_port() -> int:

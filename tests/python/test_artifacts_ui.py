@@ -14,8 +14,6 @@ against the real MLflow server.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
@@ -38,39 +36,9 @@ TEN_MB = 10 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    """A loopback S3 server with a bucket, or None where one cannot be started."""
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        yield None
-        return
-    if not (REPO_ROOT / ".venv" / "mlflow3" / "bin" / "moto_server").exists():
-        yield None
-        return
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        ["bash", str(REPO_ROOT / "scripts" / "start-s3.sh"), "--bucket", BUCKET],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline().strip()
-        if not line.startswith("S3_ENDPOINT_URL="):
-            log.seek(0)
-            pytest.fail(f"start-s3.sh failed: {line!r}\n{log.read().decode(errors='replace')[-4000:]}", pytrace=False)
-        yield line.split("=", 1)[1]
-    finally:
-        for sig, wait in ((15, 5), (9, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=wait)
-                break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
-        log.close()
+    """A loopback S3 server with a bucket."""
+    with conftest.s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 class ProxyRootServer(conftest.ServerProcess):
@@ -86,9 +54,8 @@ def server(s3_endpoint):
     """Yields the running server; the S3 settings (when there is S3) are in the
     environment of the server and of the client, which writes ``s3://`` roots itself."""
     patch = pytest.MonkeyPatch()
-    if s3_endpoint:
-        for key, value in {**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint}.items():
-            patch.setenv(key, value)
+    for key, value in {**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint}.items():
+        patch.setenv(key, value)
     process = ProxyRootServer(COMPAT_SERVER)
     try:
         process.start(30.0 if COMPAT_SERVER == "ferroflow" else 120.0)
@@ -220,8 +187,6 @@ def test_local_and_file_roots_written_by_the_client_are_listed(server, client, t
 
 
 def test_s3_roots_are_listed_served_and_written(server, client, s3_endpoint):
-    if not s3_endpoint:
-        pytest.skip("no S3-protocol server here (boto3 or moto_server missing)")
     import boto3
 
     prefix = f"ui-{uuid.uuid4().hex}"

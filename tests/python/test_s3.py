@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -34,7 +33,6 @@ from conftest import COMPAT_SERVER, IS_MLFLOW3, REPO_ROOT
 boto3 = pytest.importorskip("boto3", reason="the S3 tests need boto3 in the client venv")
 
 BUCKET = "ferroflow-compat"
-START_S3 = REPO_ROOT / "scripts" / "start-s3.sh"
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -50,47 +48,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stops a process started in its own session, and everything it started."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-
-
 # ----------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """A loopback S3 server with an empty bucket; yields its endpoint URL."""
-    if not (REPO_ROOT / ".venv" / "mlflow3" / "bin" / "moto_server").exists():
-        pytest.fail("moto_server is missing from .venv/mlflow3: run scripts/setup-python.sh", pytrace=False)
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        ["bash", str(START_S3), "--bucket", BUCKET],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline().strip()  # blocks until ready (or the script died)
-        if not line.startswith("S3_ENDPOINT_URL="):
-            proc.wait(timeout=10)
-            log.seek(0)
-            pytest.fail(f"start-s3.sh failed: {line!r}\n{log.read().decode(errors='replace')[-4000:]}", pytrace=False)
-        yield line.split("=", 1)[1]
-    finally:
-        _stop(proc)
-        log.close()
+    with conftest.s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +122,7 @@ class TrackingServer:
             return "<no stderr>"
 
     def close(self) -> None:
-        _stop(self.proc)
+        conftest.stop_process_group(self.proc)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
