@@ -53,11 +53,18 @@ impl PgDatabase {
         config.application_name("ferroflow");
         // Bounded work on the server's side too: no statement, and no transaction left
         // idle by a vanished process, holds locks for longer than these.
-        config.options(format!(
+        // Appended to the URI's own `options`, so a user's settings are kept (and a user's
+        // own statement_timeout there, coming first, is overridden by the flag's).
+        let limits = format!(
             "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
             options.statement_timeout.as_millis(),
             options.statement_timeout.as_millis().saturating_mul(2),
-        ));
+        );
+        let combined = match config.get_options() {
+            Some(own) if !own.trim().is_empty() => format!("{own} {limits}"),
+            _ => limits,
+        };
+        config.options(combined);
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))

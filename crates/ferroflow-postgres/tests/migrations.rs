@@ -99,3 +99,16 @@ async fn a_statement_past_the_timeout_is_stopped_by_the_server() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(error.message.contains("SQLSTATE 57014"), "{}", error.message);
 }
+
+#[tokio::test]
+async fn the_uris_own_session_options_are_kept_beside_the_servers_limits() {
+    let uri = format!("{}?options=-c%20work_mem%3D7MB", fresh_database().await);
+    let database = open(&uri).await;
+    // Raises (and so fails the migration) unless both settings reached the session.
+    let check = "DO $$ BEGIN \
+        IF current_setting('work_mem') <> '7MB' OR current_setting('statement_timeout') <> '30s' THEN \
+            RAISE EXCEPTION 'work_mem %, statement_timeout %', \
+                current_setting('work_mem'), current_setting('statement_timeout'); \
+        END IF; END $$";
+    apply_for_tests(&database, &[check]).await.expect("both settings are in effect");
+}
