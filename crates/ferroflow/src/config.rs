@@ -158,9 +158,10 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
              its schema); use sqlite:///path.db"
             .into());
     }
-    if uri.contains("://") {
+    if let Some((scheme, _)) = uri.split_once("://") {
+        // Only the scheme is named: the rest may hold a password (mysql://user:pass@…).
         return Err(format!(
-            "unsupported backend store URI '{uri}'; use sqlite:///relative.db or sqlite:////abs/path.db"
+            "unsupported backend store URI scheme '{scheme}'; use sqlite:///relative.db or sqlite:////abs/path.db"
         ));
     }
     // A bare path, as `mlflow server` also accepts for its file store.
@@ -279,5 +280,7 @@ mod tests {
         assert!(matches!(absolute, BackendStore::Sqlite(p) if p == Path::new("/data/ff/db.sqlite")));
         assert!(parse_backend_store_uri("sqlite:///").is_err());
         assert!(parse_backend_store_uri("mysql://x").is_err());
+        let refused = parse_backend_store_uri("mysql://ff:hunter2secret@db/ferroflow").unwrap_err();
+        assert!(refused.contains("'mysql'") && !refused.contains("hunter2secret"), "{refused}");
     }
 }
