@@ -5,6 +5,7 @@ pub mod error;
 pub mod model_history;
 pub mod names;
 pub mod paging;
+pub mod pyjson;
 pub mod registry;
 pub mod search;
 pub mod types;
