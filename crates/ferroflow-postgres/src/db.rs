@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use ferroflow_core::{Error, ErrorCode, Result};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
 use crate::uri::PgUri;
 
@@ -123,6 +124,69 @@ pub(crate) fn db_error(error: tokio_postgres::Error) -> Error {
              or search fewer experiments.",
         );
     }
+    if *state == SqlState::T_R_DEADLOCK_DETECTED || *state == SqlState::T_R_SERIALIZATION_FAILURE {
+        // `transaction!` retries these; a caller hears of them only if retries run out.
+        tracing::warn!(%error, "transaction conflict");
+        return Error::new(ErrorCode::TemporarilyUnavailable, CONFLICT_MESSAGE);
+    }
     tracing::error!(%error, "database error");
     Error::internal(format!("database error: SQLSTATE {}", state.code()))
+}
+
+const CONFLICT_MESSAGE: &str = "The write conflicted with a concurrent one and was rolled back; retry it.";
+
+/// Whether `error` is [`db_error`]'s answer to a deadlock or serialization failure,
+/// which [`transaction!`](crate::transaction) retries from the start.
+pub(crate) fn is_conflict(error: &Error) -> bool {
+    error.code == ErrorCode::TemporarilyUnavailable && error.message == CONFLICT_MESSAGE
+}
+
+/// How often a transaction that lost a deadlock or serialization conflict is re-run.
+pub(crate) const CONFLICT_RETRIES: u32 = 5;
+
+/// Runs `$body` inside one transaction on a pooled connection and commits it; an error
+/// rolls everything back (the transaction is dropped uncommitted). A deadlock or
+/// serialization failure re-runs the whole body, up to [`CONFLICT_RETRIES`] times.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! transaction {
+    ($db:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            let mut client = $db.client().await?;
+            let $tx = client.transaction().await.map_err($crate::db::db_error)?;
+            let outcome: ferroflow_core::Result<_> = async { $body }.await;
+            let outcome = match outcome {
+                Ok(value) => $tx.commit().await.map(|()| value).map_err($crate::db::db_error),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(error) if $crate::db::is_conflict(&error) && attempt < $crate::db::CONFLICT_RETRIES => {
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// A row-returning statement, prepared once per connection and cached.
+pub(crate) async fn query(client: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query(&statement, params).await.map_err(db_error)
+}
+
+pub(crate) async fn query_opt(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query_opt(&statement, params).await.map_err(db_error)
+}
+
+/// A statement without rows; returns how many rows it changed.
+pub(crate) async fn execute(client: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.execute(&statement, params).await.map_err(db_error)
 }

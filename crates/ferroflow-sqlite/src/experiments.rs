@@ -2,20 +2,16 @@
 
 use ferroflow_core::types::{Experiment, ExperimentTag, LifecycleStage};
 use ferroflow_core::validation::parse_experiment_id;
-use ferroflow_core::{Error, Result};
+use ferroflow_core::Result;
 use ferroflow_store::CreateExperiment;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db::db_error;
 
-/// MLflow's `append_to_uri_path`: joins without doubling the slash.
-pub(crate) fn join_uri(root: &str, child: &str) -> String {
-    format!("{}/{}", root.trim_end_matches('/'), child)
-}
-
-pub(crate) fn experiment_not_found(experiment_id: &str) -> Error {
-    Error::not_found(format!("No Experiment with id={experiment_id} exists"))
-}
+use ferroflow_store::common::{
+    experiment_name_not_found, experiment_name_taken, experiment_not_active, experiment_tag_not_found,
+};
+pub(crate) use ferroflow_store::common::{experiment_not_found, join_uri};
 
 /// Parses an experiment id; a non-integer id is a 400, as in MLflow's SQL store.
 pub(crate) fn experiment_pk(experiment_id: &str) -> Result<i64> {
@@ -68,7 +64,7 @@ pub(crate) fn create(conn: &Connection, request: CreateExperiment, default_root:
         .optional()
         .map_err(db_error)?;
     if taken.is_some() {
-        return Err(Error::already_exists(format!("Experiment(name={}) already exists.", request.name)));
+        return Err(experiment_name_taken(&request.name));
     }
     conn.execute(
         "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
@@ -107,7 +103,7 @@ pub(crate) fn get_by_name(conn: &Connection, name: &str) -> Result<Experiment> {
         .query_row(&sql, [name], experiment_from_row)
         .optional()
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(format!("Could not find experiment with name '{name}'")))?;
+        .ok_or_else(|| experiment_name_not_found(name))?;
     load_tags(conn, &mut experiment)?;
     Ok(experiment)
 }
@@ -144,7 +140,7 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<Experiment>> {
 pub(crate) fn rename(conn: &Connection, experiment_id: &str, new_name: &str, now: i64) -> Result<()> {
     let experiment = get(conn, experiment_id)?;
     if experiment.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_state("Cannot rename a non-active experiment."));
+        return Err(ferroflow_store::common::experiment_rename_not_active());
     }
     if experiment.name == new_name {
         return Ok(());
@@ -154,10 +150,7 @@ pub(crate) fn rename(conn: &Connection, experiment_id: &str, new_name: &str, now
         .optional()
         .map_err(db_error)?;
     if taken.is_some() {
-        // MLflow surfaces this as a raw integrity error: BAD_REQUEST, not ALREADY_EXISTS.
-        return Err(Error::bad_request(format!(
-            "UNIQUE constraint failed: experiments.name (an experiment named '{new_name}' already exists)"
-        )));
+        return Err(ferroflow_store::common::experiment_rename_taken(new_name));
     }
     conn.execute(
         "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
@@ -202,11 +195,7 @@ fn upsert_tag(conn: &Connection, pk: i64, tag: &ExperimentTag) -> Result<()> {
 
 pub(crate) fn require_active(experiment: &Experiment) -> Result<()> {
     if experiment.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_parameter(format!(
-            "The experiment {} must be in the 'active' state. Current state is {}.",
-            experiment.experiment_id,
-            experiment.lifecycle_stage.as_str()
-        )));
+        return Err(experiment_not_active(&experiment.experiment_id, experiment.lifecycle_stage));
     }
     Ok(())
 }
@@ -227,7 +216,7 @@ pub(crate) fn delete_tag(conn: &Connection, experiment_id: &str, key: &str) -> R
         )
         .map_err(db_error)?;
     if removed == 0 {
-        return Err(Error::not_found(format!("No tag with name: {key} in experiment with id {experiment_id}")));
+        return Err(experiment_tag_not_found(experiment_id, key));
     }
     Ok(())
 }

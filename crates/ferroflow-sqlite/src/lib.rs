@@ -52,9 +52,7 @@ pub struct SqliteStore {
     default_artifact_root: Arc<str>,
 }
 
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub(crate) use ferroflow_store::common::now_millis;
 
 impl SqliteStore {
     /// Opens or creates the database at `options.path`, migrating it to the current schema.

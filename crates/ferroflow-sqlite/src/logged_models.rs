@@ -57,9 +57,7 @@ pub(crate) const SCHEMA: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-pub(crate) fn not_found(model_id: &str) -> Error {
-    Error::not_found(format!("Logged model with ID '{model_id}' not found."))
-}
+use ferroflow_store::common::logged_model_not_found as not_found;
 
 const INFO_COLUMNS: &str = "model_pk, model_id, experiment_id, name, artifact_uri, status, status_message, \
      model_type, source_run_id, creation_time, last_updated_time, lifecycle_stage";
@@ -337,7 +335,7 @@ impl LoggedModelStore for SqliteStore {
                     .map(|id| experiments::experiment_pk(id))
                     .collect::<Result<Vec<_>>>()?;
                 let models = all_in(conn, &experiment_pks)?;
-                crate::search::logged_models(models, &request, offset, budget)
+                ferroflow_store::in_memory::logged_models(models, &request, offset, || budget.check())
             })
             .await
     }

@@ -25,9 +25,7 @@ pub(crate) struct RunRef {
     pub lifecycle_stage: LifecycleStage,
 }
 
-pub(crate) fn run_not_found(run_id: &str) -> Error {
-    Error::not_found(format!("Run with id={run_id} not found"))
-}
+pub(crate) use ferroflow_store::common::run_not_found;
 
 pub(crate) fn find(conn: &Connection, run_id: &str) -> Result<RunRef> {
     conn.prepare_cached("SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?1")
@@ -49,10 +47,7 @@ pub(crate) fn find(conn: &Connection, run_id: &str) -> Result<RunRef> {
 pub(crate) fn find_active(conn: &Connection, run_id: &str) -> Result<RunRef> {
     let run = find(conn, run_id)?;
     if run.lifecycle_stage != LifecycleStage::Active {
-        return Err(Error::invalid_parameter(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {}.",
-            run.lifecycle_stage.as_str()
-        )));
+        return Err(ferroflow_store::common::run_not_active(run_id, run.lifecycle_stage));
     }
     Ok(run)
 }
@@ -557,7 +552,7 @@ pub(crate) fn delete_tag(conn: &Connection, run_id: &str, key: &str) -> Result<(
     let removed =
         conn.execute("DELETE FROM tags WHERE run_pk = ?1 AND key = ?2", params![run.pk, key]).map_err(db_error)?;
     if removed == 0 {
-        return Err(Error::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+        return Err(ferroflow_store::common::run_tag_not_found(run_id, key));
     }
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! on error, changes nothing. Backends (SQLite, PostgreSQL) implement [`TrackingStore`]
 //! and must all pass the shared [`conformance`] suite.
 
+pub mod common;
 pub mod conformance;
 pub mod gc;
+pub mod in_memory;
 pub mod logged_models;
 pub mod registry;
 
