@@ -9,7 +9,6 @@ mod experiments;
 mod gc;
 mod logged_models;
 mod registry;
-mod run_query;
 mod runs;
 mod schema;
 mod search;

@@ -15,9 +15,10 @@ use rusqlite::{params, Connection};
 
 use crate::db::{db_error, Budget};
 use crate::experiments;
-use crate::run_query;
 use crate::runs;
 use crate::series;
+use ferroflow_sql::run_search as run_query;
+use ferroflow_sql::{Dialect, Param};
 use ferroflow_store::in_memory::{self, sample_indices};
 
 use ferroflow_store::common::stages;
@@ -26,10 +27,24 @@ pub(crate) fn experiments(conn: &Connection, request: SearchExperiments, budget:
     in_memory::experiments(experiments::all(conn)?, request, || budget.check())
 }
 
-fn run_pks(conn: &Connection, query: run_query::Sql) -> Result<Vec<i64>> {
+/// A shared query's parameters as SQLite values (lists arrive expanded on SQLite).
+fn sqlite_params(params: &[Param]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    params
+        .iter()
+        .map(|param| match param {
+            Param::Int(n) => Value::Integer(*n),
+            Param::Real(x) => Value::Real(*x),
+            Param::Text(t) => Value::Text(t.clone()),
+            Param::IntList(_) | Param::TextList(_) => Value::Null,
+        })
+        .collect()
+}
+
+fn run_pks(conn: &Connection, query: ferroflow_sql::Sql) -> Result<Vec<i64>> {
     let mut statement = conn.prepare_cached(&query.text).map_err(db_error)?;
     let rows = statement
-        .query_map(rusqlite::params_from_iter(query.params.iter()), |row| row.get::<_, i64>(0))
+        .query_map(rusqlite::params_from_iter(sqlite_params(&query.params)), |row| row.get::<_, i64>(0))
         .map_err(db_error)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
 }
@@ -52,14 +67,16 @@ fn metric_led_page(
         if still_wanted == 0 {
             break;
         }
-        let found =
-            run_pks(conn, run_query::metric_segment_sql(scope, leading, segment, rest, Some((still_wanted, skip))))?;
+        let found = run_pks(
+            conn,
+            run_query::metric_segment_sql(Dialect::Sqlite, scope, leading, segment, rest, Some((still_wanted, skip))),
+        )?;
         if found.is_empty() && skip > 0 {
-            let query = run_query::metric_segment_sql(scope, leading, segment, rest, None);
+            let query = run_query::metric_segment_sql(Dialect::Sqlite, scope, leading, segment, rest, None);
             let total: i64 = conn
                 .prepare_cached(&query.text)
                 .map_err(db_error)?
-                .query_row(rusqlite::params_from_iter(query.params.iter()), |row| row.get(0))
+                .query_row(rusqlite::params_from_iter(sqlite_params(&query.params)), |row| row.get(0))
                 .map_err(db_error)?;
             skip = skip.saturating_sub(total as u64);
         } else {
@@ -93,7 +110,7 @@ pub(crate) fn runs(conn: &Connection, request: SearchRuns) -> Result<Page<Run>> 
     };
     let pks = match leading {
         Some(leading) => metric_led_page(conn, &scope, &leading, &orders[1..], offset, wanted)?,
-        None => run_pks(conn, run_query::search_runs_sql(&scope, &orders, offset, wanted))?,
+        None => run_pks(conn, run_query::search_runs_sql(Dialect::Sqlite, &scope, &orders, offset, wanted))?,
     };
     let fetched = runs::load_many(conn, &pks)?;
     Ok(page_from(fetched, offset, request.max_results))
