@@ -12,7 +12,7 @@ use ferroflow_store::LoggedModelStore;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db::db_error;
-use crate::{experiments, now_millis, runs, SqliteStore};
+use crate::{experiments, now_millis, SqliteStore};
 
 /// Logged-model tables (schema version 2).
 pub(crate) const SCHEMA: &str = r#"
@@ -198,7 +198,7 @@ fn create(conn: &Connection, request: CreateLoggedModel, now: i64) -> Result<Log
 pub(crate) fn record_metric(conn: &Connection, model_id: &str, run_id: &str, metric: &Metric) -> Result<()> {
     let pk = model_pk(conn, model_id)?;
     let is_nan = metric.value.is_nan();
-    let value = if is_nan { 0.0 } else { runs::clamp_infinity(metric.value) };
+    let value = if is_nan { 0.0 } else { ferroflow_store::series::clamp_infinity(metric.value) };
     conn.prepare_cached(
         "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
          dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

@@ -3,20 +3,19 @@
 use std::cmp::Ordering::Equal;
 use std::collections::HashMap;
 
-use ferroflow_core::names::generate_run_name;
 use ferroflow_core::types::{
     Dataset, DatasetInput, InputTag, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
     RunInputs, RunOutputs, RunStatus, RunTag,
 };
-use ferroflow_core::{Error, Result};
+use ferroflow_core::Result;
+use ferroflow_store::common::{param_conflict_error, NewRun, RUN_NAME_TAG};
 use ferroflow_store::{CreateRun, LogBatch, UpdateRun};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db::db_error;
 use crate::experiments;
-use crate::series::{stored_value, Series};
-
-pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+use crate::series::{stored_value, StoredSeries};
+use ferroflow_store::series::clamp_infinity;
 
 /// The id columns of a run that writes need: its surrogate key and its lifecycle.
 pub(crate) struct RunRef {
@@ -52,41 +51,12 @@ pub(crate) fn find_active(conn: &Connection, run_id: &str) -> Result<RunRef> {
     Ok(run)
 }
 
-/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
-pub(crate) fn clamp_infinity(value: f64) -> f64 {
-    if value == f64::INFINITY {
-        f64::MAX
-    } else if value == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        value
-    }
-}
-
 pub(crate) fn create(conn: &Connection, request: CreateRun) -> Result<Run> {
-    let experiment_id = request.experiment_id.filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
+    let experiment_id = request.experiment_id.clone().filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
     let experiment = experiments::get(conn, &experiment_id)?;
     experiments::require_active(&experiment)?;
 
-    let tag_name =
-        request.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone()).filter(|v| !v.is_empty());
-    let requested_name = request.run_name.filter(|n| !n.is_empty());
-    let run_name = match (requested_name, tag_name) {
-        (Some(name), Some(tag)) if name != tag => {
-            return Err(Error::invalid_parameter(format!(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different \
-                 values (run_name='{name}', mlflow.runName='{tag}')."
-            )));
-        }
-        (Some(name), _) | (None, Some(name)) if !name.is_empty() => name,
-        _ => generate_run_name(&mut rand::rng()),
-    };
-
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let artifact_uri = experiments::join_uri(&experiment.artifact_location, &format!("{run_id}/artifacts"));
-    // Like MLflow, an absent start time is stored as 0, not as "now".
-    let start_time = request.start_time.unwrap_or(0);
-    let user_id = request.user_id.unwrap_or_default();
+    let NewRun { run_id, run_name, artifact_uri, start_time, user_id, tags } = NewRun::plan(request, &experiment)?;
     conn.prepare_cached(
         "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7)",
@@ -103,11 +73,6 @@ pub(crate) fn create(conn: &Connection, request: CreateRun) -> Result<Run> {
     ])
     .map_err(db_error)?;
     let pk = conn.last_insert_rowid();
-    let mut tags = request.tags;
-    if !tags.iter().any(|t| t.key == RUN_NAME_TAG && t.value == run_name) {
-        tags.retain(|t| t.key != RUN_NAME_TAG);
-        tags.push(RunTag::new(RUN_NAME_TAG, run_name.clone()));
-    }
     for tag in &tags {
         upsert_tag(conn, pk, tag)?;
     }
@@ -371,29 +336,6 @@ pub(crate) fn metric_key_id(conn: &Connection, key: &str) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Python's `repr` of a string, as MLflow's messages print them.
-fn python_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     let run = find_active(conn, &batch.run_id)?;
     // All params are checked before any is written; a changed value refuses the batch.
@@ -416,34 +358,8 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
             }
         }
     }
-    match conflicts.as_slice() {
-        [] => {}
-        // A lone param is how log-parameter arrives; MLflow words that case differently.
-        [(param, old)] if batch.params.len() == 1 && batch.metrics.is_empty() && batch.tags.is_empty() => {
-            return Err(Error::invalid_parameter(format!(
-                "Changing param values is not allowed. Param with key='{}' was already logged with \
-                 value='{}' for run ID='{}'. Attempted logging new value '{}'.",
-                param.key, old, batch.run_id, param.value
-            )));
-        }
-        conflicts => {
-            let listed = conflicts
-                .iter()
-                .map(|(param, old)| {
-                    format!(
-                        "{{'key': {}, 'old_value': {}, 'new_value': {}}}",
-                        python_repr(&param.key),
-                        python_repr(old),
-                        python_repr(&param.value)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::invalid_parameter(format!(
-                "Changing param values is not allowed. Params were already logged='[{listed}]' for run ID='{}'.",
-                batch.run_id
-            )));
-        }
+    if let Some(error) = param_conflict_error(&batch, &conflicts) {
+        return Err(error);
     }
     // Points go in key by key in stored order (step, timestamp, value), so a series that
     // arrives in order in one batch stays regular (crate::series), and each key's latest
@@ -480,7 +396,8 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     for group in points.chunk_by(|(a, _), (b, _)| a == b) {
         let key_id = group[0].0;
         let group: Vec<&Metric> = group.iter().map(|(_, index)| &stored[*index]).collect();
-        let mut series = Series::load(conn, run.pk, key_id)?;
+        let mut stored_series = StoredSeries::load(conn, run.pk, key_id)?;
+        let series = &mut stored_series.series;
         let mut chunks = group.chunks_exact(INSERT_CHUNK);
         for chunk in &mut chunks {
             if insert_history_chunk(conn, run.pk, key_id, chunk)? == chunk.len() {
@@ -495,7 +412,7 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
                 series.append(point);
             }
         }
-        series.save(conn)?;
+        stored_series.save(conn)?;
     }
     for metric in &batch.metrics {
         if let Some(model_id) = &metric.model_id {
