@@ -1,6 +1,5 @@
 //! Run, metric, param, tag and input/output operations on one connection.
 
-use std::cmp::Ordering::Equal;
 use std::collections::HashMap;
 
 use ferroflow_core::types::{
@@ -15,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::db::db_error;
 use crate::experiments;
 use crate::series::{stored_value, StoredSeries};
-use ferroflow_store::series::clamp_infinity;
+use ferroflow_store::series::points_by_key;
 
 /// The id columns of a run that writes need: its surrogate key and its lifecycle.
 pub(crate) struct RunRef {
@@ -361,41 +360,10 @@ pub(crate) fn log_batch(conn: &Connection, batch: LogBatch) -> Result<()> {
     if let Some(error) = param_conflict_error(&batch, &conflicts) {
         return Err(error);
     }
-    // Points go in key by key in stored order (step, timestamp, value), so a series that
-    // arrives in order in one batch stays regular (crate::series), and each key's latest
-    // value and shape cost one read and one upsert per batch, not one per point.
-    let mut key_ids: HashMap<&str, i64> = HashMap::new();
-    let mut points: Vec<(i64, usize)> = Vec::with_capacity(batch.metrics.len());
-    for (index, metric) in batch.metrics.iter().enumerate() {
-        let key_id = match key_ids.get(metric.key.as_str()) {
-            Some(id) => *id,
-            None => {
-                let id = metric_key_id(conn, &metric.key)?;
-                key_ids.insert(&metric.key, id);
-                id
-            }
-        };
-        points.push((key_id, index));
-    }
-    let stored: Vec<Metric> = batch
-        .metrics
-        .iter()
-        .map(|metric| {
-            let mut stored = metric.clone();
-            stored.value = clamp_infinity(stored.value);
-            stored
-        })
-        .collect();
-    let order_key = |point: &Metric| {
-        let (value, is_nan) = stored_value(point.value);
-        (point.step, point.timestamp, value, is_nan)
-    };
-    points.sort_by(|(key_a, a), (key_b, b)| {
-        key_a.cmp(key_b).then_with(|| order_key(&stored[*a]).partial_cmp(&order_key(&stored[*b])).unwrap_or(Equal))
-    });
-    for group in points.chunk_by(|(a, _), (b, _)| a == b) {
-        let key_id = group[0].0;
-        let group: Vec<&Metric> = group.iter().map(|(_, index)| &stored[*index]).collect();
+    // Points go in key by key in stored order (ferroflow_store::series::points_by_key).
+    for (key, group) in points_by_key(&batch.metrics) {
+        let key_id = metric_key_id(conn, &key)?;
+        let group: Vec<&Metric> = group.iter().collect();
         let mut stored_series = StoredSeries::load(conn, run.pk, key_id)?;
         let series = &mut stored_series.series;
         let mut chunks = group.chunks_exact(INSERT_CHUNK);
