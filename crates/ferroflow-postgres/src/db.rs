@@ -190,3 +190,34 @@ pub(crate) async fn execute(client: &impl GenericClient, sql: &str, params: &[&(
     let statement = client.prepare_cached(sql).await.map_err(db_error)?;
     client.execute(&statement, params).await.map_err(db_error)
 }
+
+/// Cancels the statement a connection is running when dropped before [`disarm`]: a
+/// search whose caller left (its request future dropped) stops on the server too,
+/// instead of running on to `statement_timeout`.
+///
+/// [`disarm`]: CancelOnDrop::disarm
+pub(crate) struct CancelOnDrop {
+    token: Option<tokio_postgres::CancelToken>,
+}
+
+impl CancelOnDrop {
+    pub(crate) fn new(client: &deadpool_postgres::Client) -> Self {
+        CancelOnDrop { token: Some(client.cancel_token()) }
+    }
+
+    pub(crate) fn disarm(mut self) {
+        self.token = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let (Some(token), Ok(runtime)) = (self.token.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                if let Err(error) = token.cancel_query(NoTls).await {
+                    tracing::debug!(%error, "could not cancel an abandoned query");
+                }
+            });
+        }
+    }
+}

@@ -94,6 +94,15 @@ pub(crate) async fn get_for_update(client: &impl GenericClient, experiment_id: &
     Ok(experiment_from_row(&row))
 }
 
+/// Like [`get`] (with its tags), with the experiment's row share-locked until the
+/// transaction ends: writers that lock it for update wait.
+pub(crate) async fn get_for_share(client: &impl GenericClient, experiment_id: &str) -> Result<Experiment> {
+    let pk = parse_experiment_id(experiment_id)?;
+    let sql = format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = $1 FOR SHARE");
+    let row = query_opt(client, &sql, &[&pk]).await?.ok_or_else(|| experiment_not_found(&pk.to_string()))?;
+    Ok(experiment_from_row(&row))
+}
+
 pub(crate) async fn get_by_name(client: &impl GenericClient, name: &str) -> Result<Experiment> {
     let sql = format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE name = $1");
     let row = query_opt(client, &sql, &[&name]).await?.ok_or_else(|| experiment_name_not_found(name))?;

@@ -42,3 +42,13 @@ impl LoggedModelStore for PgStore {
         Err(Error::new(ErrorCode::NotImplemented, "not yet on PostgreSQL"))
     }
 }
+
+/// Records a metric logged to a run against the logged model it names.
+pub(crate) async fn record_metric(
+    _client: &impl deadpool_postgres::GenericClient,
+    _model_id: &str,
+    _run_id: &str,
+    _metric: &ferroflow_core::types::Metric,
+) -> Result<()> {
+    Err(Error::new(ErrorCode::NotImplemented, "not yet on PostgreSQL"))
+}

@@ -1,60 +1,580 @@
 //! Run operations: create, read, update, lifecycle, and everything logged to a run.
+//!
+//! Every write to a run first locks its `runs` row (`FOR NO KEY UPDATE`, which still lets
+//! other transactions insert rows that reference it). Writers of one run therefore take
+//! turns, so a batch's read-modify-write of a metric's summary row cannot lose a
+//! concurrent batch's points; writers of different runs never wait for each other, and a
+//! transaction holds at most one run's lock, so they cannot deadlock (mlflow#24923).
+
+use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
-use ferroflow_core::types::{DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo};
-use ferroflow_core::{Error, ErrorCode, Result};
+use ferroflow_core::types::{
+    Dataset, DatasetInput, InputTag, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunData,
+    RunInfo, RunInputs, RunOutputs, RunStatus, RunTag,
+};
+use ferroflow_core::{ErrorCode, Result};
+use ferroflow_store::common::RUN_NAME_TAG;
+use ferroflow_store::common::{param_conflict_error, run_not_active, run_not_found, run_tag_not_found, NewRun};
+use ferroflow_store::series::{points_by_key, Series, Shape};
 use ferroflow_store::{CreateRun, LogBatch, MetricHistoryQuery, UpdateRun};
+use tokio_postgres::Row;
 
-fn not_yet() -> Error {
-    Error::new(ErrorCode::NotImplemented, "not yet on PostgreSQL")
+use crate::db::{execute, query, query_opt};
+use crate::experiments;
+
+/// The columns of a run that writes need: its surrogate key and its lifecycle.
+pub(crate) struct RunRef {
+    pub pk: i64,
+    pub experiment_id: i64,
+    pub lifecycle_stage: LifecycleStage,
 }
 
-pub(crate) async fn create(_client: &impl GenericClient, _request: CreateRun) -> Result<Run> {
-    Err(not_yet())
+fn run_ref(row: &Row) -> RunRef {
+    RunRef {
+        pk: row.get(0),
+        experiment_id: row.get(1),
+        lifecycle_stage: LifecycleStage::parse(row.get(2)).unwrap_or(LifecycleStage::Active),
+    }
 }
 
-pub(crate) async fn load(_client: &impl GenericClient, _run_id: &str) -> Result<Run> {
-    Err(not_yet())
+pub(crate) async fn find(client: &impl GenericClient, run_id: &str) -> Result<RunRef> {
+    let row =
+        query_opt(client, "SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = $1", &[&run_id])
+            .await?
+            .ok_or_else(|| run_not_found(run_id))?;
+    Ok(run_ref(&row))
 }
 
-pub(crate) async fn update(_client: &impl GenericClient, _request: UpdateRun) -> Result<RunInfo> {
-    Err(not_yet())
+/// Finds a run that a write may change, and locks it until the transaction ends: it must
+/// exist and be active.
+pub(crate) async fn find_active_for_update(client: &impl GenericClient, run_id: &str) -> Result<RunRef> {
+    let row = query_opt(
+        client,
+        "SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = $1 FOR NO KEY UPDATE",
+        &[&run_id],
+    )
+    .await?
+    .ok_or_else(|| run_not_found(run_id))?;
+    let run = run_ref(&row);
+    if run.lifecycle_stage != LifecycleStage::Active {
+        return Err(run_not_active(run_id, run.lifecycle_stage));
+    }
+    Ok(run)
+}
+
+fn returned_row(row: Option<Row>) -> Result<Row> {
+    row.ok_or_else(|| ferroflow_core::Error::internal("INSERT … RETURNING returned no row"))
+}
+
+pub(crate) async fn create(client: &impl GenericClient, request: CreateRun) -> Result<Run> {
+    let experiment_id = request.experiment_id.clone().filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
+    // Share-locked until the run is in: a concurrent delete of the experiment (which
+    // locks it for update, then deletes its runs) waits, and cannot miss this run.
+    let experiment = experiments::get_for_share(client, &experiment_id).await?;
+    experiments::require_active(&experiment)?;
+    let NewRun { run_id, run_name, artifact_uri, start_time, user_id, tags } = NewRun::plan(request, &experiment)?;
+    let experiment_pk: i64 = experiment.experiment_id.parse().unwrap_or(0);
+    let row = returned_row(
+        query_opt(
+            client,
+            "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, \
+             artifact_uri) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7) RETURNING run_pk",
+            &[
+                &run_id,
+                &experiment_pk,
+                &run_name,
+                &user_id,
+                &(RunStatus::Running.number() as i16),
+                &start_time,
+                &artifact_uri,
+            ],
+        )
+        .await?,
+    )?;
+    let pk: i64 = row.get(0);
+    for tag in &tags {
+        upsert_tag(client, pk, tag).await?;
+    }
+    load(client, &run_id).await
+}
+
+async fn upsert_tag(client: &impl GenericClient, run_pk: i64, tag: &RunTag) -> Result<()> {
+    if tag.key == RUN_NAME_TAG && tag.value.is_empty() {
+        return Ok(());
+    }
+    execute(
+        client,
+        "INSERT INTO tags (run_pk, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value",
+        &[&run_pk, &tag.key, &tag.value],
+    )
+    .await?;
+    if tag.key == RUN_NAME_TAG {
+        execute(client, "UPDATE runs SET name = $1 WHERE run_pk = $2", &[&tag.value, &run_pk]).await?;
+    }
+    Ok(())
+}
+
+const INFO_COLUMNS: &str = "run_pk, run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+     artifact_uri, lifecycle_stage";
+
+fn info_from_row(row: &Row) -> (i64, RunInfo) {
+    let run_id: String = row.get(1);
+    let status: i16 = row.get(5);
+    (
+        row.get(0),
+        RunInfo {
+            run_uuid: run_id.clone(),
+            experiment_id: row.get::<_, i64>(2).to_string(),
+            run_name: row.get(3),
+            user_id: row.get(4),
+            status: RunStatus::from_number(status as i64).unwrap_or(RunStatus::Running),
+            start_time: row.get(6),
+            end_time: row.get(7),
+            artifact_uri: row.get(8),
+            lifecycle_stage: LifecycleStage::parse(row.get(9)).unwrap_or(LifecycleStage::Active),
+            run_id,
+        },
+    )
+}
+
+pub(crate) async fn load_info(client: &impl GenericClient, run_id: &str) -> Result<(i64, RunInfo)> {
+    let sql = format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1");
+    let row = query_opt(client, &sql, &[&run_id]).await?.ok_or_else(|| run_not_found(run_id))?;
+    Ok(info_from_row(&row))
+}
+
+/// Loads whole runs (info, latest metrics, params, tags, inputs, outputs), in the order of
+/// `run_pks`, with one query per table whatever the number of runs. Unknown pks are skipped.
+pub(crate) async fn load_many(client: &impl GenericClient, run_pks: &[i64]) -> Result<Vec<Run>> {
+    let pks = run_pks.to_vec();
+    let slots: HashMap<i64, usize> = run_pks.iter().enumerate().map(|(i, pk)| (*pk, i)).collect();
+    let mut loaded: Vec<Option<Run>> = (0..run_pks.len()).map(|_| None).collect();
+    let rows = query(client, &format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_pk = ANY($1)"), &[&pks]).await?;
+    for row in &rows {
+        let (pk, info) = info_from_row(row);
+        if let Some(slot) = slots.get(&pk) {
+            loaded[*slot] = Some(Run {
+                info,
+                data: RunData::default(),
+                inputs: RunInputs::default(),
+                outputs: RunOutputs::default(),
+            });
+        }
+    }
+    let run_of = |loaded: &mut Vec<Option<Run>>, row: &Row| -> Option<usize> {
+        let pk: i64 = row.get(0);
+        slots.get(&pk).copied().filter(|slot| loaded[*slot].is_some())
+    };
+    macro_rules! each_row {
+        ($sql:expr, |$run:ident, $row:ident| $body:block) => {
+            for $row in &query(client, $sql, &[&pks]).await? {
+                if let Some(slot) = run_of(&mut loaded, $row) {
+                    if let Some($run) = loaded[slot].as_mut() {
+                        $body
+                    }
+                }
+            }
+        };
+    }
+    each_row!(
+        "SELECT l.run_pk, k.key, l.step, l.timestamp, l.value FROM latest_metrics l \
+         JOIN metric_keys k ON k.key_id = l.key_id WHERE l.run_pk = ANY($1) ORDER BY l.run_pk, k.key",
+        |run, row| {
+            run.data.metrics.push(Metric::new(row.get::<_, String>(1), row.get(4), row.get(3), row.get(2)));
+        }
+    );
+    each_row!("SELECT run_pk, key, value FROM params WHERE run_pk = ANY($1) ORDER BY run_pk, key", |run, row| {
+        run.data.params.push(KeyValue::new(row.get::<_, String>(1), row.get::<_, String>(2)));
+    });
+    // MLflow's tag order is unspecified; key order keeps answers stable.
+    each_row!("SELECT run_pk, key, value FROM tags WHERE run_pk = ANY($1) ORDER BY run_pk, key", |run, row| {
+        run.data.tags.push(KeyValue::new(row.get::<_, String>(1), row.get::<_, String>(2)));
+    });
+    // Dataset inputs first, then their tags, matched by dataset_pk within the run.
+    let mut dataset_slots: HashMap<(i64, i64), usize> = HashMap::new();
+    each_row!(
+        "SELECT i.run_pk, d.dataset_pk, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+         FROM run_dataset_inputs i JOIN datasets d ON d.dataset_pk = i.dataset_pk \
+         WHERE i.run_pk = ANY($1) ORDER BY i.run_pk, i.position",
+        |run, row| {
+            dataset_slots.insert((row.get(0), row.get(1)), run.inputs.dataset_inputs.len());
+            run.inputs.dataset_inputs.push(DatasetInput {
+                tags: Vec::new(),
+                dataset: Dataset {
+                    name: row.get(2),
+                    digest: row.get(3),
+                    source_type: row.get(4),
+                    source: row.get(5),
+                    schema: row.get(6),
+                    profile: row.get(7),
+                },
+            });
+        }
+    );
+    if !dataset_slots.is_empty() {
+        each_row!(
+            "SELECT run_pk, dataset_pk, key, value FROM run_dataset_input_tags \
+             WHERE run_pk = ANY($1) ORDER BY run_pk, dataset_pk, key",
+            |run, row| {
+                let key: (i64, i64) = (row.get(0), row.get(1));
+                if let Some(input) = dataset_slots.get(&key).and_then(|i| run.inputs.dataset_inputs.get_mut(*i)) {
+                    input.tags.push(InputTag::new(row.get::<_, String>(2), row.get::<_, String>(3)));
+                }
+            }
+        );
+    }
+    each_row!(
+        "SELECT run_pk, model_id FROM run_model_inputs WHERE run_pk = ANY($1) ORDER BY run_pk, model_id",
+        |run, row| {
+            run.inputs.model_inputs.push(ModelInput { model_id: row.get(1) });
+        }
+    );
+    each_row!(
+        "SELECT run_pk, model_id, step FROM run_model_outputs WHERE run_pk = ANY($1) ORDER BY run_pk, step, model_id",
+        |run, row| {
+            run.outputs.model_outputs.push(ModelOutput { model_id: row.get(1), step: row.get(2) });
+        }
+    );
+    Ok(loaded.into_iter().flatten().collect())
+}
+
+pub(crate) async fn load(client: &impl GenericClient, run_id: &str) -> Result<Run> {
+    let (pk, _) = load_info(client, run_id).await?;
+    load_many(client, &[pk]).await?.pop().ok_or_else(|| run_not_found(run_id))
+}
+
+pub(crate) async fn update(client: &impl GenericClient, request: UpdateRun) -> Result<RunInfo> {
+    let run = find_active_for_update(client, &request.run_id).await?;
+    if let Some(status) = request.status {
+        execute(client, "UPDATE runs SET status = $1 WHERE run_pk = $2", &[&(status.number() as i16), &run.pk]).await?;
+    }
+    if let Some(end_time) = request.end_time {
+        execute(client, "UPDATE runs SET end_time = $1 WHERE run_pk = $2", &[&end_time, &run.pk]).await?;
+    }
+    if let Some(name) = request.run_name.filter(|n| !n.is_empty()) {
+        upsert_tag(client, run.pk, &RunTag::new(RUN_NAME_TAG, name)).await?;
+    }
+    Ok(load_info(client, &request.run_id).await?.1)
 }
 
 pub(crate) async fn set_lifecycle(
-    _client: &impl GenericClient,
-    _run_id: &str,
-    _stage: LifecycleStage,
-    _now: i64,
+    client: &impl GenericClient,
+    run_id: &str,
+    stage: LifecycleStage,
+    now: i64,
 ) -> Result<()> {
-    Err(not_yet())
+    let run = find(client, run_id).await?;
+    let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+    execute(
+        client,
+        "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_pk = $3",
+        &[&stage.as_str(), &deleted_time, &run.pk],
+    )
+    .await?;
+    Ok(())
 }
 
-pub(crate) async fn log_batch(_client: &impl GenericClient, _batch: &LogBatch) -> Result<()> {
-    Err(not_yet())
+/// The interned id of a metric key, if any run ever logged it (never creates one).
+pub(crate) async fn existing_metric_key_id(client: &impl GenericClient, key: &str) -> Result<Option<i32>> {
+    Ok(query_opt(client, "SELECT key_id FROM metric_keys WHERE key = $1", &[&key]).await?.map(|row| row.get(0)))
 }
 
-pub(crate) async fn delete_tag(_client: &impl GenericClient, _run_id: &str, _key: &str) -> Result<()> {
-    Err(not_yet())
+/// Interns a metric key. A concurrent first use of the same key waits on the unique
+/// index and then reads the winner's id.
+async fn metric_key_id(client: &impl GenericClient, key: &str) -> Result<i32> {
+    if let Some(id) = existing_metric_key_id(client, key).await? {
+        return Ok(id);
+    }
+    let inserted = query_opt(
+        client,
+        "INSERT INTO metric_keys (key) VALUES ($1) ON CONFLICT (key) DO NOTHING RETURNING key_id",
+        &[&key],
+    )
+    .await?;
+    match inserted {
+        Some(row) => Ok(row.get(0)),
+        None => existing_metric_key_id(client, key)
+            .await?
+            .ok_or_else(|| ferroflow_core::Error::internal("a metric key vanished while it was interned")),
+    }
+}
+
+/// A series' row in `latest_metrics` as stored.
+async fn load_series(client: &impl GenericClient, run_pk: i64, key_id: i32) -> Result<Series> {
+    let row = query_opt(
+        client,
+        "SELECT step, timestamp, value, point_count, first_step, step_stride, regular, time_ordered \
+         FROM latest_metrics WHERE run_pk = $1 AND key_id = $2",
+        &[&run_pk, &key_id],
+    )
+    .await?;
+    Ok(Series::loaded(row.map(|row| {
+        let latest = Metric::new("", row.get(2), row.get(1), row.get(0));
+        (latest, shape_from_row(&row, 3))
+    })))
+}
+
+fn shape_from_row(row: &Row, first: usize) -> Shape {
+    Shape {
+        point_count: row.get(first),
+        first_step: row.get(first + 1),
+        step_stride: row.get(first + 2),
+        regular: row.get(first + 3),
+        time_ordered: row.get(first + 4),
+    }
+}
+
+async fn save_series(client: &impl GenericClient, run_pk: i64, key_id: i32, series: &mut Series) -> Result<()> {
+    if series.recount {
+        series.shape.point_count =
+            query_opt(client, "SELECT count(*) FROM metrics WHERE run_pk = $1 AND key_id = $2", &[&run_pk, &key_id])
+                .await?
+                .map_or(0, |row| row.get(0));
+    }
+    let Some(latest) = series.to_save() else { return Ok(()) };
+    let shape = &series.shape;
+    execute(
+        client,
+        "INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, point_count, first_step, step_stride, \
+         regular, time_ordered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+         value = excluded.value, point_count = excluded.point_count, first_step = excluded.first_step, \
+         step_stride = excluded.step_stride, regular = excluded.regular, time_ordered = excluded.time_ordered",
+        &[
+            &run_pk,
+            &key_id,
+            &latest.step,
+            &latest.timestamp,
+            &latest.value,
+            &shape.point_count,
+            &shape.first_step,
+            &shape.step_stride,
+            &shape.regular,
+            &shape.time_ordered,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The shape of one run's key, if it has any point.
+pub(crate) async fn shape(client: &impl GenericClient, run_pk: i64, key_id: i32) -> Result<Option<Shape>> {
+    let row = query_opt(
+        client,
+        "SELECT point_count, first_step, step_stride, regular, time_ordered FROM latest_metrics \
+         WHERE run_pk = $1 AND key_id = $2",
+        &[&run_pk, &key_id],
+    )
+    .await?;
+    Ok(row.map(|row| shape_from_row(&row, 0)))
+}
+
+/// Adds one key's points to the history in one statement (arrays unnested server-side);
+/// returns how many were new (a retried batch's points are already there).
+async fn insert_history(client: &impl GenericClient, run_pk: i64, key_id: i32, points: &[Metric]) -> Result<usize> {
+    let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+    let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let inserted = execute(
+        client,
+        "INSERT INTO metrics (run_pk, key_id, step, timestamp, value) \
+         SELECT $1, $2, p.step, p.timestamp, p.value \
+         FROM unnest($3::bigint[], $4::bigint[], $5::double precision[]) AS p(step, timestamp, value) \
+         ON CONFLICT DO NOTHING",
+        &[&run_pk, &key_id, &steps, &timestamps, &values],
+    )
+    .await?;
+    Ok(inserted as usize)
+}
+
+pub(crate) async fn log_batch(client: &impl GenericClient, batch: &LogBatch) -> Result<()> {
+    let run = find_active_for_update(client, &batch.run_id).await?;
+    // All params are checked before any is written; a changed value refuses the batch.
+    let mut conflicts = Vec::new();
+    for param in &batch.params {
+        let inserted = query_opt(
+            client,
+            "INSERT INTO params (run_pk, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_pk, key) DO NOTHING \
+             RETURNING 1",
+            &[&run.pk, &param.key, &param.value],
+        )
+        .await?;
+        if inserted.is_none() {
+            let existing: String =
+                query_opt(client, "SELECT value FROM params WHERE run_pk = $1 AND key = $2", &[&run.pk, &param.key])
+                    .await?
+                    .map(|row| row.get(0))
+                    .unwrap_or_default();
+            if existing != param.value {
+                conflicts.push((param, existing));
+            }
+        }
+    }
+    if let Some(error) = param_conflict_error(batch, &conflicts) {
+        return Err(error);
+    }
+    for (key, points) in points_by_key(&batch.metrics) {
+        let key_id = metric_key_id(client, &key).await?;
+        let mut series = load_series(client, run.pk, key_id).await?;
+        let refs: Vec<&Metric> = points.iter().collect();
+        if insert_history(client, run.pk, key_id, &points).await? == points.len() {
+            points.iter().for_each(|point| series.append(point));
+        } else {
+            // Some points were already stored (a retried request): which ones is unknown.
+            series.append_some_of(&refs);
+        }
+        save_series(client, run.pk, key_id, &mut series).await?;
+    }
+    for metric in &batch.metrics {
+        if let Some(model_id) = &metric.model_id {
+            crate::logged_models::record_metric(client, model_id, &batch.run_id, metric).await?;
+        }
+    }
+    for tag in &batch.tags {
+        upsert_tag(client, run.pk, tag).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete_tag(client: &impl GenericClient, run_id: &str, key: &str) -> Result<()> {
+    let run = find_active_for_update(client, run_id).await?;
+    let removed = execute(client, "DELETE FROM tags WHERE run_pk = $1 AND key = $2", &[&run.pk, &key]).await?;
+    if removed == 0 {
+        return Err(run_tag_not_found(run_id, key));
+    }
+    Ok(())
 }
 
 pub(crate) async fn log_inputs(
-    _client: &impl GenericClient,
-    _run_id: &str,
-    _datasets: &[DatasetInput],
-    _models: &[ModelInput],
+    client: &impl GenericClient,
+    run_id: &str,
+    datasets: &[DatasetInput],
+    models: &[ModelInput],
 ) -> Result<()> {
-    Err(not_yet())
+    let run = find_active_for_update(client, run_id).await?;
+    for input in datasets {
+        let dataset = &input.dataset;
+        // A concurrent first log of the same dataset waits on the unique key, then reads it.
+        execute(
+            client,
+            "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+            &[
+                &run.experiment_id,
+                &dataset.name,
+                &dataset.digest,
+                &dataset.source_type,
+                &dataset.source,
+                &dataset.schema,
+                &dataset.profile,
+            ],
+        )
+        .await?;
+        let dataset_pk: i64 = query_opt(
+            client,
+            "SELECT dataset_pk FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+            &[&run.experiment_id, &dataset.name, &dataset.digest],
+        )
+        .await?
+        .map(|row| row.get(0))
+        .ok_or_else(|| ferroflow_core::Error::internal("a dataset vanished while it was logged"))?;
+        let inserted = execute(
+            client,
+            "INSERT INTO run_dataset_inputs (run_pk, dataset_pk, position) \
+             VALUES ($1, $2, (SELECT count(*) FROM run_dataset_inputs WHERE run_pk = $1)) ON CONFLICT DO NOTHING",
+            &[&run.pk, &dataset_pk],
+        )
+        .await?;
+        // Like MLflow, a dataset already logged to this run keeps its original tags.
+        if inserted > 0 {
+            for tag in &input.tags {
+                execute(
+                    client,
+                    "INSERT INTO run_dataset_input_tags (run_pk, dataset_pk, key, value) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (run_pk, dataset_pk, key) DO UPDATE SET value = excluded.value",
+                    &[&run.pk, &dataset_pk, &tag.key, &tag.value],
+                )
+                .await?;
+            }
+        }
+    }
+    for model in models {
+        execute(
+            client,
+            "INSERT INTO run_model_inputs (run_pk, model_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&run.pk, &model.model_id],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
-pub(crate) async fn log_outputs(_client: &impl GenericClient, _run_id: &str, _models: &[ModelOutput]) -> Result<()> {
-    Err(not_yet())
+pub(crate) async fn append_model_history(client: &impl GenericClient, run_id: &str, entry: &str) -> Result<()> {
+    use ferroflow_core::model_history::{append_entry, HISTORY_TAG};
+    let run = find_active_for_update(client, run_id).await?;
+    let current: Option<String> =
+        query_opt(client, "SELECT value FROM tags WHERE run_pk = $1 AND key = $2", &[&run.pk, &HISTORY_TAG])
+            .await?
+            .map(|row| row.get(0));
+    let mut value = append_entry(current.as_deref(), entry)?;
+    // Like any tag value, the list is cut at MLflow's limit (after which, as in MLflow,
+    // it no longer parses and further appends are refused).
+    ferroflow_core::validation::truncate_chars(&mut value, ferroflow_core::validation::MAX_TAG_VAL_LENGTH);
+    upsert_tag(client, run.pk, &RunTag::new(HISTORY_TAG, value)).await
 }
 
-pub(crate) async fn append_model_history(_client: &impl GenericClient, _run_id: &str, _entry: &str) -> Result<()> {
-    Err(not_yet())
+pub(crate) async fn log_outputs(client: &impl GenericClient, run_id: &str, models: &[ModelOutput]) -> Result<()> {
+    let run = find_active_for_update(client, run_id).await?;
+    for model in models {
+        execute(
+            client,
+            "INSERT INTO run_model_outputs (run_pk, model_id, step) VALUES ($1, $2, $3) \
+             ON CONFLICT (run_pk, model_id) DO UPDATE SET step = excluded.step",
+            &[&run.pk, &model.model_id, &model.step],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
-pub(crate) async fn metric_history(_client: &impl GenericClient, _query: &MetricHistoryQuery) -> Result<Page<Metric>> {
-    Err(not_yet())
+/// A metric's history in MLflow's order (timestamp, step, value), `limit` points from
+/// `offset`. An unknown run has no history rather than being an error, as in MLflow.
+pub(crate) async fn metric_history_points(
+    client: &impl GenericClient,
+    run_id: &str,
+    key: &str,
+    offset: u64,
+    limit: Option<usize>,
+) -> Result<Vec<Metric>> {
+    let run_pk = match find(client, run_id).await {
+        Ok(run) => run.pk,
+        Err(error) if error.code == ErrorCode::ResourceDoesNotExist => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let Some(key_id) = existing_metric_key_id(client, key).await? else { return Ok(Vec::new()) };
+    // When the series is known to be in that order already, it streams in primary-key
+    // order; otherwise every page sorts the whole series.
+    let in_key_order = shape(client, run_pk, key_id).await?.is_some_and(|s| s.regular && s.time_ordered);
+    let sql = if in_key_order {
+        "SELECT step, timestamp, value FROM metrics WHERE run_pk = $1 AND key_id = $2 \
+         ORDER BY step, timestamp, value LIMIT $3 OFFSET $4"
+    } else {
+        "SELECT step, timestamp, value FROM metrics WHERE run_pk = $1 AND key_id = $2 \
+         ORDER BY timestamp, step, value LIMIT $3 OFFSET $4"
+    };
+    // LIMIT NULL is no limit.
+    let limit = limit.map(|l| (l as i64).saturating_add(1));
+    let rows = query(client, sql, &[&run_pk, &key_id, &limit, &(offset as i64)]).await?;
+    Ok(rows.iter().map(|row| Metric::new(key, row.get(2), row.get(1), row.get(0))).collect())
+}
+
+pub(crate) async fn metric_history(client: &impl GenericClient, query: &MetricHistoryQuery) -> Result<Page<Metric>> {
+    let offset = ferroflow_core::paging::decode_offset(query.page_token.as_deref())?;
+    let points = metric_history_points(client, &query.run_id, &query.metric_key, offset, query.max_results).await?;
+    Ok(match query.max_results {
+        Some(max_results) => ferroflow_core::paging::page_from(points, offset, max_results),
+        None => Page { items: points, next_page_token: None },
+    })
 }
