@@ -8,6 +8,8 @@
 pub mod bulk_reads;
 pub mod logged_models;
 pub mod registry;
+#[cfg(feature = "property-tests")]
+pub mod search_property;
 pub mod tracking;
 
 /// Expands to one `#[tokio::test]` per conformance case for the store built by `$make`.
