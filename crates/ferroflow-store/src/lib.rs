@@ -10,6 +10,7 @@ pub mod gc;
 pub mod in_memory;
 pub mod logged_models;
 pub mod registry;
+pub mod registry_rules;
 
 pub use gc::GcStore;
 pub use logged_models::LoggedModelStore;
