@@ -39,19 +39,28 @@ async fn find_version_opt(
     Ok(Some(found))
 }
 
-/// The model and one of its live versions; a missing model reads as a missing version,
-/// as in MLflow. With `lock`, the model's row stays locked until the transaction ends.
-async fn find_version(
+/// One of `model`'s live versions; a missing model reads as a missing version, as in MLflow.
+async fn version_of(
     client: &impl GenericClient,
+    model: Option<StoredModel>,
     name: &str,
     version: i64,
-    lock: bool,
 ) -> Result<(StoredModel, ModelVersion)> {
-    let model = if lock { lock_model_opt(client, name).await? } else { find_model_opt(client, name).await? };
     let Some(model) = model else { return Err(model_version_not_found(name, version)) };
     let found =
         find_version_opt(client, &model, version).await?.ok_or_else(|| model_version_not_found(name, version))?;
     Ok((model, found))
+}
+
+/// The model and one of its live versions.
+async fn find_version(client: &impl GenericClient, name: &str, version: i64) -> Result<(StoredModel, ModelVersion)> {
+    version_of(client, find_model_opt(client, name).await?, name, version).await
+}
+
+/// Like [`find_version`], for a write: the model's row stays locked until the
+/// transaction ends.
+async fn lock_version(client: &impl GenericClient, name: &str, version: i64) -> Result<(StoredModel, ModelVersion)> {
+    version_of(client, lock_model_opt(client, name).await?, name, version).await
 }
 
 async fn with_aliases(
@@ -122,7 +131,7 @@ async fn upsert_tag(client: &impl GenericClient, model_pk: i64, version: i64, ta
 }
 
 pub(super) async fn get(client: &impl GenericClient, name: &str, version: i64) -> Result<ModelVersion> {
-    let (model, found) = find_version(client, name, version, false).await?;
+    let (model, found) = find_version(client, name, version).await?;
     with_aliases(client, &model, found).await
 }
 
@@ -133,7 +142,7 @@ pub(super) async fn update(
     description: Option<&str>,
     now: i64,
 ) -> Result<ModelVersion> {
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     execute(
         client,
         "UPDATE model_versions SET description = $1, last_updated_time = $2 WHERE model_pk = $3 AND version = $4",
@@ -152,7 +161,7 @@ pub(super) async fn transition_stage(
     now: i64,
 ) -> Result<ModelVersion> {
     check_transition(stage, archive_existing)?;
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     if archive_existing {
         execute(
             client,
@@ -173,7 +182,7 @@ pub(super) async fn transition_stage(
 }
 
 pub(super) async fn delete(client: &impl GenericClient, name: &str, version: i64, now: i64) -> Result<()> {
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     touch_model(client, model.pk, now).await?;
     execute(
         client,
@@ -194,7 +203,7 @@ pub(super) async fn delete(client: &impl GenericClient, name: &str, version: i64
 }
 
 pub(super) async fn download_uri(client: &impl GenericClient, name: &str, version: i64) -> Result<String> {
-    let (model, _) = find_version(client, name, version, false).await?;
+    let (model, _) = find_version(client, name, version).await?;
     let row = query_opt(
         client,
         "SELECT storage_location, source FROM model_versions WHERE model_pk = $1 AND version = $2",
@@ -207,12 +216,12 @@ pub(super) async fn download_uri(client: &impl GenericClient, name: &str, versio
 }
 
 pub(super) async fn set_tag(client: &impl GenericClient, name: &str, version: i64, tag: &KeyValue) -> Result<()> {
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     upsert_tag(client, model.pk, version, tag).await
 }
 
 pub(super) async fn delete_tag(client: &impl GenericClient, name: &str, version: i64, key: &str) -> Result<()> {
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     execute(
         client,
         "DELETE FROM model_version_tags WHERE model_pk = $1 AND version = $2 AND key = $3",
@@ -225,7 +234,7 @@ pub(super) async fn delete_tag(client: &impl GenericClient, name: &str, version:
 // ---------------------------------------------------------------- aliases
 
 pub(super) async fn set_alias(client: &impl GenericClient, name: &str, alias: &str, version: i64) -> Result<()> {
-    let (model, _) = find_version(client, name, version, true).await?;
+    let (model, _) = lock_version(client, name, version).await?;
     execute(
         client,
         "INSERT INTO registered_model_aliases (model_pk, alias, version) VALUES ($1, $2, $3) \

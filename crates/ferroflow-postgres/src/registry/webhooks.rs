@@ -52,9 +52,7 @@ async fn with_events_one(client: &impl GenericClient, webhook: (i64, Webhook)) -
     with_events(client, vec![webhook]).await?.pop().ok_or_else(|| webhook_not_found(&id))
 }
 
-/// A live (not deleted) webhook; with `lock`, its row stays locked until the transaction
-/// ends, so concurrent updates of one webhook apply one after the other.
-async fn find_webhook(client: &impl GenericClient, webhook_id: &str, lock: bool) -> Result<(i64, Webhook)> {
+async fn select_webhook(client: &impl GenericClient, webhook_id: &str, lock: bool) -> Result<(i64, Webhook)> {
     let sql = format!(
         "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE webhook_id = $1 AND deleted_timestamp IS NULL{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -63,8 +61,19 @@ async fn find_webhook(client: &impl GenericClient, webhook_id: &str, lock: bool)
     webhook_from_row(&row)
 }
 
+/// A live (not deleted) webhook.
+async fn find_webhook(client: &impl GenericClient, webhook_id: &str) -> Result<(i64, Webhook)> {
+    select_webhook(client, webhook_id, false).await
+}
+
+/// Like [`find_webhook`], its row locked until the transaction ends, so concurrent updates
+/// of one webhook apply one after the other.
+async fn lock_webhook(client: &impl GenericClient, webhook_id: &str) -> Result<(i64, Webhook)> {
+    select_webhook(client, webhook_id, true).await
+}
+
 pub(super) async fn get(client: &impl GenericClient, webhook_id: &str) -> Result<Webhook> {
-    let found = find_webhook(client, webhook_id, false).await?;
+    let found = find_webhook(client, webhook_id).await?;
     with_events_one(client, found).await
 }
 
@@ -141,7 +150,7 @@ pub(super) async fn list_by_event(client: &impl GenericClient, event: WebhookEve
 
 /// A partial update: each field the request leaves out keeps its value.
 pub(super) async fn update(client: &impl GenericClient, request: &UpdateWebhook, now: i64) -> Result<Webhook> {
-    let (pk, _) = find_webhook(client, &request.webhook_id, true).await?;
+    let (pk, _) = lock_webhook(client, &request.webhook_id).await?;
     execute(
         client,
         "UPDATE webhooks SET name = COALESCE($2, name), url = COALESCE($3, url), \
