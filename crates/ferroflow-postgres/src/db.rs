@@ -221,3 +221,19 @@ impl Drop for CancelOnDrop {
         }
     }
 }
+
+/// Like [`execute`], for a write that a unique constraint guards: a unique violation (the
+/// name taken, perhaps by a concurrent writer on another replica a moment ago) is answered
+/// with `taken()`, never a 500.
+pub(crate) async fn execute_unique(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    taken: impl FnOnce() -> Error,
+) -> Result<u64> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.execute(&statement, params).await.map_err(|error| match error.code() {
+        Some(state) if *state == SqlState::UNIQUE_VIOLATION => taken(),
+        _ => db_error(error),
+    })
+}

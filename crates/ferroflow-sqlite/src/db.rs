@@ -147,7 +147,7 @@ struct ReaderPool {
 
 /// What one read may still spend: it must stop once its caller has gone or once it has
 /// run longer than the store's query timeout. SQLite checks it through the progress
-/// handler; in-memory loops over search candidates check it through [`Budget::filter`].
+/// handler; in-memory loops over search candidates call [`Budget::check`] between them.
 #[derive(Clone)]
 pub(crate) struct Budget {
     cancelled: Arc<AtomicBool>,
@@ -185,23 +185,6 @@ impl Budget {
             )));
         }
         Ok(())
-    }
-
-    /// The items `keep` accepts, checking the budget before each one: searches that
-    /// filter candidates in memory may run an RLIKE pattern on every one.
-    pub(crate) fn filter<T>(
-        &self,
-        items: impl IntoIterator<Item = T>,
-        mut keep: impl FnMut(&T) -> bool,
-    ) -> Result<Vec<T>> {
-        let mut kept = Vec::new();
-        for item in items {
-            self.check()?;
-            if keep(&item) {
-                kept.push(item);
-            }
-        }
-        Ok(kept)
     }
 }
 
@@ -628,7 +611,7 @@ mod tests {
         assert!(error.message.starts_with("The search took longer than the server's limit of 1ms"), "{error}");
 
         // In-memory loops stop on the same budget.
-        let error = db.read_within(|_, budget| budget.filter(0u64.., |_| false)).await.expect_err("stopped");
+        let error = db.read_within(|_, budget| (0u64..).try_for_each(|_| budget.check())).await.expect_err("stopped");
         assert_eq!(error.code, ErrorCode::InvalidParameterValue, "{error}");
         assert!(error.message.contains("Narrow the filter"), "{error}");
 

@@ -10,6 +10,7 @@ pub mod gc;
 pub mod in_memory;
 pub mod logged_models;
 pub mod registry;
+pub mod registry_rules;
 pub mod series;
 
 pub use gc::GcStore;

@@ -3,8 +3,9 @@
 //!
 //! Callers validate input with the rules in `ferroflow_core::registry` (names, tags,
 //! aliases, sources); a store enforces existence, uniqueness and numbering. Every method is
-//! atomic. Version numbers are `max + 1` per model, computed inside the write, so they are
-//! unique and gap-free even under concurrent creates; deleted versions keep their number.
+//! atomic. Version numbers are taken inside the write (the next number of the model), so
+//! they are unique and gap-free even under concurrent creates; deleted versions keep their
+//! number. The rules and messages all backends share are in [`crate::registry_rules`].
 
 use std::fmt;
 

@@ -1,6 +1,10 @@
 //! Model registry operations on SQLite: registered models, versions, stages, aliases,
 //! tags and webhooks.
 //!
+//! Backend-independent rules, row mappings, messages and the in-memory search live in
+//! `ferroflow_store::registry_rules`, shared with the PostgreSQL store; this module keeps
+//! the SQL.
+//!
 //! Registered models get an integer surrogate key, so a rename is one row update and
 //! versions, tags and aliases never carry the name. A version's number is `max + 1` of its
 //! model, computed inside the write job: the single writer thread makes that race-free,
@@ -8,21 +12,23 @@
 //! stay as redacted rows in stage `Deleted_Internal` (as in MLflow), so numbers are never
 //! reused.
 //!
-//! Registry searches are filtered and ordered in memory by [`filter`], a small evaluator
-//! of MLflow's registry search language, after an SQL prefilter on `name = …` /
-//! `run_id = …`; registries hold thousands of models, not millions.
+//! Registry searches are filtered and ordered in memory by the shared
+//! `registry_rules::search`, after an SQL prefilter on `name = …` / `run_id = …`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ferroflow_core::registry::{
     registered_model_not_found, ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, Webhook, WebhookEvent,
-    MODEL_VERSION_STATUS_READY,
 };
 use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::Result;
 use ferroflow_store::registry::{
     CreateModelVersion, CreateRegisteredModel, CreateWebhook, RegistrySearch, UpdateWebhook,
+};
+use ferroflow_store::registry_rules::{
+    attach_tags, group_tags, latest_per_stage, version_from_columns, Columns, StoredModel, DELETED_STAGE,
+    MODEL_COLUMNS, VERSION_COLUMNS,
 };
 use ferroflow_store::RegistryStore;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -105,61 +111,42 @@ pub(crate) const SCHEMA: &str = r#"
     CREATE INDEX webhook_events_by_event ON webhook_events (entity, action);
 "#;
 
-const DELETED_STAGE: &str = "Deleted_Internal";
-
 // ---------------------------------------------------------------- rows
 
-/// A registered model's own row.
-struct ModelRow {
-    pk: i64,
-    name: String,
-    creation_time: i64,
-    last_updated_time: i64,
-    description: Option<String>,
+/// A rusqlite row, read by the shared row mappings of `registry_rules`.
+struct SqliteColumns<'a, 'r>(&'a Row<'r>);
+
+impl Columns for SqliteColumns<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn int(&self, index: usize) -> rusqlite::Result<i64> {
+        self.0.get(index)
+    }
+
+    fn text(&self, index: usize) -> rusqlite::Result<String> {
+        self.0.get(index)
+    }
+
+    fn optional_text(&self, index: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(index)
+    }
 }
 
-const MODEL_COLUMNS: &str = "model_pk, name, creation_time, last_updated_time, description";
-
-fn model_from_row(row: &Row<'_>) -> rusqlite::Result<ModelRow> {
-    Ok(ModelRow {
-        pk: row.get(0)?,
-        name: row.get(1)?,
-        creation_time: row.get(2)?,
-        last_updated_time: row.get(3)?,
-        description: row.get(4)?,
-    })
+fn model_from_row(row: &Row<'_>) -> rusqlite::Result<StoredModel> {
+    StoredModel::from_columns(&SqliteColumns(row))
 }
 
-fn find_model_opt(conn: &Connection, name: &str) -> Result<Option<ModelRow>> {
+fn find_model_opt(conn: &Connection, name: &str) -> Result<Option<StoredModel>> {
     let sql = format!("SELECT {MODEL_COLUMNS} FROM registered_models WHERE name = ?1");
     conn.prepare_cached(&sql).map_err(db_error)?.query_row([name], model_from_row).optional().map_err(db_error)
 }
 
-fn find_model(conn: &Connection, name: &str) -> Result<ModelRow> {
+fn find_model(conn: &Connection, name: &str) -> Result<StoredModel> {
     find_model_opt(conn, name)?.ok_or_else(|| registered_model_not_found(name))
 }
 
-const VERSION_COLUMNS: &str = "version, creation_time, last_updated_time, user_id, current_stage, description, \
-     source, run_id, run_link, status_message";
-
 fn version_from_row(name: &str, row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
-    let stage: String = row.get(4)?;
-    Ok(ModelVersion {
-        name: name.to_string(),
-        version: row.get(0)?,
-        creation_timestamp: row.get(1)?,
-        last_updated_timestamp: row.get(2)?,
-        user_id: row.get(3)?,
-        current_stage: Stage::parse(&stage).unwrap_or(Stage::None),
-        description: row.get(5)?,
-        source: row.get(6)?,
-        run_id: row.get(7)?,
-        status: MODEL_VERSION_STATUS_READY,
-        status_message: row.get(9)?,
-        tags: Vec::new(),
-        run_link: row.get(8)?,
-        aliases: Vec::new(),
-    })
+    version_from_columns(name, &SqliteColumns(row), 0)
 }
 
 fn key_values(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<KeyValue>> {
@@ -192,12 +179,7 @@ fn all_version_tags(conn: &Connection, model_pk: i64) -> Result<HashMap<i64, Vec
             Ok((row.get::<_, i64>(0)?, KeyValue::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
         })
         .map_err(db_error)?;
-    let mut tags: HashMap<i64, Vec<KeyValue>> = HashMap::new();
-    for row in rows {
-        let (version, tag) = row.map_err(db_error)?;
-        tags.entry(version).or_default().push(tag);
-    }
-    Ok(tags)
+    Ok(group_tags(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)?))
 }
 
 fn model_aliases(conn: &Connection, model_pk: i64) -> Result<Vec<RegisteredModelAlias>> {
@@ -210,58 +192,23 @@ fn model_aliases(conn: &Connection, model_pk: i64) -> Result<Vec<RegisteredModel
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }
 
-fn aliases_of(aliases: &[RegisteredModelAlias], version: i64) -> Vec<String> {
-    aliases.iter().filter(|a| a.version == version).map(|a| a.alias.clone()).collect()
-}
-
-/// The highest live version in each stage, ordered as MLflow's SQL store builds the list:
-/// stages in the order they first appear when walking versions upwards.
-fn latest_versions(conn: &Connection, model: &ModelRow) -> Result<Vec<ModelVersion>> {
+/// The highest live version in each stage, with their tags.
+fn latest_versions(conn: &Connection, model: &StoredModel) -> Result<Vec<ModelVersion>> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_pk = ?1 AND current_stage != '{DELETED_STAGE}' \
          ORDER BY version"
     );
     let mut statement = conn.prepare_cached(&sql).map_err(db_error)?;
     let rows = statement.query_map([model.pk], |row| version_from_row(&model.name, row)).map_err(db_error)?;
-    let mut latest: Vec<ModelVersion> = Vec::new();
-    for row in rows {
-        let version = row.map_err(db_error)?;
-        match latest.iter_mut().find(|v| v.current_stage == version.current_stage) {
-            Some(slot) => *slot = version,
-            None => latest.push(version),
-        }
-    }
+    let mut latest = latest_per_stage(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)?);
     if !latest.is_empty() {
-        let mut tags = all_version_tags(conn, model.pk)?;
-        for version in &mut latest {
-            version.tags = tags.remove(&version.version).unwrap_or_default();
-        }
+        attach_tags(&mut latest, &mut all_version_tags(conn, model.pk)?);
     }
     Ok(latest)
 }
 
-fn assemble_model(conn: &Connection, model: &ModelRow) -> Result<RegisteredModel> {
-    Ok(RegisteredModel {
-        name: model.name.clone(),
-        creation_timestamp: model.creation_time,
-        last_updated_timestamp: model.last_updated_time,
-        description: model.description.clone(),
-        latest_versions: latest_versions(conn, model)?,
-        tags: model_tags(conn, model.pk)?,
-        aliases: model_aliases(conn, model.pk)?,
-    })
-}
-
-/// Tags as a dict: the last value of a repeated key wins.
-fn dedupe_tags(tags: Vec<KeyValue>) -> Vec<KeyValue> {
-    let mut out: Vec<KeyValue> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        match out.iter_mut().find(|existing| existing.key == tag.key) {
-            Some(existing) => existing.value = tag.value,
-            None => out.push(tag),
-        }
-    }
-    out
+fn assemble_model(conn: &Connection, model: &StoredModel) -> Result<RegisteredModel> {
+    Ok(model.assemble(latest_versions(conn, model)?, model_tags(conn, model.pk)?, model_aliases(conn, model.pk)?))
 }
 
 // ---------------------------------------------------------------- the trait

@@ -1,19 +1,14 @@
 //! Registered models: create, rename, update, delete, tags and latest versions per stage.
 
-use ferroflow_core::registry::{registered_model_exists, ModelVersion, RegisteredModel, Stage, PROMPT_TAG_KEY};
+use ferroflow_core::registry::{ModelVersion, RegisteredModel, Stage};
 use ferroflow_core::types::KeyValue;
-use ferroflow_core::{Error, Result};
+use ferroflow_core::Result;
 use ferroflow_store::registry::CreateRegisteredModel;
+use ferroflow_store::registry_rules::{dedupe_tags, latest_in_stages, model_name_taken, rename_target_taken};
 use rusqlite::{params, Connection};
 
-use super::{
-    aliases_of, assemble_model, dedupe_tags, find_model, find_model_opt, latest_versions, model_aliases, model_tags,
-};
+use super::{assemble_model, find_model, find_model_opt, latest_versions, model_aliases, model_tags};
 use crate::db::db_error;
-
-fn has_prompt_tag_key(tags: &[KeyValue]) -> bool {
-    tags.iter().any(|tag| tag.key == PROMPT_TAG_KEY)
-}
 
 pub(super) fn create_registered_model(
     conn: &Connection,
@@ -21,12 +16,7 @@ pub(super) fn create_registered_model(
     now: i64,
 ) -> Result<RegisteredModel> {
     if let Some(existing) = find_model_opt(conn, &request.name)? {
-        let existing_tags = model_tags(conn, existing.pk)?;
-        return Err(registered_model_exists(
-            &request.name,
-            has_prompt_tag_key(&existing_tags),
-            has_prompt_tag_key(&request.tags),
-        ));
+        return Err(model_name_taken(&request.name, &model_tags(conn, existing.pk)?, &request.tags));
     }
     conn.prepare_cached(
         "INSERT INTO registered_models (name, creation_time, last_updated_time, description) VALUES (?1, ?2, ?2, ?3)",
@@ -67,7 +57,7 @@ pub(super) fn rename_registered_model(
 ) -> Result<RegisteredModel> {
     let model = find_model(conn, name)?;
     if new_name != name && find_model_opt(conn, new_name)?.is_some() {
-        return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")));
+        return Err(rename_target_taken(new_name));
     }
     conn.execute(
         "UPDATE registered_models SET name = ?1, last_updated_time = ?2 WHERE model_pk = ?3",
@@ -111,13 +101,5 @@ pub(super) fn delete_registered_model(conn: &Connection, name: &str) -> Result<(
 
 pub(super) fn get_latest_versions(conn: &Connection, name: &str, stages: &[Stage]) -> Result<Vec<ModelVersion>> {
     let model = find_model(conn, name)?;
-    let aliases = model_aliases(conn, model.pk)?;
-    let mut latest: Vec<ModelVersion> = latest_versions(conn, &model)?
-        .into_iter()
-        .filter(|version| stages.is_empty() || stages.contains(&version.current_stage))
-        .collect();
-    for version in &mut latest {
-        version.aliases = aliases_of(&aliases, version.version);
-    }
-    Ok(latest)
+    Ok(latest_in_stages(latest_versions(conn, &model)?, stages, &model_aliases(conn, model.pk)?))
 }

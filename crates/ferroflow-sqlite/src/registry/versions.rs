@@ -2,19 +2,21 @@
 
 use ferroflow_core::registry::{model_version_not_found, ModelVersion, Stage, MODEL_VERSION_STATUS_READY};
 use ferroflow_core::types::KeyValue;
-use ferroflow_core::{Error, Result};
+use ferroflow_core::Result;
 use ferroflow_store::registry::CreateModelVersion;
+use ferroflow_store::registry_rules::{
+    alias_not_found, aliases_of, check_transition, dedupe_tags, download_uri as preferred_download_uri,
+    highest_version, is_latest_alias, StoredModel, DELETED_STAGE, REDACTED_RUN_ID, REDACTED_RUN_LINK, REDACTED_SOURCE,
+    VERSION_COLUMNS,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::models::get_latest_versions;
-use super::{
-    aliases_of, dedupe_tags, find_model, find_model_opt, model_aliases, version_from_row, version_tags, ModelRow,
-    DELETED_STAGE, VERSION_COLUMNS,
-};
+use super::{find_model, find_model_opt, model_aliases, version_from_row, version_tags};
 use crate::db::db_error;
 
 /// A live (not deleted) version, with its tags but without aliases.
-fn find_version_opt(conn: &Connection, model: &ModelRow, version: i64) -> Result<Option<ModelVersion>> {
+fn find_version_opt(conn: &Connection, model: &StoredModel, version: i64) -> Result<Option<ModelVersion>> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_pk = ?1 AND version = ?2 AND current_stage != '{DELETED_STAGE}'"
     );
@@ -35,7 +37,7 @@ fn find_version_opt(conn: &Connection, model: &ModelRow, version: i64) -> Result
 
 /// The model and one of its live versions; a missing model reads as a missing version,
 /// as in MLflow.
-fn find_version(conn: &Connection, name: &str, version: i64) -> Result<(ModelRow, ModelVersion)> {
+fn find_version(conn: &Connection, name: &str, version: i64) -> Result<(StoredModel, ModelVersion)> {
     let Some(model) = find_model_opt(conn, name)? else {
         return Err(model_version_not_found(name, version));
     };
@@ -43,7 +45,7 @@ fn find_version(conn: &Connection, name: &str, version: i64) -> Result<(ModelRow
     Ok((model, found))
 }
 
-fn with_aliases(conn: &Connection, model: &ModelRow, mut version: ModelVersion) -> Result<ModelVersion> {
+fn with_aliases(conn: &Connection, model: &StoredModel, mut version: ModelVersion) -> Result<ModelVersion> {
     version.aliases = aliases_of(&model_aliases(conn, model.pk)?, version.version);
     Ok(version)
 }
@@ -131,9 +133,7 @@ pub(super) fn transition_stage(
     archive_existing: bool,
     now: i64,
 ) -> Result<ModelVersion> {
-    if archive_existing && !stage.is_active() {
-        return Err(archive_needs_active_stage(stage.as_str()));
-    }
+    check_transition(stage, archive_existing)?;
     let (model, _) = find_version(conn, name, version)?;
     if archive_existing {
         conn.execute(
@@ -152,15 +152,6 @@ pub(super) fn transition_stage(
     get_model_version(conn, name, version)
 }
 
-/// MLflow's message when `archive_existing_versions` is used with a non-active stage;
-/// `stage` is shown as the client spelled it.
-pub fn archive_needs_active_stage(stage: &str) -> Error {
-    Error::invalid_parameter(format!(
-        "Model version transition cannot archive existing model versions because '{stage}' is not an Active \
-         stage. Valid stages are ['Staging', 'Production']"
-    ))
-}
-
 pub(super) fn delete_model_version(conn: &Connection, name: &str, version: i64, now: i64) -> Result<()> {
     let (model, _) = find_version(conn, name, version)?;
     touch_model(conn, model.pk, now)?;
@@ -172,9 +163,9 @@ pub(super) fn delete_model_version(conn: &Connection, name: &str, version: i64, 
     // Redacted like MLflow's SQL store; tags stay with the hidden row.
     conn.execute(
         "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2, description = NULL, user_id = NULL, \
-         source = 'REDACTED-SOURCE-PATH', storage_location = NULL, run_id = 'REDACTED-RUN-ID', \
-         run_link = 'REDACTED-RUN-LINK', status_message = NULL WHERE model_pk = ?3 AND version = ?4",
-        params![DELETED_STAGE, now, model.pk, version],
+         source = ?3, storage_location = NULL, run_id = ?4, run_link = ?5, status_message = NULL \
+         WHERE model_pk = ?6 AND version = ?7",
+        params![DELETED_STAGE, now, REDACTED_SOURCE, REDACTED_RUN_ID, REDACTED_RUN_LINK, model.pk, version],
     )
     .map_err(db_error)?;
     Ok(())
@@ -189,7 +180,7 @@ pub(super) fn download_uri(conn: &Connection, name: &str, version: i64) -> Resul
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .map_err(db_error)?;
-    Ok(storage.filter(|s| !s.is_empty()).or(source).unwrap_or_default())
+    Ok(preferred_download_uri(storage, source))
 }
 
 pub(super) fn set_model_version_tag(conn: &Connection, name: &str, version: i64, tag: KeyValue) -> Result<()> {
@@ -228,12 +219,8 @@ pub(super) fn delete_alias(conn: &Connection, name: &str, alias: &str) -> Result
 }
 
 pub(super) fn version_by_alias(conn: &Connection, name: &str, alias: &str) -> Result<ModelVersion> {
-    if alias.eq_ignore_ascii_case("latest") {
-        let latest = get_latest_versions(conn, name, &[])?;
-        return latest
-            .into_iter()
-            .max_by_key(|version| version.version)
-            .ok_or_else(|| Error::not_found(format!("Latest version not found for model {name}.")));
+    if is_latest_alias(alias) {
+        return highest_version(get_latest_versions(conn, name, &[])?, name);
     }
     let model = find_model(conn, name)?;
     let version: Option<i64> = conn
@@ -246,6 +233,6 @@ pub(super) fn version_by_alias(conn: &Connection, name: &str, alias: &str) -> Re
         .map_err(db_error)?;
     match version {
         Some(version) => get_model_version(conn, name, version),
-        None => Err(Error::invalid_parameter(format!("Registered model alias {alias} not found."))),
+        None => Err(alias_not_found(alias)),
     }
 }

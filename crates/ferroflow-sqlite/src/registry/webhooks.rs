@@ -1,48 +1,29 @@
 //! Webhooks: rows, their subscribed events, and create / list / update / soft delete.
 
 use ferroflow_core::paging::{decode_offset, page_from};
-use ferroflow_core::registry::{Webhook, WebhookEvent, WebhookStatus};
+use ferroflow_core::registry::{Webhook, WebhookEvent};
 use ferroflow_core::types::Page;
-use ferroflow_core::{Error, Result};
+use ferroflow_core::Result;
 use ferroflow_store::registry::{CreateWebhook, UpdateWebhook};
+use ferroflow_store::registry_rules::{
+    events_from_stored, qualified, webhook_from_columns, webhook_not_found, WEBHOOK_COLUMNS,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::SqliteColumns;
 use crate::db::db_error;
 
-const WEBHOOK_COLUMNS: &str = "webhook_pk, webhook_id, name, description, url, status, secret, creation_timestamp, \
-     last_updated_timestamp";
-
 fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
-    let status: String = row.get(5)?;
-    Ok((
-        row.get(0)?,
-        Webhook {
-            webhook_id: row.get(1)?,
-            name: row.get(2)?,
-            description: row.get(3)?,
-            url: row.get(4)?,
-            events: Vec::new(),
-            status: WebhookStatus::parse(&status).unwrap_or(WebhookStatus::Disabled),
-            creation_timestamp: row.get(7)?,
-            last_updated_timestamp: row.get(8)?,
-            secret: row.get(6)?,
-        },
-    ))
+    webhook_from_columns(&SqliteColumns(row))
 }
 
 fn webhook_events(conn: &Connection, webhook_pk: i64) -> Result<Vec<WebhookEvent>> {
-    let mut statement = conn
-        .prepare_cached("SELECT entity, action FROM webhook_events WHERE webhook_pk = ?1 ORDER BY entity, action")
-        .map_err(db_error)?;
+    let mut statement =
+        conn.prepare_cached("SELECT entity, action FROM webhook_events WHERE webhook_pk = ?1").map_err(db_error)?;
     let rows = statement
         .query_map([webhook_pk], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
         .map_err(db_error)?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (entity, action) = row.map_err(db_error)?;
-        events.extend(WebhookEvent::from_stored(&entity, &action));
-    }
-    Ok(events)
+    Ok(events_from_stored(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)?))
 }
 
 pub(super) fn with_events(conn: &Connection, (pk, mut webhook): (i64, Webhook)) -> Result<Webhook> {
@@ -57,7 +38,7 @@ pub(super) fn find_webhook(conn: &Connection, webhook_id: &str) -> Result<(i64, 
         .query_row([webhook_id], webhook_from_row)
         .optional()
         .map_err(db_error)?
-        .ok_or_else(|| Error::not_found(format!("Webhook with ID {webhook_id} not found.")))
+        .ok_or_else(|| webhook_not_found(webhook_id))
 }
 
 fn replace_events(conn: &Connection, webhook_pk: i64, events: &[WebhookEvent]) -> Result<()> {
@@ -112,7 +93,7 @@ pub(super) fn list_webhooks_by_event(conn: &Connection, event: WebhookEvent) -> 
         "SELECT {} FROM webhooks w JOIN webhook_events e ON e.webhook_pk = w.webhook_pk \
          WHERE w.deleted_timestamp IS NULL AND e.entity = ?1 AND e.action = ?2 \
          ORDER BY w.creation_timestamp DESC, w.webhook_pk DESC",
-        WEBHOOK_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect::<Vec<_>>().join(", ")
+        qualified(WEBHOOK_COLUMNS, "w")
     );
     let mut statement = conn.prepare_cached(&sql).map_err(db_error)?;
     let rows = statement

@@ -21,6 +21,10 @@ macro_rules! registry_conformance_cases {
             prompts_and_models_share_one_namespace,
             version_numbers_are_never_reused,
             concurrent_version_creates_are_gap_free,
+            concurrent_creates_of_one_name_make_one_model,
+            concurrent_renames_onto_one_name_make_one_winner,
+            concurrent_archiving_transitions_leave_one_in_the_stage,
+            concurrent_writers_of_one_model_all_succeed,
             version_descriptions_and_download_uris,
             stages_latest_versions_and_archiving,
             aliases_follow_their_versions,
@@ -185,6 +189,100 @@ pub async fn concurrent_version_creates_are_gap_free<S: Store>(store: &S) {
         futures_join_all(creates).await.into_iter().map(|v| v.expect("create").version).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=64).collect::<Vec<i64>>());
+}
+
+/// Of several writers creating one name at once (on any number of replicas), one creates
+/// the model and every other hears RESOURCE_ALREADY_EXISTS, never a server error.
+pub async fn concurrent_creates_of_one_name_make_one_model<S: Store>(store: &S) {
+    let creates = (0..8).map(|i| {
+        store.create_registered_model(CreateRegisteredModel {
+            name: "m".into(),
+            tags: vec![kv("writer", &i.to_string())],
+            ..Default::default()
+        })
+    });
+    let outcomes = futures_join_all(creates).await;
+    let created: Vec<_> = outcomes.iter().filter_map(|outcome| outcome.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    for error in outcomes.iter().filter_map(|outcome| outcome.as_ref().err()) {
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            (ErrorCode::ResourceAlreadyExists, "Registered Model (name=m) already exists.")
+        );
+    }
+    // The winner's tags, and no one else's.
+    assert_eq!(store.get_registered_model("m").await.unwrap().tags, created[0].tags);
+}
+
+/// Of several models renamed onto one free name at once, one takes it; the others keep
+/// their names and hear RESOURCE_ALREADY_EXISTS.
+pub async fn concurrent_renames_onto_one_name_make_one_winner<S: Store>(store: &S) {
+    let names: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+    for name in &names {
+        model(store, name).await;
+    }
+    let renames = names.iter().map(|name| store.rename_registered_model(name, "target"));
+    let outcomes = futures_join_all(renames).await;
+    assert_eq!(outcomes.iter().filter(|outcome| outcome.is_ok()).count(), 1, "{outcomes:?}");
+    for error in outcomes.iter().filter_map(|outcome| outcome.as_ref().err()) {
+        assert_eq!(error.code, ErrorCode::ResourceAlreadyExists, "{}", error.message);
+    }
+    let all = store.search_registered_models(search("", 100, &[], None)).await.unwrap();
+    assert_eq!(all.items.len(), 8);
+    assert_eq!(all.items.iter().filter(|m| m.name == "target").count(), 1);
+}
+
+/// Versions moved to one stage at once, each archiving the others: every transition
+/// succeeds (none deadlocks), and exactly one version is left in the stage.
+pub async fn concurrent_archiving_transitions_leave_one_in_the_stage<S: Store>(store: &S) {
+    model(store, "m").await;
+    for _ in 0..8 {
+        version(store, "m").await;
+    }
+    let transitions = (1..=8).map(|v| store.transition_model_version_stage("m", v, Stage::Production, true));
+    for outcome in futures_join_all(transitions).await {
+        outcome.expect("a concurrent transition failed");
+    }
+    let mut in_production = 0;
+    for v in 1..=8 {
+        match store.get_model_version("m", v).await.unwrap().current_stage {
+            Stage::Production => in_production += 1,
+            Stage::Archived => {}
+            other => panic!("version {v} is in {other}"),
+        }
+    }
+    assert_eq!(in_production, 1);
+    let latest = store.get_latest_versions("m", vec![Stage::Production]).await.unwrap();
+    assert_eq!(latest.len(), 1);
+}
+
+/// Every kind of write to one model at once: versions, their tags and aliases, the
+/// model's tags and description. All succeed, none is lost.
+pub async fn concurrent_writers_of_one_model_all_succeed<S: Store>(store: &S) {
+    type Write<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ferroflow_core::Result<()>> + Send + 'a>>;
+    model(store, "m").await;
+    version(store, "m").await;
+    let mut writes: Vec<Write<'_>> = Vec::new();
+    for i in 0..8 {
+        writes.push(Box::pin(
+            async move { store.create_model_version(version_request("m", "s3://b/m")).await.map(|_| ()) },
+        ));
+        writes.push(Box::pin(store.set_model_version_tag("m", 1, kv(&format!("v{i}"), "x"))));
+        writes.push(Box::pin(store.set_registered_model_tag("m", kv(&format!("m{i}"), "x"))));
+        writes.push(Box::pin(async move { store.set_registered_model_alias("m", &format!("a{i}"), 1).await }));
+        writes
+            .push(Box::pin(async move { store.update_registered_model("m", Some(format!("d{i}"))).await.map(|_| ()) }));
+    }
+    for outcome in futures_join_all(writes).await {
+        outcome.expect("a concurrent write failed");
+    }
+    let model = store.get_registered_model("m").await.unwrap();
+    assert_eq!((model.tags.len(), model.aliases.len()), (8, 8));
+    assert_eq!(store.get_model_version("m", 1).await.unwrap().tags.len(), 8);
+    let versions = store.search_model_versions(search("name = 'm'", 100, &[], None)).await.unwrap();
+    let mut numbers: Vec<i64> = versions.items.iter().map(|v| v.version).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=9).collect::<Vec<i64>>());
 }
 
 pub async fn version_descriptions_and_download_uris<S: Store>(store: &S) {
