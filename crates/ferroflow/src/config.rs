@@ -21,7 +21,8 @@ pub enum SyncArg {
 /// Where metadata and artifacts live; shared by `server` and `gc`.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// Metadata store, as an SQLAlchemy-style URI: `sqlite:///relative.db` or `sqlite:////abs/path.db`.
+    /// Metadata store, as an SQLAlchemy-style URI: `sqlite:///relative.db`, `sqlite:////abs/path.db`,
+    /// or `postgresql://user:password@host:port/database` (also `postgresql+psycopg2://…`).
     /// Default: `./ferroflow-data/ferroflow.db`.
     #[arg(long, env = "FERROFLOW_BACKEND_STORE_URI")]
     pub backend_store_uri: Option<String>,
@@ -30,9 +31,20 @@ pub struct StoreArgs {
     /// Default: `./ferroflow-data/artifacts`.
     #[arg(long, env = "FERROFLOW_ARTIFACTS_DESTINATION")]
     pub artifacts_destination: Option<String>,
-    /// How hard each commit tries to reach the disk.
+    /// How hard each commit tries to reach the disk (SQLite; PostgreSQL commits durably).
     #[arg(long, env = "FERROFLOW_SYNC", value_enum, default_value = "normal")]
     pub sync: SyncArg,
+    /// PostgreSQL: the most connections this process opens (every replica opens its own;
+    /// the database's `max_connections` must cover them all). Default: 4 per core, 8 to 32.
+    #[arg(long, env = "FERROFLOW_DB_POOL_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_pool_size: Option<u64>,
+    /// PostgreSQL: seconds to open one connection before giving up.
+    #[arg(long, env = "FERROFLOW_DB_CONNECT_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_connect_timeout: u64,
+    /// PostgreSQL: seconds a request waits for a free pooled connection before it is
+    /// answered 503 (which clients retry).
+    #[arg(long, env = "FERROFLOW_DB_ACQUIRE_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout: u64,
 }
 
 impl StoreArgs {
@@ -50,6 +62,18 @@ impl StoreArgs {
             Some(path) => absolute(Path::new(path)).display().to_string(),
             None => absolute(&Path::new(DEFAULT_DATA_DIR).join("artifacts")).display().to_string(),
         }
+    }
+
+    /// The PostgreSQL pool's settings for `uri`; statements stop after `query_timeout`.
+    pub fn pg_options(&self, uri: &ferroflow_postgres::PgUri, query_timeout: Duration) -> ferroflow_postgres::PgOptions {
+        let mut options = ferroflow_postgres::PgOptions::new(uri.clone());
+        if let Some(size) = self.db_pool_size {
+            options.max_connections = usize::try_from(size).unwrap_or(usize::MAX);
+        }
+        options.connect_timeout = Duration::from_secs(self.db_connect_timeout);
+        options.acquire_timeout = Duration::from_secs(self.db_acquire_timeout);
+        options.statement_timeout = query_timeout;
+        options
     }
 
     pub fn sync_mode(&self) -> SyncMode {
@@ -118,12 +142,15 @@ pub struct ServerArgs {
 #[derive(Debug, Clone)]
 pub enum BackendStore {
     Sqlite(PathBuf),
+    /// Shown and logged with its password redacted.
+    Postgres(ferroflow_postgres::PgUri),
 }
 
 impl fmt::Display for BackendStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BackendStore::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            BackendStore::Postgres(uri) => write!(f, "{uri}"),
         }
     }
 }
@@ -132,13 +159,13 @@ impl fmt::Display for BackendStore {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
+    pub store: StoreArgs,
     pub backend: BackendStore,
     pub artifacts_destination: String,
     pub default_artifact_root: String,
     pub serve_artifacts: bool,
     pub max_artifact_bytes: u64,
     pub multipart_uploads: bool,
-    pub sync: SyncMode,
     pub connections: ferroflow_server::ConnectionLimits,
     pub query_timeout: Duration,
     pub graphql: ferroflow_server::GraphqlLimits,
@@ -153,15 +180,14 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
         return Ok(BackendStore::Sqlite(PathBuf::from(rest)));
     }
     if ferroflow_postgres::PgUri::is_postgres(uri) {
-        // The URI is never echoed: it may hold a password.
-        return Err("serving from PostgreSQL is not in this build yet (`ferroflow db upgrade` can already prepare \
-             its schema); use sqlite:///path.db"
-            .into());
+        // The parse error never echoes the URI: it may hold a password.
+        return ferroflow_postgres::PgUri::parse(uri).map(BackendStore::Postgres).map_err(|e| e.message);
     }
     if let Some((scheme, _)) = uri.split_once("://") {
         // Only the scheme is named: the rest may hold a password (mysql://user:pass@…).
         return Err(format!(
-            "unsupported backend store URI scheme '{scheme}'; use sqlite:///relative.db or sqlite:////abs/path.db"
+            "unsupported backend store URI scheme '{scheme}'; use sqlite:///relative.db, sqlite:////abs/path.db \
+             or postgresql://user:password@host:port/database"
         ));
     }
     // A bare path, as `mlflow server` also accepts for its file store.
@@ -198,7 +224,7 @@ impl ServerArgs {
             serve_artifacts,
             max_artifact_bytes: self.max_artifact_bytes,
             multipart_uploads: !self.no_multipart_uploads,
-            sync: self.store.sync_mode(),
+            store: self.store,
             connections: ferroflow_server::ConnectionLimits {
                 max_connections: self.max_connections.max(1),
                 header_read_timeout: seconds(self.header_read_timeout, "--header-read-timeout")?,
@@ -217,17 +243,28 @@ impl ServerArgs {
 /// Where the key that encrypts webhook secrets at rest comes from.
 pub const WEBHOOK_KEY_ENV: &str = "FERROFLOW_WEBHOOK_SECRET_KEY";
 
-/// The webhook secret key: `FERROFLOW_WEBHOOK_SECRET_KEY` (32 bytes, base64; every replica
-/// of a deployment needs the same one), or else a key file beside the SQLite database,
-/// created readable by its owner only when the first secret is stored (so a start costs no
-/// fsync). Never a command-line flag, which `ps` would show. Returns the secrets and where
-/// their key comes from.
-pub fn webhook_secrets(backend: &BackendStore) -> Result<(WebhookSecrets, String), String> {
-    if let Ok(text) = std::env::var(WEBHOOK_KEY_ENV) {
-        let key = WebhookSecrets::parse_key(&text).map_err(|e| format!("{WEBHOOK_KEY_ENV}: {e}"))?;
-        return Ok((WebhookSecrets::new(&key), WEBHOOK_KEY_ENV.into()));
+/// The webhook secret key from `FERROFLOW_WEBHOOK_SECRET_KEY` (32 bytes, base64; every
+/// replica of a deployment needs the same one), if it is set. Never a command-line flag,
+/// which `ps` would show.
+pub fn webhook_key_from_env() -> Result<Option<WebhookSecrets>, String> {
+    match std::env::var(WEBHOOK_KEY_ENV) {
+        Ok(text) => {
+            let key = WebhookSecrets::parse_key(&text).map_err(|e| format!("{WEBHOOK_KEY_ENV}: {e}"))?;
+            Ok(Some(WebhookSecrets::new(&key)))
+        }
+        Err(_) => Ok(None),
     }
-    let BackendStore::Sqlite(database) = backend;
+}
+
+/// The webhook secret key of a SQLite deployment: `FERROFLOW_WEBHOOK_SECRET_KEY`, or else a
+/// key file beside the database, created readable by its owner only when the first secret
+/// is stored (so a start costs no fsync). Returns the secrets and where their key comes
+/// from. (A PostgreSQL deployment's replicas share theirs through the database: see
+/// `main::webhook_secrets_on_postgres`.)
+pub fn webhook_secrets(database: &Path) -> Result<(WebhookSecrets, String), String> {
+    if let Some(secrets) = webhook_key_from_env()? {
+        return Ok((secrets, WEBHOOK_KEY_ENV.into()));
+    }
     let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "ferroflow.db".into());
     name.push(".webhook-key");
     let path = database.with_file_name(name);

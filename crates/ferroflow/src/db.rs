@@ -32,20 +32,21 @@ pub fn run(args: DbArgs) -> Result<(), String> {
 }
 
 fn upgrade(uri: &str) -> Result<(), String> {
-    if ferroflow_postgres::PgUri::is_postgres(uri) {
-        let uri = ferroflow_postgres::PgUri::parse(uri).map_err(|e| e.message)?;
-        let shown = uri.redacted().to_string();
-        return crate::runtime()?.block_on(async move {
-            let database = ferroflow_postgres::PgDatabase::connect(&ferroflow_postgres::PgOptions::new(uri))
-                .await
-                .map_err(|e| format!("cannot connect to {shown}: {}", e.message))?;
-            let before = ferroflow_postgres::schema_version(&database).await.map_err(|e| e.message)?;
-            let applied = ferroflow_postgres::migrate(&database).await.map_err(|e| e.message)?;
-            report(&shown, before, applied.len(), ferroflow_postgres::SCHEMA_VERSION);
-            Ok(())
-        });
-    }
-    let BackendStore::Sqlite(path) = parse_backend_store_uri(uri)?;
+    let path = match parse_backend_store_uri(uri)? {
+        BackendStore::Postgres(uri) => {
+            let shown = uri.to_string();
+            return crate::runtime()?.block_on(async move {
+                let database = ferroflow_postgres::PgDatabase::connect(&ferroflow_postgres::PgOptions::new(uri))
+                    .await
+                    .map_err(|e| format!("cannot connect to {shown}: {}", e.message))?;
+                let before = ferroflow_postgres::schema_version(&database).await.map_err(|e| e.message)?;
+                let applied = ferroflow_postgres::migrate(&database).await.map_err(|e| e.message)?;
+                report(&shown, before, applied.len(), ferroflow_postgres::SCHEMA_VERSION);
+                Ok(())
+            });
+        }
+        BackendStore::Sqlite(path) => path,
+    };
     // Opening the store migrates it, in one transaction per version.
     ferroflow_sqlite::SqliteStore::open(ferroflow_sqlite::SqliteOptions {
         path: path.clone(),

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use ferroflow_artifacts::ArtifactRepository;
 use ferroflow_server::{AppState, ServerConfig};
+use ferroflow_postgres::PgStore;
 use ferroflow_sqlite::{SqliteOptions, SqliteStore};
+use ferroflow_store::Store;
 use tracing_subscriber::EnvFilter;
 
 use config::{BackendStore, ServerArgs};
@@ -58,21 +60,59 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn open_store(
-    backend: &BackendStore,
+/// A metadata store, opened and migrated to the current schema.
+enum OpenStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl OpenStore {
+    fn into_dyn(self) -> Arc<dyn Store> {
+        match self {
+            OpenStore::Sqlite(store) => Arc::new(store),
+            OpenStore::Postgres(store) => Arc::new(store),
+        }
+    }
+}
+
+/// Opens `store`'s backend; PostgreSQL's pool is built on the calling runtime.
+async fn open_store(
+    store: &config::StoreArgs,
     default_artifact_root: &str,
-    sync: ferroflow_sqlite::SyncMode,
     query_timeout: std::time::Duration,
-) -> Result<SqliteStore, String> {
-    match backend {
+) -> Result<OpenStore, String> {
+    match store.backend()? {
         BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
             path: path.clone(),
             default_artifact_root: default_artifact_root.to_string(),
-            sync,
+            sync: store.sync_mode(),
             query_timeout,
         })
+        .map(OpenStore::Sqlite)
         .map_err(|e| format!("cannot open {}: {}", path.display(), e.message)),
+        BackendStore::Postgres(uri) => PgStore::open(&store.pg_options(&uri, query_timeout), default_artifact_root)
+            .await
+            .map(OpenStore::Postgres)
+            .map_err(|e| format!("cannot open {uri}: {}", e.message)),
     }
+}
+
+/// The webhook secret key of a PostgreSQL deployment. Every replica must seal and open
+/// secrets with the same key, and keeping it in the database would let a copy of the
+/// database alone open them all; so it comes from `FERROFLOW_WEBHOOK_SECRET_KEY`, and
+/// without it a webhook with a secret is refused, with the reason, when it is created.
+fn webhook_secrets_on_postgres() -> Result<(ferroflow_server::WebhookSecrets, String), String> {
+    if let Some(secrets) = config::webhook_key_from_env()? {
+        return Ok((secrets, config::WEBHOOK_KEY_ENV.into()));
+    }
+    let secrets = ferroflow_server::WebhookSecrets::made_on_first_use(|| {
+        Err(format!(
+            "webhook secrets on a PostgreSQL store need {} (the same 32-byte base64 key on every replica); \
+             it is not set on this server",
+            config::WEBHOOK_KEY_ENV
+        ))
+    });
+    Ok((secrets, format!("{} (unset: webhook secrets are refused)", config::WEBHOOK_KEY_ENV)))
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -83,13 +123,13 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run_gc(args: gc::GcArgs) -> Result<(), String> {
-    let backend = args.store.backend()?;
     let destination_uri = args.store.artifacts_destination();
-    let store =
-        open_store(&backend, "mlflow-artifacts:/", args.store.sync_mode(), ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT)?;
     let destination = ArtifactRepository::open(&destination_uri)
         .map_err(|e| format!("cannot open the artifact destination {destination_uri}: {e}"))?;
-    runtime()?.block_on(gc::run(args, &store, Some(destination)))
+    runtime()?.block_on(async move {
+        let store = open_store(&args.store, "mlflow-artifacts:/", ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT).await?;
+        gc::run(args, store.into_dyn().as_ref(), Some(destination)).await
+    })
 }
 
 /// Descriptors kept out of the connection cap's reach: SQLite's files and reader
@@ -121,7 +161,9 @@ fn fit_connections_to_file_limit(connections: &mut ferroflow_server::ConnectionL
 fn run_server(args: ServerArgs) -> Result<(), String> {
     let mut settings = args.resolve()?;
     fit_connections_to_file_limit(&mut settings.connections);
-    let store = open_store(&settings.backend, &settings.default_artifact_root, settings.sync, settings.query_timeout)?;
+    let runtime = runtime()?;
+    let store =
+        runtime.block_on(open_store(&settings.store, &settings.default_artifact_root, settings.query_timeout))?;
     let artifacts = if settings.serve_artifacts {
         Some(
             ArtifactRepository::open(&settings.artifacts_destination)
@@ -130,7 +172,10 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     } else {
         None
     };
-    let (webhook_secrets, webhook_key_source) = config::webhook_secrets(&settings.backend)?;
+    let (webhook_secrets, webhook_key_source) = match &settings.backend {
+        BackendStore::Sqlite(database) => config::webhook_secrets(database)?,
+        BackendStore::Postgres(_) => webhook_secrets_on_postgres()?,
+    };
     let config = ServerConfig {
         max_artifact_bytes: settings.max_artifact_bytes,
         multipart_uploads: settings.multipart_uploads,
@@ -142,8 +187,8 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         ],
         graphql: settings.graphql.clone(),
     };
-    let state = AppState::new(Arc::new(store), artifacts, config);
-    runtime()?.block_on(async move {
+    let state = AppState::new(store.into_dyn(), artifacts, config);
+    runtime.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
             tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
