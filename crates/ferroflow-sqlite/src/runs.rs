@@ -52,16 +52,7 @@ pub(crate) fn find_active(conn: &Connection, run_id: &str) -> Result<RunRef> {
     Ok(run)
 }
 
-/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
-pub(crate) fn clamp_infinity(value: f64) -> f64 {
-    if value == f64::INFINITY {
-        f64::MAX
-    } else if value == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        value
-    }
-}
+pub(crate) use ferroflow_store::common::clamp_infinity;
 
 pub(crate) fn create(conn: &Connection, request: CreateRun) -> Result<Run> {
     let experiment_id = request.experiment_id.filter(|id| !id.is_empty()).unwrap_or_else(|| "0".to_string());
