@@ -1,48 +1,36 @@
 //! Permanent deletion for `ferroflow gc`.
 
 use async_trait::async_trait;
-use ferroflow_core::{Error, Result};
-use ferroflow_store::gc::{GcKind, GcRequest, GcTarget};
+use ferroflow_core::Result;
+use ferroflow_store::gc::{self, GcCandidate, GcKind, GcRequest, GcTarget};
 use ferroflow_store::GcStore;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::db_error;
 use crate::{experiments, now_millis, SqliteStore};
 
-fn not_deleted(kind: &str, id: &str) -> Error {
-    Error::invalid_parameter(format!(
-        "{kind} {id} is not in `deleted` lifecycle stage. Only {kind}s in `deleted` lifecycle stage can be deleted."
-    ))
-}
-
-/// One named entity: must exist and be deleted, and be old enough.
+/// One named entity, judged by the shared rule.
 fn named_target(conn: &Connection, kind: GcKind, id: &str, cutoff: i64) -> Result<Option<GcTarget>> {
-    let (sql, label) = match kind {
-        GcKind::Run => {
-            ("SELECT artifact_uri, lifecycle_stage, COALESCE(deleted_time, 0) FROM runs WHERE run_uuid = ?1", "Run")
+    let sql = match kind {
+        GcKind::Run => "SELECT artifact_uri, lifecycle_stage, COALESCE(deleted_time, 0) FROM runs WHERE run_uuid = ?1",
+        GcKind::LoggedModel => {
+            "SELECT artifact_uri, lifecycle_stage, last_updated_time FROM logged_models WHERE model_id = ?1"
         }
-        GcKind::LoggedModel => (
-            "SELECT artifact_uri, lifecycle_stage, last_updated_time FROM logged_models WHERE model_id = ?1",
-            "Logged model",
-        ),
-        GcKind::Experiment => (
-            "SELECT artifact_location, lifecycle_stage, last_update_time FROM experiments WHERE experiment_id = ?1",
-            "Experiment",
-        ),
+        GcKind::Experiment => {
+            "SELECT artifact_location, lifecycle_stage, last_update_time FROM experiments WHERE experiment_id = ?1"
+        }
     };
     let key: rusqlite::types::Value = match kind {
         GcKind::Experiment => experiments::experiment_pk(id)?.into(),
         _ => id.to_string().into(),
     };
-    let row: Option<(String, String, i64)> =
-        conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional().map_err(db_error)?;
-    let Some((artifact_uri, stage, deleted_at)) = row else {
-        return Err(Error::not_found(format!("{label} {id} not found")));
-    };
-    if stage != "deleted" {
-        return Err(not_deleted(label, id));
-    }
-    Ok((deleted_at <= cutoff).then(|| GcTarget { kind, id: id.to_string(), artifact_uri }))
+    let found = conn
+        .query_row(sql, [key], |row| {
+            Ok(GcCandidate { artifact_uri: row.get(0)?, lifecycle_stage: row.get(1)?, deleted_at: row.get(2)? })
+        })
+        .optional()
+        .map_err(db_error)?;
+    gc::named_target(kind, id, found, cutoff)
 }
 
 fn all_deleted(conn: &Connection, sql: &str, kind: GcKind, cutoff: i64) -> Result<Vec<GcTarget>> {
@@ -64,19 +52,12 @@ fn all_deleted(conn: &Connection, sql: &str, kind: GcKind, cutoff: i64) -> Resul
 }
 
 fn targets(conn: &Connection, request: &GcRequest, now: i64) -> Result<Vec<GcTarget>> {
-    let cutoff = now - request.older_than_ms.unwrap_or(0);
-    let named =
-        !request.run_ids.is_empty() || !request.experiment_ids.is_empty() || !request.logged_model_ids.is_empty();
+    let cutoff = request.cutoff(now);
+    let named = request.named();
     let mut found = Vec::new();
-    if named {
-        for (kind, ids) in [
-            (GcKind::Run, &request.run_ids),
-            (GcKind::LoggedModel, &request.logged_model_ids),
-            (GcKind::Experiment, &request.experiment_ids),
-        ] {
-            for id in ids {
-                found.extend(named_target(conn, kind, id, cutoff)?);
-            }
+    if !named.is_empty() {
+        for (kind, id) in named {
+            found.extend(named_target(conn, kind, id, cutoff)?);
         }
     } else {
         // Runs of deleted experiments are marked deleted too, so they are listed here.

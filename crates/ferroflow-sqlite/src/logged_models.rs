@@ -1,13 +1,13 @@
 //! MLflow 3 logged models on SQLite.
 
 use async_trait::async_trait;
-use ferroflow_core::names::generate_run_name;
 use ferroflow_core::paging::decode_offset;
-use ferroflow_core::types::{
-    KeyValue, LifecycleStage, LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Metric, Page,
+use ferroflow_core::types::{KeyValue, LifecycleStage, LoggedModel, LoggedModelInfo, LoggedModelStatus, Metric, Page};
+use ferroflow_core::Result;
+use ferroflow_store::logged_models::{
+    self, logged_model_tag_not_found, CreateLoggedModel, LoggedModelMetricRow, LoggedModelRow, NewLoggedModel,
+    SearchLoggedModels,
 };
-use ferroflow_core::{Error, Result};
-use ferroflow_store::logged_models::{CreateLoggedModel, SearchLoggedModels};
 use ferroflow_store::LoggedModelStore;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -63,27 +63,20 @@ const INFO_COLUMNS: &str = "model_pk, model_id, experiment_id, name, artifact_ur
      model_type, source_run_id, creation_time, last_updated_time, lifecycle_stage";
 
 fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, LoggedModelInfo)> {
-    let status: i64 = row.get(5)?;
-    let stage: String = row.get(11)?;
-    Ok((
-        row.get(0)?,
-        LoggedModelInfo {
-            model_id: row.get(1)?,
-            experiment_id: row.get::<_, i64>(2)?.to_string(),
-            name: row.get(3)?,
-            artifact_uri: row.get(4)?,
-            status: LoggedModelStatus::from_number(status).unwrap_or(LoggedModelStatus::Unspecified),
-            status_message: row.get(6)?,
-            model_type: row.get(7)?,
-            source_run_id: row.get(8)?,
-            creation_timestamp_ms: row.get(9)?,
-            last_updated_timestamp_ms: row.get(10)?,
-            creator_id: None,
-            tags: Vec::new(),
-            registrations: Vec::new(),
-            lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
-        },
-    ))
+    let stored = LoggedModelRow {
+        model_id: row.get(1)?,
+        experiment_id: row.get(2)?,
+        name: row.get(3)?,
+        artifact_uri: row.get(4)?,
+        status: row.get(5)?,
+        status_message: row.get(6)?,
+        model_type: row.get(7)?,
+        source_run_id: row.get(8)?,
+        creation_time: row.get(9)?,
+        last_updated_time: row.get(10)?,
+        lifecycle_stage: row.get(11)?,
+    };
+    Ok((row.get(0)?, stored.into_info()))
 }
 
 /// The model's surrogate key, whatever its lifecycle stage.
@@ -104,9 +97,8 @@ fn key_values(conn: &Connection, sql: &str, model_pk: i64) -> Result<Vec<KeyValu
     rows.collect::<rusqlite::Result<_>>().map_err(db_error)
 }
 
-fn assemble(conn: &Connection, model_pk: i64, mut info: LoggedModelInfo) -> Result<LoggedModel> {
-    info.tags =
-        key_values(conn, "SELECT key, value FROM logged_model_tags WHERE model_pk = ?1 ORDER BY key", model_pk)?;
+fn assemble(conn: &Connection, model_pk: i64, info: LoggedModelInfo) -> Result<LoggedModel> {
+    let tags = key_values(conn, "SELECT key, value FROM logged_model_tags WHERE model_pk = ?1 ORDER BY key", model_pk)?;
     let params =
         key_values(conn, "SELECT key, value FROM logged_model_params WHERE model_pk = ?1 ORDER BY key", model_pk)?;
     let mut statement = conn
@@ -115,27 +107,23 @@ fn assemble(conn: &Connection, model_pk: i64, mut info: LoggedModelInfo) -> Resu
              FROM logged_model_metrics WHERE model_pk = ?1 ORDER BY key, step, timestamp",
         )
         .map_err(db_error)?;
-    let model_id = info.model_id.clone();
     let metrics = statement
         .query_map([model_pk], |row| {
             let is_nan: bool = row.get(2)?;
-            let mut metric = Metric::new(
-                row.get::<_, String>(0)?,
-                if is_nan { f64::NAN } else { row.get(1)? },
-                row.get(3)?,
-                row.get(4)?,
-            );
-            let non_empty = |text: String| (!text.is_empty()).then_some(text);
-            metric.run_id = non_empty(row.get(5)?);
-            metric.dataset_name = non_empty(row.get(6)?);
-            metric.dataset_digest = non_empty(row.get(7)?);
-            metric.model_id = Some(model_id.clone());
-            Ok(metric)
+            Ok(LoggedModelMetricRow {
+                key: row.get(0)?,
+                value: if is_nan { f64::NAN } else { row.get(1)? },
+                timestamp: row.get(3)?,
+                step: row.get(4)?,
+                run_id: row.get(5)?,
+                dataset_name: row.get(6)?,
+                dataset_digest: row.get(7)?,
+            })
         })
         .map_err(db_error)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_error)?;
-    Ok(LoggedModel { info, data: LoggedModelData { params, metrics } })
+    Ok(logged_models::assemble(info, tags, params, metrics))
 }
 
 pub(crate) fn load(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
@@ -165,21 +153,19 @@ fn upsert(conn: &Connection, table: &str, model_pk: i64, entry: &KeyValue) -> Re
 fn create(conn: &Connection, request: CreateLoggedModel, now: i64) -> Result<LoggedModel> {
     let experiment = experiments::get(conn, &request.experiment_id)?;
     experiments::require_active(&experiment)?;
-    let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
-    let artifact_uri = experiments::join_uri(&experiment.artifact_location, &format!("models/{model_id}/artifacts"));
-    let name = if request.name.is_empty() { generate_run_name(&mut rand::rng()) } else { request.name };
+    let new = NewLoggedModel::new(&request, &experiment.artifact_location);
     conn.execute(
         "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, status, model_type, \
          source_run_id, creation_time, last_updated_time, lifecycle_stage) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
         params![
-            model_id,
+            new.model_id,
             experiments::experiment_pk(&request.experiment_id)?,
-            name,
-            artifact_uri,
-            LoggedModelStatus::Pending.number(),
+            new.name,
+            new.artifact_uri,
+            new.status.number(),
             request.model_type,
-            request.source_run_id.filter(|r| !r.is_empty()),
+            new.source_run_id,
             now
         ],
     )
@@ -191,14 +177,15 @@ fn create(conn: &Connection, request: CreateLoggedModel, now: i64) -> Result<Log
     for tag in &request.tags {
         upsert(conn, "logged_model_tags", pk, tag)?;
     }
-    load(conn, &model_id, false)
+    load(conn, &new.model_id, false)
 }
 
 /// Records a run metric that names a model, so it shows in the model's `data.metrics`.
 pub(crate) fn record_metric(conn: &Connection, model_id: &str, run_id: &str, metric: &Metric) -> Result<()> {
     let pk = model_pk(conn, model_id)?;
-    let is_nan = metric.value.is_nan();
-    let value = if is_nan { 0.0 } else { ferroflow_store::series::clamp_infinity(metric.value) };
+    let row = LoggedModelMetricRow::recorded(metric, run_id);
+    // NaN is kept as 0 with is_nan set, as in the run's own metrics.
+    let is_nan = row.value.is_nan();
     conn.prepare_cached(
         "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
          dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -206,14 +193,14 @@ pub(crate) fn record_metric(conn: &Connection, model_id: &str, run_id: &str, met
     .map_err(db_error)?
     .execute(params![
         pk,
-        metric.key,
-        metric.step,
-        metric.timestamp,
-        value,
+        row.key,
+        row.step,
+        row.timestamp,
+        if is_nan { 0.0 } else { row.value },
         is_nan,
-        run_id,
-        metric.dataset_name.as_deref().unwrap_or(""),
-        metric.dataset_digest.as_deref().unwrap_or("")
+        row.run_id,
+        row.dataset_name,
+        row.dataset_digest
     ])
     .map_err(db_error)?;
     Ok(())
@@ -237,12 +224,7 @@ pub(crate) fn all_in(conn: &Connection, experiment_pks: &[i64]) -> Result<Vec<Lo
             models.push(assemble(conn, pk, info)?);
         }
     }
-    models.sort_by(|a, b| {
-        b.info
-            .creation_timestamp_ms
-            .cmp(&a.info.creation_timestamp_ms)
-            .then_with(|| a.info.model_id.cmp(&b.info.model_id))
-    });
+    logged_models::sort_newest_first(&mut models);
     Ok(models)
 }
 
@@ -306,9 +288,7 @@ impl LoggedModelStore for SqliteStore {
                     .execute("DELETE FROM logged_model_tags WHERE model_pk = ?1 AND key = ?2", params![pk, key])
                     .map_err(db_error)?;
                 if removed == 0 {
-                    return Err(Error::not_found(format!(
-                        "No tag with key '{key}' found for model with ID '{model_id}'."
-                    )));
+                    return Err(logged_model_tag_not_found(&model_id, &key));
                 }
                 Ok(())
             })

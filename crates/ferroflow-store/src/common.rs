@@ -19,6 +19,17 @@ pub fn join_uri(root: &str, child: &str) -> String {
     format!("{}/{}", root.trim_end_matches('/'), child)
 }
 
+/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
+pub fn clamp_infinity(value: f64) -> f64 {
+    if value == f64::INFINITY {
+        f64::MAX
+    } else if value == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        value
+    }
+}
+
 /// The lifecycle stages a search with `view_type` covers.
 pub fn stages(view_type: ViewType) -> Vec<LifecycleStage> {
     [LifecycleStage::Active, LifecycleStage::Deleted].into_iter().filter(|s| view_type.includes(*s)).collect()

@@ -11,7 +11,7 @@ use ferroflow_core::search::{self, eval, AttrValue, Entity, Filter, Key, KeyKind
 use ferroflow_core::types::{Experiment, LoggedModel, Metric, Page};
 use ferroflow_core::Result;
 
-use crate::logged_models::SearchLoggedModels;
+use crate::logged_models::{LoggedModelOrder, SearchLoggedModels};
 use crate::SearchExperiments;
 
 /// A value an order_by clause sorts on. Within one clause all values share a variant.
@@ -161,6 +161,22 @@ fn metric_in_dataset_scope(metric: &Metric, datasets: &[(String, Option<String>)
         })
 }
 
+/// The value MLflow orders a logged model by for `metrics.<key>`: the point logged last
+/// (by timestamp, then step) among that key's points on the clause's own dataset (name
+/// and digest each when given), whatever the search's `datasets` clause says.
+fn metric_order_value(model: &LoggedModel, key: &str, order: &LoggedModelOrder) -> Option<f64> {
+    let on = |wanted: &Option<String>, logged: &Option<String>| wanted.is_none() || wanted == logged;
+    model
+        .data
+        .metrics
+        .iter()
+        .filter(|m| {
+            m.key == key && on(&order.dataset_name, &m.dataset_name) && on(&order.dataset_digest, &m.dataset_digest)
+        })
+        .max_by_key(|m| (m.timestamp, m.step))
+        .map(|m| m.value)
+}
+
 /// Applies a logged-model search's filter, order and paging to `models`.
 pub fn logged_models(
     models: Vec<LoggedModel>,
@@ -169,11 +185,18 @@ pub fn logged_models(
     check: impl FnMut() -> Result<()>,
 ) -> Result<Page<LoggedModel>> {
     let filter = search::parse_logged_model_filter(request.filter.as_deref().unwrap_or(""))?;
-    let mut orders = request
-        .order_by
-        .iter()
-        .map(|o| search::parse_logged_model_order_by(&o.field_name, o.ascending))
-        .collect::<Result<Vec<_>>>()?;
+    let mut orders = Vec::new();
+    // Each metric clause sorts on a value of its own (see `metric_order_value`), kept in
+    // the record under a key that no filter can name.
+    let mut metric_orders: Vec<(String, String, &LoggedModelOrder)> = Vec::new();
+    for clause in &request.order_by {
+        let mut order = search::parse_logged_model_order_by(&clause.field_name, clause.ascending)?;
+        if order.key.kind == KeyKind::Metric {
+            let slot = format!("\u{0}order-{}", metric_orders.len());
+            metric_orders.push((slot.clone(), std::mem::replace(&mut order.key.name, slot), clause));
+        }
+        orders.push(order);
+    }
     if !orders.iter().any(|o| o.key.kind == KeyKind::Attribute && o.key.name == "creation_timestamp") {
         orders.push(attribute_order("creation_timestamp", false));
     }
@@ -188,7 +211,12 @@ pub fn logged_models(
                 || model.data.metrics.iter().any(|metric| metric_in_dataset_scope(metric, &request.datasets))
         })
         .map(|model| {
-            let record = logged_model_record(&model, &request.datasets);
+            let mut record = logged_model_record(&model, &request.datasets);
+            for (slot, key, clause) in &metric_orders {
+                if let Some(value) = metric_order_value(&model, key, clause) {
+                    record = record.with_metric(slot, value);
+                }
+            }
             (model, record)
         })
         .collect();

@@ -13,6 +13,8 @@
 
 use ferroflow_core::types::Metric;
 
+use crate::common::clamp_infinity;
+
 /// The history summary of one (run, key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
@@ -118,17 +120,6 @@ impl Series {
     /// The point to write back, when there is one and something changed.
     pub fn to_save(&self) -> Option<&Metric> {
         self.latest.as_ref().filter(|_| self.changed)
-    }
-}
-
-/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
-pub fn clamp_infinity(value: f64) -> f64 {
-    if value == f64::INFINITY {
-        f64::MAX
-    } else if value == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        value
     }
 }
 

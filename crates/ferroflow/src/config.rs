@@ -65,7 +65,11 @@ impl StoreArgs {
     }
 
     /// The PostgreSQL pool's settings for `uri`; statements stop after `query_timeout`.
-    pub fn pg_options(&self, uri: &ferroflow_postgres::PgUri, query_timeout: Duration) -> ferroflow_postgres::PgOptions {
+    pub fn pg_options(
+        &self,
+        uri: &ferroflow_postgres::PgUri,
+        query_timeout: Duration,
+    ) -> ferroflow_postgres::PgOptions {
         let mut options = ferroflow_postgres::PgOptions::new(uri.clone());
         if let Some(size) = self.db_pool_size {
             options.max_connections = usize::try_from(size).unwrap_or(usize::MAX);

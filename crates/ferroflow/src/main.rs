@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferroflow_artifacts::ArtifactRepository;
-use ferroflow_server::{AppState, ServerConfig};
 use ferroflow_postgres::PgStore;
+use ferroflow_server::{AppState, ServerConfig};
 use ferroflow_sqlite::{SqliteOptions, SqliteStore};
 use ferroflow_store::Store;
 use tracing_subscriber::EnvFilter;

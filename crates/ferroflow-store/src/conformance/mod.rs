@@ -6,6 +6,7 @@
 //! on a violation.
 
 pub mod bulk_reads;
+pub mod gc;
 pub mod logged_models;
 pub mod registry;
 #[cfg(feature = "property-tests")]
@@ -41,6 +42,7 @@ macro_rules! conformance_suite {
         );
         $crate::registry_conformance_cases!($make);
         $crate::logged_model_conformance_cases!($make);
+        $crate::gc_conformance_cases!($make);
     };
 }
 
