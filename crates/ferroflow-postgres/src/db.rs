@@ -108,12 +108,24 @@ const STORAGE_FULL_MESSAGE: &str =
 /// row values, so the full error goes to the log instead.
 pub(crate) fn db_error(error: tokio_postgres::Error) -> Error {
     let Some(state) = error.code() else {
-        tracing::error!(%error, "PostgreSQL connection error");
-        return Error::new(
-            ErrorCode::TemporarilyUnavailable,
-            "The metadata database connection was lost; retry shortly.",
-        );
+        // No SQLSTATE: either the connection failed (worth a retry) or the driver refused
+        // a value before sending it (a bug of ours, which retrying cannot fix).
+        if error.is_closed() || std::error::Error::source(&error).is_some_and(|e| e.is::<std::io::Error>()) {
+            tracing::error!(%error, "PostgreSQL connection error");
+            return Error::new(
+                ErrorCode::TemporarilyUnavailable,
+                "The metadata database connection was lost; retry shortly.",
+            );
+        }
+        tracing::error!(%error, "PostgreSQL driver error");
+        return Error::internal("database driver error");
     };
+    if *state == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *state == SqlState::UNTRANSLATABLE_CHARACTER {
+        // PostgreSQL's text cannot hold a NUL character, which SQLite's can.
+        return Error::invalid_parameter(
+            "A value contains a character this server's PostgreSQL store cannot hold (the NUL character \\u0000).",
+        );
+    }
     if *state == SqlState::DISK_FULL {
         tracing::error!(%error, "the database disk is full");
         return Error::storage_full(STORAGE_FULL_MESSAGE);
