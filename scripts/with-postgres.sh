@@ -32,14 +32,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${as_owner[@]}" "$bin/initdb" -D "$dir/data" --username=ferroflow --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+# The default collation is ICU's English, not C: the store must not depend on the
+# database's locale (its columns sort by code point whatever it is), and tests see it.
+"${as_owner[@]}" "$bin/initdb" -D "$dir/data" --username=ferroflow --auth=trust --encoding=UTF8 \
+  --locale=C.UTF-8 --locale-provider=icu --icu-locale=en >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
+# TLS on, with a throwaway CA (FERROFLOW_TEST_POSTGRES_CA) whose server certificate names
+# localhost and 127.0.0.1, so the sslmode tests have a real handshake to check.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj "/CN=ferroflow test CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+  -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/server.ext"
+openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+  -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
+chmod 600 "$dir/server.key"
+[[ "$(id -u)" == 0 ]] && chown postgres: "$dir/server.key" "$dir/server.crt"
 # Loopback only, sockets in the temp folder; fsync on (the kill -9 tests rely on it),
 # enough connections for several replicas' pools and the tests' own.
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" start >/dev/null \
+  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c ssl=on \
+      -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 
 export FERROFLOW_TEST_POSTGRES_URL="postgresql://ferroflow@127.0.0.1:$port/postgres"
+export FERROFLOW_TEST_POSTGRES_CA="$dir/ca.crt"
 echo "with-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 "$@"

@@ -66,7 +66,11 @@ impl PgDatabase {
             _ => limits,
         };
         config.options(combined);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match crate::tls::connector(options.uri.tls())? {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
             .runtime(Runtime::Tokio1)
@@ -90,6 +94,16 @@ impl PgDatabase {
                 "The metadata database cannot be reached right now; retry shortly.",
             )
         })
+    }
+
+    /// Whether this pool's connections are encrypted, as the server reports it.
+    pub async fn connection_is_encrypted(&self) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", &[])
+            .await
+            .map_err(db_error)?;
+        Ok(row.get(0))
     }
 
     pub fn uri(&self) -> &PgUri {
@@ -225,6 +239,8 @@ impl CancelOnDrop {
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let (Some(token), Ok(runtime)) = (self.token.take(), tokio::runtime::Handle::try_current()) {
+            // A cancel is a new, plain connection: a server that demands TLS of every
+            // connection refuses it, and the query then runs on to statement_timeout.
             runtime.spawn(async move {
                 if let Err(error) = token.cancel_query(NoTls).await {
                     tracing::debug!(%error, "could not cancel an abandoned query");

@@ -24,6 +24,7 @@ mod schema;
 mod search;
 #[doc(hidden)]
 pub mod testing;
+mod tls;
 mod uri;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use ferroflow_store::{
 
 pub use db::{PgDatabase, PgOptions};
 pub use schema::{apply_for_tests, migrate, schema_version, SCHEMA_VERSION};
+pub use tls::{SslMode, TlsSettings};
 pub use uri::PgUri;
 
 /// The PostgreSQL store: a connection pool and the root new experiments' artifacts go under.

@@ -9,10 +9,13 @@ use std::fmt;
 
 use ferroflow_core::{Error, Result};
 
+use crate::tls::{SslMode, TlsSettings};
+
 /// A parsed PostgreSQL store URI.
 #[derive(Clone)]
 pub struct PgUri {
     config: tokio_postgres::Config,
+    tls: TlsSettings,
     /// The URI as given, with its password replaced by `***`.
     redacted: String,
 }
@@ -28,9 +31,11 @@ impl PgUri {
             Error::invalid_parameter("a PostgreSQL store URI starts with postgresql:// (or postgresql+psycopg2://)")
         })?;
         // tokio-postgres parses libpq's URI form itself, percent-decoding included; it
-        // only knows the two plain schemes.
+        // only knows the two plain schemes, and three of libpq's five sslmodes, so the TLS
+        // parameters are taken out first (crate::tls).
+        let (rest, tls) = take_tls_parameters(rest)?;
         let normalised = format!("postgresql://{rest}");
-        let config: tokio_postgres::Config = normalised.parse().map_err(|error: tokio_postgres::Error| {
+        let mut config: tokio_postgres::Config = normalised.parse().map_err(|error: tokio_postgres::Error| {
             // The driver's message names the part it could not read, never its value.
             Error::invalid_parameter(format!("invalid PostgreSQL store URI: {error}"))
         })?;
@@ -39,20 +44,17 @@ impl PgUri {
                 "the PostgreSQL store URI names no database: add it as its path, postgresql://host/dbname",
             ));
         }
-        if matches!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
-            // Honest about what this build does: it has no TLS connector yet, so a URI that
-            // demands encryption is refused instead of silently sent in the clear.
-            return Err(Error::invalid_parameter(
-                "sslmode=require is not supported by this build of ferroflow yet (no TLS connector); \
-                 use sslmode=disable or prefer, or a TLS-terminating proxy such as pgbouncer or stunnel",
-            ));
-        }
-        Ok(PgUri { redacted: redact(uri), config })
+        config.ssl_mode(tls.mode.driver_mode());
+        Ok(PgUri { redacted: redact(uri), config, tls })
     }
 
     /// The URI with its password hidden, for logs and messages.
     pub fn redacted(&self) -> &str {
         &self.redacted
+    }
+
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     pub(crate) fn config(&self) -> &tokio_postgres::Config {
@@ -78,6 +80,25 @@ fn scheme_rest(uri: &str) -> Option<&str> {
     let (scheme, rest) = uri.split_once("://")?;
     let base = scheme.split_once('+').map_or(scheme, |(base, _driver)| base);
     matches!(base, "postgresql" | "postgres").then_some(rest)
+}
+
+/// Takes `sslmode` and `sslrootcert` out of the URI's query (libpq's default mode is
+/// `prefer`); returns the rest of the URI and the TLS settings.
+fn take_tls_parameters(rest: &str) -> Result<(String, TlsSettings)> {
+    let mut tls = TlsSettings { mode: SslMode::Prefer, root_cert: None };
+    let Some((head, query)) = rest.split_once('?') else { return Ok((rest.to_string(), tls)) };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        match key {
+            "sslmode" => tls.mode = SslMode::parse(&value)?,
+            "sslrootcert" => tls.root_cert = Some(value.into_owned().into()),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() { head.to_string() } else { format!("{head}?{}", kept.join("&")) };
+    Ok((rest, tls))
 }
 
 /// `uri` with the password of its user-info part, and any `password=` query parameter,
@@ -114,6 +135,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_sslmode_of_libpq_is_read_and_the_root_path_decoded() {
+        let tls_of = |query: &str| PgUri::parse(&format!("postgresql://ff@h/db{query}")).unwrap().tls().clone();
+        assert_eq!(tls_of("").mode, SslMode::Prefer);
+        assert_eq!(tls_of("?sslmode=disable").mode, SslMode::Disable);
+        assert_eq!(tls_of("?sslmode=require").mode, SslMode::Require);
+        let full = tls_of("?application_name=x&sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20file.pem");
+        assert_eq!(full.mode, SslMode::VerifyFull);
+        assert_eq!(full.root_cert.as_deref(), Some(std::path::Path::new("/etc/ca file.pem")));
+        let parsed = PgUri::parse("postgresql://ff@h/db?sslmode=verify-ca").unwrap();
+        assert_eq!(parsed.config().get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+    }
+
+    #[test]
     fn every_spelling_mlflow_users_write_is_accepted() {
         for uri in [
             "postgresql://ff:secret@localhost:5432/ferroflow",
@@ -146,7 +180,7 @@ mod tests {
         let no_db = PgUri::parse("postgresql://ff:topsecret@localhost").unwrap_err();
         assert!(no_db.message.contains("names no database"), "{}", no_db.message);
         let bad_port = PgUri::parse("postgresql://ff:topsecret@localhost:notaport/db").unwrap_err();
-        let tls = PgUri::parse("postgresql://ff:topsecret@localhost/db?sslmode=require").unwrap_err();
+        let tls = PgUri::parse("postgresql://ff:topsecret@localhost/db?sslmode=sometimes").unwrap_err();
         for error in [no_db, bad_port, tls] {
             assert!(!error.message.contains("topsecret"), "{}", error.message);
         }
