@@ -147,7 +147,7 @@ pub struct ServerArgs {
 pub enum BackendStore {
     Sqlite(PathBuf),
     /// Shown and logged with its password redacted.
-    Postgres(ferroflow_postgres::PgUri),
+    Postgres(Box<ferroflow_postgres::PgUri>),
 }
 
 impl fmt::Display for BackendStore {
@@ -185,7 +185,9 @@ pub fn parse_backend_store_uri(uri: &str) -> Result<BackendStore, String> {
     }
     if ferroflow_postgres::PgUri::is_postgres(uri) {
         // The parse error never echoes the URI: it may hold a password.
-        return ferroflow_postgres::PgUri::parse(uri).map(BackendStore::Postgres).map_err(|e| e.message);
+        return ferroflow_postgres::PgUri::parse(uri)
+            .map(|uri| BackendStore::Postgres(Box::new(uri)))
+            .map_err(|e| e.message);
     }
     if let Some((scheme, _)) = uri.split_once("://") {
         // Only the scheme is named: the rest may hold a password (mysql://user:pass@…).

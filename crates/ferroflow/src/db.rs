@@ -36,7 +36,7 @@ fn upgrade(uri: &str) -> Result<(), String> {
         BackendStore::Postgres(uri) => {
             let shown = uri.to_string();
             return crate::runtime()?.block_on(async move {
-                let database = ferroflow_postgres::PgDatabase::connect(&ferroflow_postgres::PgOptions::new(uri))
+                let database = ferroflow_postgres::PgDatabase::connect(&ferroflow_postgres::PgOptions::new(*uri))
                     .await
                     .map_err(|e| format!("cannot connect to {shown}: {}", e.message))?;
                 let before = ferroflow_postgres::schema_version(&database).await.map_err(|e| e.message)?;

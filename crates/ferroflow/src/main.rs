@@ -60,27 +60,13 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// A metadata store, opened and migrated to the current schema.
-enum OpenStore {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
-
-impl OpenStore {
-    fn into_dyn(self) -> Arc<dyn Store> {
-        match self {
-            OpenStore::Sqlite(store) => Arc::new(store),
-            OpenStore::Postgres(store) => Arc::new(store),
-        }
-    }
-}
-
-/// Opens `store`'s backend; PostgreSQL's pool is built on the calling runtime.
+/// Opens `store`'s backend, migrated to the current schema; PostgreSQL's pool is built
+/// on the calling runtime.
 async fn open_store(
     store: &config::StoreArgs,
     default_artifact_root: &str,
     query_timeout: std::time::Duration,
-) -> Result<OpenStore, String> {
+) -> Result<Arc<dyn Store>, String> {
     match store.backend()? {
         BackendStore::Sqlite(path) => SqliteStore::open(SqliteOptions {
             path: path.clone(),
@@ -88,11 +74,11 @@ async fn open_store(
             sync: store.sync_mode(),
             query_timeout,
         })
-        .map(OpenStore::Sqlite)
+        .map(|store| Arc::new(store) as Arc<dyn Store>)
         .map_err(|e| format!("cannot open {}: {}", path.display(), e.message)),
         BackendStore::Postgres(uri) => PgStore::open(&store.pg_options(&uri, query_timeout), default_artifact_root)
             .await
-            .map(OpenStore::Postgres)
+            .map(|store| Arc::new(store) as Arc<dyn Store>)
             .map_err(|e| format!("cannot open {uri}: {}", e.message)),
     }
 }
@@ -128,7 +114,7 @@ fn run_gc(args: gc::GcArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot open the artifact destination {destination_uri}: {e}"))?;
     runtime()?.block_on(async move {
         let store = open_store(&args.store, "mlflow-artifacts:/", ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT).await?;
-        gc::run(args, store.into_dyn().as_ref(), Some(destination)).await
+        gc::run(args, store.as_ref(), Some(destination)).await
     })
 }
 
@@ -187,7 +173,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         ],
         graphql: settings.graphql.clone(),
     };
-    let state = AppState::new(store.into_dyn(), artifacts, config);
+    let state = AppState::new(store, artifacts, config);
     runtime.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
