@@ -253,19 +253,19 @@ const V1: &str = r#"
         PRIMARY KEY (webhook_pk, entity, action)
     );
     CREATE INDEX webhook_events_by_event ON webhook_events (entity, action);
-    -- Deliveries every replica shares: a replica claims a row by setting its lease, so
-    -- each event is sent once however many replicas run, and a crashed replica's claims
-    -- expire and are taken over.
+    -- Deliveries every replica shares. `available_at` is both a claim's lease and a retry's
+    -- backoff: a replica claims due rows with FOR UPDATE SKIP LOCKED and moves it past its
+    -- lease, so each delivery is sent by one replica at a time, and a crashed replica's
+    -- claims expire and are taken over.
     CREATE TABLE webhook_outbox (
-        delivery_pk   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        webhook_pk    bigint NOT NULL REFERENCES webhooks ON DELETE CASCADE,
-        payload       text COLLATE "C" NOT NULL,
-        created_at    bigint NOT NULL,
-        attempts      integer NOT NULL DEFAULT 0,
-        leased_until  bigint,
-        delivered_at  bigint
+        delivery_id  text COLLATE "C" PRIMARY KEY,
+        webhook_pk   bigint NOT NULL REFERENCES webhooks ON DELETE CASCADE,
+        body         text COLLATE "C" NOT NULL,
+        created_at   bigint NOT NULL,
+        attempts     integer NOT NULL DEFAULT 0,
+        available_at bigint NOT NULL
     );
-    CREATE INDEX webhook_outbox_pending ON webhook_outbox (leased_until) WHERE delivered_at IS NULL;
+    CREATE INDEX webhook_outbox_available ON webhook_outbox (available_at, created_at);
     CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_pk);
     -- Server-wide secrets every replica must share (the webhook-secret encryption key).
     CREATE TABLE server_settings (

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     crate::registry::SCHEMA,
     crate::series::SCHEMA,
     crate::series::SCHEMA_TIME_ORDERED,
+    crate::registry::outbox::SCHEMA,
 ];
 
 /// v1: the tracking core.

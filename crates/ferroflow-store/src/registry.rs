@@ -98,6 +98,18 @@ impl fmt::Debug for UpdateWebhook {
     }
 }
 
+/// A webhook delivery waiting in the outbox every replica shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxDelivery {
+    /// The `X-MLflow-Delivery-Id` the receiver sees on every attempt (it can dedupe on it).
+    pub delivery_id: String,
+    pub webhook_id: String,
+    /// The request body, fixed when the event happened.
+    pub body: String,
+    /// Attempts claimed so far, this one included when returned by a claim.
+    pub attempts: u32,
+}
+
 #[async_trait]
 pub trait RegistryStore: Send + Sync + 'static {
     // ------------------------------------------------------------ registered models
@@ -165,4 +177,27 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn update_webhook(&self, request: UpdateWebhook) -> Result<Webhook>;
     /// Soft delete.
     async fn delete_webhook(&self, webhook_id: &str) -> Result<()>;
+
+    // ------------------------------------------------------------ webhook outbox
+    //
+    // Deliveries wait in the store, not in a process: whichever replica claims one sends
+    // it, a claim is a lease (`available_at` moved past the lease's end), and a replica
+    // that dies mid-delivery leaves a claim that expires and is taken again.
+
+    /// Queues deliveries (with `attempts` 0), available at once. A delivery id already
+    /// queued is left as it is.
+    async fn enqueue_webhook_deliveries(&self, deliveries: Vec<OutboxDelivery>, now_ms: i64) -> Result<()>;
+    /// Claims up to `max` deliveries available at `now_ms`, oldest first, leasing each
+    /// until `lease_until_ms`; two claims never return the same delivery while its lease
+    /// runs. Each claimed delivery's `attempts` grows by one.
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        max: usize,
+    ) -> Result<Vec<OutboxDelivery>>;
+    /// Makes a claimed delivery available again at `available_at_ms` (a retry's backoff).
+    async fn reschedule_webhook_delivery(&self, delivery_id: &str, available_at_ms: i64) -> Result<()>;
+    /// Removes a delivery: sent, or given up.
+    async fn finish_webhook_delivery(&self, delivery_id: &str) -> Result<()>;
 }

@@ -25,7 +25,7 @@ use ferroflow_core::registry::{
 use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::{Error, Result};
 use ferroflow_store::registry::{
-    CreateModelVersion, CreateRegisteredModel, CreateWebhook, RegistrySearch, UpdateWebhook,
+    CreateModelVersion, CreateRegisteredModel, CreateWebhook, OutboxDelivery, RegistrySearch, UpdateWebhook,
 };
 use ferroflow_store::registry_rules::{
     group_tags, latest_per_stage, version_from_columns, Columns, StoredModel, DELETED_STAGE, MODEL_COLUMNS,
@@ -38,6 +38,7 @@ use crate::db::query;
 use crate::{now_millis, PgStore};
 
 mod models;
+mod outbox;
 mod search;
 mod versions;
 mod webhooks;
@@ -364,5 +365,26 @@ impl RegistryStore for PgStore {
 
     async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
         transaction!(self.db, |tx| { webhooks::delete(&tx, webhook_id, now_millis()).await })
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: Vec<OutboxDelivery>, now_ms: i64) -> Result<()> {
+        outbox::enqueue(&self.db.client().await?, &deliveries, now_ms).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        max: usize,
+    ) -> Result<Vec<OutboxDelivery>> {
+        transaction!(self.db, |tx| { outbox::claim(&tx, now_ms, lease_until_ms, max).await })
+    }
+
+    async fn reschedule_webhook_delivery(&self, delivery_id: &str, available_at_ms: i64) -> Result<()> {
+        outbox::reschedule(&self.db.client().await?, delivery_id, available_at_ms).await
+    }
+
+    async fn finish_webhook_delivery(&self, delivery_id: &str) -> Result<()> {
+        outbox::finish(&self.db.client().await?, delivery_id).await
     }
 }

@@ -24,7 +24,7 @@ use ferroflow_core::registry::{
 use ferroflow_core::types::{KeyValue, Page};
 use ferroflow_core::Result;
 use ferroflow_store::registry::{
-    CreateModelVersion, CreateRegisteredModel, CreateWebhook, RegistrySearch, UpdateWebhook,
+    CreateModelVersion, CreateRegisteredModel, CreateWebhook, OutboxDelivery, RegistrySearch, UpdateWebhook,
 };
 use ferroflow_store::registry_rules::{
     attach_tags, group_tags, latest_per_stage, version_from_columns, Columns, StoredModel, DELETED_STAGE,
@@ -37,6 +37,7 @@ use crate::db::db_error;
 use crate::{now_millis, SqliteStore};
 
 mod models;
+pub(crate) mod outbox;
 mod search;
 mod versions;
 mod webhooks;
@@ -355,5 +356,28 @@ impl RegistryStore for SqliteStore {
     async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
         let id = webhook_id.to_string();
         self.db.write(move |conn| webhooks::delete_webhook(conn, &id, now_millis())).await
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: Vec<OutboxDelivery>, now_ms: i64) -> Result<()> {
+        self.db.write(move |conn| outbox::enqueue(conn, &deliveries, now_ms)).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        max: usize,
+    ) -> Result<Vec<OutboxDelivery>> {
+        self.db.write(move |conn| outbox::claim(conn, now_ms, lease_until_ms, max)).await
+    }
+
+    async fn reschedule_webhook_delivery(&self, delivery_id: &str, available_at_ms: i64) -> Result<()> {
+        let id = delivery_id.to_string();
+        self.db.write(move |conn| outbox::reschedule(conn, &id, available_at_ms)).await
+    }
+
+    async fn finish_webhook_delivery(&self, delivery_id: &str) -> Result<()> {
+        let id = delivery_id.to_string();
+        self.db.write(move |conn| outbox::finish(conn, &id)).await
     }
 }

@@ -34,6 +34,7 @@ macro_rules! registry_conformance_cases {
             search_registered_models_filters_orders_and_pages,
             search_model_versions_filters_orders_and_pages,
             webhooks_crud_and_events,
+            webhook_outbox_claims_are_exclusive_and_leased,
         );
     };
 }
@@ -649,4 +650,58 @@ pub async fn webhooks_crud_and_events<S: Store>(store: &S) {
     assert_eq!(store.list_webhooks_by_event(created_event).await.unwrap().len(), 1);
     let missing = store.update_webhook(UpdateWebhook { webhook_id: "nope".into(), ..Default::default() }).await;
     assert_eq!(missing.unwrap_err().code, ErrorCode::ResourceDoesNotExist);
+}
+
+/// The webhook outbox: claims are exclusive while leased, expire, and count attempts; a
+/// rescheduled delivery comes back when due; a finished one is gone.
+pub async fn webhook_outbox_claims_are_exclusive_and_leased<S: Store>(store: &S) {
+    use crate::registry::OutboxDelivery;
+    let event = WebhookEvent::new(WebhookEntity::ModelVersion, WebhookAction::Created).unwrap();
+    let webhook = store
+        .create_webhook(CreateWebhook {
+            name: "ci".into(),
+            url: "https://ci.example.com/hook".into(),
+            events: vec![event],
+            description: None,
+            secret: None,
+            status: WebhookStatus::Active,
+        })
+        .await
+        .unwrap();
+    let delivery = |n: usize| OutboxDelivery {
+        delivery_id: format!("d{n}"),
+        webhook_id: webhook.webhook_id.clone(),
+        body: format!("{{\"n\": {n}}}"),
+        attempts: 0,
+    };
+    let queued: Vec<OutboxDelivery> = (0..6).map(delivery).collect();
+    store.enqueue_webhook_deliveries(queued.clone(), 1_000).await.unwrap();
+    // Queuing the same delivery again changes nothing.
+    store.enqueue_webhook_deliveries(vec![delivery(0)], 1_000).await.unwrap();
+
+    // Nothing is due before it was queued.
+    assert!(store.claim_webhook_deliveries(999, 5_000, 10).await.unwrap().is_empty());
+    // Concurrent claimers share the deliveries out: none twice, none lost.
+    let claims = [2, 2, 10].map(|max| store.claim_webhook_deliveries(1_000, 5_000, max));
+    let mut claimed: Vec<OutboxDelivery> =
+        futures_join_all(claims).await.into_iter().flat_map(|claim| claim.unwrap()).collect();
+    claimed.sort_by(|x, y| x.delivery_id.cmp(&y.delivery_id));
+    let expected: Vec<OutboxDelivery> = queued.iter().map(|d| OutboxDelivery { attempts: 1, ..d.clone() }).collect();
+    assert_eq!(claimed, expected);
+    // Leased: nothing to claim until the lease ends.
+    assert!(store.claim_webhook_deliveries(4_999, 9_000, 10).await.unwrap().is_empty());
+
+    store.finish_webhook_delivery("d0").await.unwrap();
+    store.reschedule_webhook_delivery("d1", 2_000).await.unwrap();
+    let retried = store.claim_webhook_deliveries(2_000, 9_000, 10).await.unwrap();
+    assert_eq!(retried, vec![OutboxDelivery { attempts: 2, ..delivery(1) }]);
+    // Past the lease (a replica that died mid-delivery), the rest come back, oldest first.
+    let expired = store.claim_webhook_deliveries(5_000, 9_000, 10).await.unwrap();
+    let ids: Vec<&str> = expired.iter().map(|d| d.delivery_id.as_str()).collect();
+    assert_eq!(ids, ["d2", "d3", "d4", "d5"]);
+    assert!(expired.iter().all(|d| d.attempts == 2));
+    for id in ["d1", "d2", "d3", "d4", "d5"] {
+        store.finish_webhook_delivery(id).await.unwrap();
+    }
+    assert!(store.claim_webhook_deliveries(i64::MAX, i64::MAX, 10).await.unwrap().is_empty());
 }
