@@ -190,5 +190,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config.connections.clone();
+    // Webhook deliveries queued by this or any other replica; stops with the server.
+    let _outbox =
+        handlers::webhooks::delivery::spawn_outbox(Arc::clone(&state.store), Arc::clone(&state.config.webhook_secrets));
     serve::serve_with_limits(listener, router(state), limits, shutdown, SHUTDOWN_GRACE).await
 }

@@ -62,8 +62,8 @@ fn event(entity: WebhookEntity, action: WebhookAction) -> WebhookEvent {
     WebhookEvent { entity, action }
 }
 
-fn notify(app: &AppState, trigger: Trigger) {
-    delivery::notify(Arc::clone(&app.store), Arc::clone(&app.config.webhook_secrets), trigger);
+async fn notify(app: &AppState, trigger: Trigger) {
+    delivery::notify(Arc::clone(&app.store), trigger).await;
 }
 
 /// A registry tag as sent: a missing key or value reads as `""`, as protobuf does.
@@ -144,7 +144,7 @@ async fn create_registered_model(State(app): State<AppState>, rpc: Rpc<CreateReg
         let payload = Payload::default().with("name", name).tags(tags).with("description", description);
         Trigger::Event(event(WebhookEntity::RegisteredModel, WebhookAction::Created), payload)
     };
-    notify(&app, trigger);
+    notify(&app, trigger).await;
     Ok(Json(json!({ "registered_model": model })))
 }
 
@@ -302,7 +302,8 @@ async fn set_registered_model_tag(State(app): State<AppState>, rpc: Rpc<TagForMo
     validate_registered_model_tag(&tag)?;
     app.store.set_registered_model_tag(&name, tag.clone()).await?;
     let payload = Payload::default().with("name", name.clone()).with("key", tag.key).with("value", tag.value);
-    notify(&app, Trigger::PromptOnly { name, prompt: event(WebhookEntity::PromptTag, WebhookAction::Set), payload });
+    notify(&app, Trigger::PromptOnly { name, prompt: event(WebhookEntity::PromptTag, WebhookAction::Set), payload })
+        .await;
     empty()
 }
 
@@ -317,7 +318,8 @@ async fn delete_registered_model_tag(State(app): State<AppState>, rpc: Rpc<TagFo
     notify(
         &app,
         Trigger::PromptOnly { name, prompt: event(WebhookEntity::PromptTag, WebhookAction::Deleted), payload },
-    );
+    )
+    .await;
     empty()
 }
 
@@ -853,7 +855,7 @@ async fn create_model_version(State(app): State<AppState>, rpc: Rpc<CreateModelV
             .with("description", description);
         Trigger::Event(event(WebhookEntity::ModelVersion, WebhookAction::Created), payload)
     };
-    notify(&app, trigger);
+    notify(&app, trigger).await;
     Ok(Json(json!({ "model_version": version })))
 }
 
@@ -1039,7 +1041,8 @@ async fn set_model_version_tag(State(app): State<AppState>, rpc: Rpc<TagForModel
             prompt: event(WebhookEntity::PromptVersionTag, WebhookAction::Set),
             payload,
         },
-    );
+    )
+    .await;
     empty()
 }
 
@@ -1061,7 +1064,8 @@ async fn delete_model_version_tag(State(app): State<AppState>, rpc: Rpc<TagForMo
             prompt: event(WebhookEntity::PromptVersionTag, WebhookAction::Deleted),
             payload,
         },
-    );
+    )
+    .await;
     empty()
 }
 
@@ -1096,7 +1100,8 @@ async fn set_alias(State(app): State<AppState>, rpc: Rpc<AliasMessage>) -> JsonR
             prompt: event(WebhookEntity::PromptAlias, WebhookAction::Created),
             payload,
         },
-    );
+    )
+    .await;
     empty()
 }
 
@@ -1116,7 +1121,8 @@ async fn delete_alias(State(app): State<AppState>, rpc: Rpc<AliasMessage>) -> Js
             prompt: event(WebhookEntity::PromptAlias, WebhookAction::Deleted),
             payload,
         },
-    );
+    )
+    .await;
     empty()
 }
 

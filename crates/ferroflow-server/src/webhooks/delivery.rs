@@ -9,8 +9,15 @@
 //! * retried on 429/500/502/503/504 and connection errors, with exponential backoff and
 //!   `Retry-After`, a bounded number of times; each attempt has a timeout.
 //!
-//! Delivery never blocks or fails the registry call that triggered it: [`notify`] spawns
-//! a task and returns. Secrets are never logged; URLs are logged by host only.
+//! Deliveries go through the store's outbox (`RegistryStore::enqueue_webhook_deliveries`):
+//! [`notify`] queues one per subscribed webhook before the registry call answers, and
+//! every server process runs one [`spawn_outbox`] loop that claims due deliveries under
+//! a lease, sends them, and reschedules a retryable failure with backoff. So a delivery
+//! survives a crash or a restart, several replicas on one database send each one once (a
+//! claim is exclusive while its lease runs; a dead replica's claims expire and are taken
+//! over), and a receiver sees the same `X-MLflow-Delivery-Id` on every attempt. A
+//! delivery never fails the registry call: a failure to queue is logged. Secrets are never
+//! logged; URLs are logged by host only.
 //!
 //! Like MLflow, webhook URLs must use an allowed scheme (default `https`) and resolve to
 //! public addresses only, checked when a webhook is saved and again at connect time (a DNS
@@ -21,7 +28,6 @@
 //! and tests can also call [`set_policy`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,19 +37,20 @@ use base64::Engine;
 use ferroflow_core::registry::{Webhook, WebhookAction, WebhookEntity, WebhookEvent};
 use ferroflow_core::types::KeyValue;
 use ferroflow_core::{Error, Result};
+use ferroflow_store::registry::OutboxDelivery;
 use ferroflow_store::Store;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 pub const SIGNATURE_HEADER: &str = "X-MLflow-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-MLflow-Timestamp";
 pub const DELIVERY_ID_HEADER: &str = "X-MLflow-Delivery-Id";
 pub const SIGNATURE_VERSION: &str = "v1";
 
-/// Deliveries waiting or running beyond this many are dropped (with a warning), so a dead
-/// receiver cannot make the server hoard memory.
-const MAX_PENDING_DELIVERIES: usize = 10_000;
+/// How often the outbox loop looks for deliveries it was not woken for: another
+/// replica's expired claims, and retries whose timer was in a process that died.
+const OUTBOX_POLL: Duration = Duration::from_secs(1);
 /// The most of a receiver's answer `webhooks/{id}/test` reads back.
 const MAX_TEST_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -112,7 +119,8 @@ struct Runtime {
 }
 
 static RUNTIME: RwLock<Option<Arc<Runtime>>> = RwLock::new(None);
-static PENDING: AtomicUsize = AtomicUsize::new(0);
+/// Wakes this process's outbox loops when a delivery is queued or a retry falls due.
+static OUTBOX_WAKE: Notify = Notify::const_new();
 
 fn build_runtime(policy: WebhookPolicy) -> Arc<Runtime> {
     let mut builder = reqwest::Client::builder()
@@ -565,8 +573,88 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Sends one event to one webhook, retrying as MLflow's session does; reads at most
-/// `read_limit` bytes of the final answer.
+/// The request body of `event` with `payload`, as MLflow writes it; its timestamp is now.
+fn envelope(event: WebhookEvent, payload: &Payload) -> String {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        entity: &'static str,
+        action: &'static str,
+        timestamp: String,
+        data: &'a Payload,
+    }
+    python_json(&Envelope {
+        entity: event.entity.as_str(),
+        action: event.action.as_str(),
+        timestamp: iso_timestamp(SystemTime::now()),
+        data: payload,
+    })
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Answered {
+        delivered: Delivered,
+        retry_after: Option<Duration>,
+    },
+    /// No answer: the connection failed or timed out (`retryable`), or the request could
+    /// not be sent at all.
+    Failed {
+        message: String,
+        retryable: bool,
+    },
+}
+
+/// One POST of `body` to `webhook`, signed (when it has a secret) with the delivery id and
+/// this moment's timestamp; reads at most `read_limit` bytes of the answer.
+async fn attempt(
+    runtime: &Runtime,
+    secrets: &WebhookSecrets,
+    webhook: &Webhook,
+    delivery_id: &str,
+    body: &str,
+    read_limit: usize,
+) -> Result<Attempt> {
+    validate_url(&webhook.url).await?;
+    let unix_timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
+    let mut request = runtime
+        .client
+        .post(&webhook.url)
+        .timeout(runtime.policy.request_timeout)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(DELIVERY_ID_HEADER, delivery_id)
+        .header(TIMESTAMP_HEADER, &unix_timestamp)
+        .body(body.to_string());
+    // A secret that cannot be opened fails the delivery rather than sending it unsigned.
+    if let Some(stored) = webhook.secret.as_deref().filter(|s| !s.is_empty()) {
+        request =
+            request.header(SIGNATURE_HEADER, signature(&secrets.open(stored)?, delivery_id, &unix_timestamp, body));
+    }
+    Ok(match request.send().await {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let retry_after = retry_after(&response);
+            let mut bytes = Vec::new();
+            while bytes.len() < read_limit {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            bytes.truncate(read_limit);
+            Attempt::Answered {
+                delivered: Delivered { status, body: String::from_utf8_lossy(&bytes).into_owned() },
+                retry_after,
+            }
+        }
+        Err(e) => Attempt::Failed {
+            retryable: e.is_connect() || e.is_timeout() || e.is_request(),
+            message: e.without_url().to_string(),
+        },
+    })
+}
+
+/// Sends one event to one webhook now, retrying in place as MLflow's session does (the
+/// `test` endpoint's path, which answers with the outcome).
 async fn send(
     runtime: &Runtime,
     secrets: &WebhookSecrets,
@@ -575,70 +663,24 @@ async fn send(
     payload: &Payload,
     read_limit: usize,
 ) -> Result<Delivered> {
-    validate_url(&webhook.url).await?;
-    #[derive(Serialize)]
-    struct Envelope<'a> {
-        entity: &'static str,
-        action: &'static str,
-        timestamp: String,
-        data: &'a Payload,
-    }
-    let body = python_json(&Envelope {
-        entity: event.entity.as_str(),
-        action: event.action.as_str(),
-        timestamp: iso_timestamp(SystemTime::now()),
-        data: payload,
-    });
+    let body = envelope(event, payload);
     let delivery_id = uuid::Uuid::new_v4().to_string();
-    let unix_timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
-    // A secret that cannot be opened fails the delivery rather than sending it unsigned.
-    let signature = match webhook.secret.as_deref().filter(|s| !s.is_empty()) {
-        Some(stored) => Some(signature(&secrets.open(stored)?, &delivery_id, &unix_timestamp, &body)),
-        None => None,
-    };
-
     let policy = &runtime.policy;
     let mut retry = 0;
     loop {
-        let mut request = runtime
-            .client
-            .post(&webhook.url)
-            .timeout(policy.request_timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(DELIVERY_ID_HEADER, &delivery_id)
-            .header(TIMESTAMP_HEADER, &unix_timestamp)
-            .body(body.clone());
-        if let Some(signature) = &signature {
-            request = request.header(SIGNATURE_HEADER, signature);
-        }
-        let outcome = request.send().await;
         let can_retry = retry < policy.max_retries;
-        match outcome {
-            Ok(response) if can_retry && retryable_status(response.status().as_u16()) => {
+        match attempt(runtime, secrets, webhook, &delivery_id, &body, read_limit).await? {
+            Attempt::Answered { delivered, retry_after } if can_retry && retryable_status(delivered.status) => {
                 retry += 1;
-                tokio::time::sleep(backoff(policy, retry, retry_after(&response))).await;
+                tokio::time::sleep(backoff(policy, retry, retry_after)).await;
             }
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let mut bytes = Vec::new();
-                while bytes.len() < read_limit {
-                    match response.chunk().await {
-                        Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-                        _ => break,
-                    }
-                }
-                bytes.truncate(read_limit);
-                return Ok(Delivered { status, body: String::from_utf8_lossy(&bytes).into_owned() });
-            }
-            Err(e) if can_retry && (e.is_connect() || e.is_timeout() || e.is_request()) => {
+            Attempt::Answered { delivered, .. } => return Ok(delivered),
+            Attempt::Failed { retryable: true, .. } if can_retry => {
                 retry += 1;
                 tokio::time::sleep(backoff(policy, retry, None)).await;
             }
-            Err(e) => {
-                return Err(Error::internal(format!(
-                    "webhook request failed after {retry} retries: {}",
-                    e.without_url()
-                )))
+            Attempt::Failed { message, .. } => {
+                return Err(Error::internal(format!("webhook request failed after {retry} retries: {message}")))
             }
         }
     }
@@ -693,33 +735,32 @@ pub enum Trigger {
     PromptOnly { name: String, prompt: WebhookEvent, payload: Payload },
 }
 
-/// Announces a registry action to its subscribers in the background; returns at once.
-pub fn notify(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>, trigger: Trigger) {
-    let Ok(handle) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    handle.spawn(async move {
-        if let Err(e) = dispatch(store, secrets, trigger).await {
-            tracing::warn!(error = %e.message, "webhook dispatch failed");
-        }
-    });
+/// Queues a registry action's deliveries, one per subscribed webhook, in the store's
+/// outbox, and wakes the outbox loop. Never fails the caller: a failure is logged.
+pub async fn notify(store: Arc<dyn Store>, trigger: Trigger) {
+    match queue(&store, trigger).await {
+        Ok(true) => OUTBOX_WAKE.notify_one(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e.message, "webhook deliveries could not be queued"),
+    }
 }
 
 async fn subscribers(store: &Arc<dyn Store>, event: WebhookEvent) -> Result<Vec<Webhook>> {
     Ok(store.list_webhooks_by_event(event).await?.into_iter().filter(Webhook::is_active).collect())
 }
 
-async fn dispatch(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>, trigger: Trigger) -> Result<()> {
+/// Queues the deliveries of `trigger`; whether there were any.
+async fn queue(store: &Arc<dyn Store>, trigger: Trigger) -> Result<bool> {
     let (event, payload, webhooks) = match trigger {
         Trigger::Event(event, payload) => {
-            let webhooks = subscribers(&store, event).await?;
+            let webhooks = subscribers(store, event).await?;
             (event, payload, webhooks)
         }
         Trigger::ModelOrPrompt { name, model, prompt, payload } => {
-            let for_model = subscribers(&store, model).await?;
-            let for_prompt = subscribers(&store, prompt).await?;
+            let for_model = subscribers(store, model).await?;
+            let for_prompt = subscribers(store, prompt).await?;
             if for_model.is_empty() && for_prompt.is_empty() {
-                return Ok(());
+                return Ok(false);
             }
             let is_prompt = store.get_registered_model(&name).await.is_ok_and(|m| m.is_prompt());
             if is_prompt {
@@ -729,48 +770,142 @@ async fn dispatch(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>, trigger: 
             }
         }
         Trigger::PromptOnly { name, prompt, payload } => {
-            let webhooks = subscribers(&store, prompt).await?;
+            let webhooks = subscribers(store, prompt).await?;
             if webhooks.is_empty() || !store.get_registered_model(&name).await.is_ok_and(|m| m.is_prompt()) {
-                return Ok(());
+                return Ok(false);
             }
             (prompt, payload, webhooks)
         }
     };
-    let runtime = runtime();
-    let payload = Arc::new(payload);
-    for webhook in webhooks {
-        if PENDING.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING_DELIVERIES {
-            PENDING.fetch_sub(1, Ordering::SeqCst);
-            tracing::warn!(webhook_id = %webhook.webhook_id, %event, "webhook delivery dropped: too many pending");
-            continue;
-        }
-        let (runtime, payload, secrets) = (Arc::clone(&runtime), Arc::clone(&payload), Arc::clone(&secrets));
-        tokio::spawn(async move {
-            if let Ok(_permit) = Arc::clone(&runtime.workers).acquire_owned().await {
-                match send(&runtime, &secrets, &webhook, event, &payload, 0).await {
-                    Ok(delivered) if delivered.status < 400 => {
-                        tracing::debug!(webhook_id = %webhook.webhook_id, %event, status = delivered.status, "webhook delivered")
+    if webhooks.is_empty() {
+        return Ok(false);
+    }
+    let body = envelope(event, &payload);
+    let deliveries = webhooks
+        .into_iter()
+        .map(|webhook| OutboxDelivery {
+            delivery_id: uuid::Uuid::new_v4().to_string(),
+            webhook_id: webhook.webhook_id,
+            body: body.clone(),
+            attempts: 0,
+        })
+        .collect();
+    store.enqueue_webhook_deliveries(deliveries, now_ms()).await?;
+    Ok(true)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Stops its outbox loop when dropped.
+pub struct OutboxLoop(tokio::task::JoinHandle<()>);
+
+impl Drop for OutboxLoop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts this process's outbox loop over `store`: it claims due deliveries (as many as
+/// there are free delivery workers), sends each on its own task, and sleeps until woken
+/// by a new delivery or a retry falling due, or for [`OUTBOX_POLL`] at most.
+pub fn spawn_outbox(store: Arc<dyn Store>, secrets: Arc<WebhookSecrets>) -> OutboxLoop {
+    OutboxLoop(tokio::spawn(async move {
+        loop {
+            let runtime = runtime();
+            let free = runtime.workers.available_permits();
+            let mut claimed_all = false;
+            if free > 0 {
+                // Long enough for every attempt to end, timeout included, before another
+                // replica may take the delivery over.
+                let lease = runtime.policy.request_timeout * 2 + Duration::from_secs(10);
+                let now = now_ms();
+                match store.claim_webhook_deliveries(now, now + lease.as_millis() as i64, free).await {
+                    Ok(claimed) => {
+                        claimed_all = claimed.len() == free;
+                        for delivery in claimed {
+                            let Ok(permit) = Arc::clone(&runtime.workers).try_acquire_owned() else { break };
+                            let (store, secrets, runtime) =
+                                (Arc::clone(&store), Arc::clone(&secrets), Arc::clone(&runtime));
+                            tokio::spawn(async move {
+                                deliver(&store, &secrets, &runtime, delivery).await;
+                                drop(permit);
+                                // A worker is free again: there may be more to claim.
+                                OUTBOX_WAKE.notify_one();
+                            });
+                        }
                     }
-                    Ok(delivered) => tracing::warn!(
-                        webhook_id = %webhook.webhook_id,
-                        host = host_of(&webhook.url),
-                        %event,
-                        status = delivered.status,
-                        "webhook receiver refused the delivery"
-                    ),
-                    Err(e) => tracing::warn!(
-                        webhook_id = %webhook.webhook_id,
-                        host = host_of(&webhook.url),
-                        %event,
-                        error = %e.message,
-                        "webhook delivery failed"
-                    ),
+                    Err(e) => tracing::warn!(error = %e.message, "cannot claim webhook deliveries"),
                 }
             }
-            PENDING.fetch_sub(1, Ordering::SeqCst);
-        });
+            if claimed_all {
+                continue;
+            }
+            let _ = tokio::time::timeout(OUTBOX_POLL, OUTBOX_WAKE.notified()).await;
+        }
+    }))
+}
+
+/// One attempt at a claimed delivery, then its fate: done (sent, refused for good, or its
+/// webhook gone or disabled), or rescheduled with backoff while retries remain.
+async fn deliver(store: &Arc<dyn Store>, secrets: &WebhookSecrets, runtime: &Runtime, delivery: OutboxDelivery) {
+    let policy = &runtime.policy;
+    let webhook = match store.get_webhook(&delivery.webhook_id).await {
+        Ok(webhook) if webhook.is_active() => webhook,
+        Ok(_) => return finish(store, &delivery).await,
+        Err(e) if e.code == ferroflow_core::ErrorCode::ResourceDoesNotExist => return finish(store, &delivery).await,
+        Err(e) => {
+            tracing::warn!(webhook_id = %delivery.webhook_id, error = %e.message, "cannot read a webhook to deliver to");
+            return reschedule(store, &delivery, backoff(policy, delivery.attempts, None)).await;
+        }
+    };
+    let host = host_of(&webhook.url);
+    let retries_left = delivery.attempts <= policy.max_retries;
+    match attempt(runtime, secrets, &webhook, &delivery.delivery_id, &delivery.body, 0).await {
+        Ok(Attempt::Answered { delivered, retry_after }) if retries_left && retryable_status(delivered.status) => {
+            reschedule(store, &delivery, backoff(policy, delivery.attempts, retry_after)).await
+        }
+        Ok(Attempt::Answered { delivered, .. }) => {
+            if delivered.status < 400 {
+                tracing::debug!(webhook_id = %webhook.webhook_id, status = delivered.status, "webhook delivered");
+            } else {
+                tracing::warn!(webhook_id = %webhook.webhook_id, host, status = delivered.status, "webhook receiver refused the delivery");
+            }
+            finish(store, &delivery).await
+        }
+        Ok(Attempt::Failed { retryable: true, .. }) if retries_left => {
+            reschedule(store, &delivery, backoff(policy, delivery.attempts, None)).await
+        }
+        Ok(Attempt::Failed { message, .. }) => {
+            tracing::warn!(webhook_id = %webhook.webhook_id, host, error = %message, attempts = delivery.attempts, "webhook delivery failed");
+            finish(store, &delivery).await
+        }
+        Err(e) => {
+            tracing::warn!(webhook_id = %webhook.webhook_id, host, error = %e.message, "webhook delivery failed");
+            finish(store, &delivery).await
+        }
     }
-    Ok(())
+}
+
+async fn finish(store: &Arc<dyn Store>, delivery: &OutboxDelivery) {
+    if let Err(e) = store.finish_webhook_delivery(&delivery.delivery_id).await {
+        // Its lease runs out and it is sent again: at least once, never lost.
+        tracing::warn!(error = %e.message, "cannot mark a webhook delivery done");
+    }
+}
+
+async fn reschedule(store: &Arc<dyn Store>, delivery: &OutboxDelivery, after: Duration) {
+    let at = now_ms() + after.as_millis() as i64;
+    match store.reschedule_webhook_delivery(&delivery.delivery_id, at).await {
+        Ok(()) => {
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                OUTBOX_WAKE.notify_one();
+            });
+        }
+        Err(e) => tracing::warn!(error = %e.message, "cannot reschedule a webhook delivery"),
+    }
 }
 
 #[cfg(test)]
