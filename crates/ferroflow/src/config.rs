@@ -144,6 +144,8 @@ pub struct ServerArgs {
 }
 
 #[derive(Debug, Clone)]
+// One per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum BackendStore {
     Sqlite(PathBuf),
     /// Shown and logged with its password redacted.

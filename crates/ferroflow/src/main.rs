@@ -61,6 +61,8 @@ fn main() -> std::process::ExitCode {
 }
 
 /// A metadata store, opened and migrated to the current schema.
+// One per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum OpenStore {
     Sqlite(SqliteStore),
     Postgres(PgStore),

@@ -201,12 +201,8 @@ async fn concurrent_log_batches_to_the_same_runs_and_keys() {
                 let base = &bases[(task + batch) % bases.len()];
                 // Shared keys, one that every task logs first in the same round, and one of
                 // a few; in reverse order for odd tasks.
-                let mut keys = vec![
-                    "loss".to_string(),
-                    "acc".to_string(),
-                    format!("round_{batch}"),
-                    format!("group_{}", task % 4),
-                ];
+                let mut keys =
+                    ["loss".to_string(), "acc".to_string(), format!("round_{batch}"), format!("group_{}", task % 4)];
                 if task % 2 == 1 {
                     keys.reverse();
                 }
@@ -433,6 +429,31 @@ async fn page_tokens_and_artifacts_work_on_any_replica() {
     assert!(downloaded == bytes, "the download through the other replica differs ({} bytes)", downloaded.len());
     let listed = cluster.replicas[1].list_artifacts(&format!("{experiment_id}/shared/artifacts/model")).await;
     assert_eq!(listed, vec!["weights.bin"]);
+
+    // A proxied multipart upload created on one replica, its parts sent to both, completed
+    // on the other: its state lives in the shared artifact store, not in a process.
+    let artifacts = |server: &Server, rpc: &str| format!("{}/api/2.0/mlflow-artifacts/mpu/{rpc}", server.base);
+    let dir = format!("{experiment_id}/multi/artifacts");
+    let body = json!({"path": "/client/big.bin", "num_parts": 3});
+    let created = client.post(artifacts(&cluster.replicas[0], &format!("create/{dir}"))).json(&body).send().await;
+    let created: Value = created.unwrap().json().await.unwrap();
+    let upload_id = created["upload_id"].as_str().unwrap_or_else(|| panic!("create: {created}"));
+    let mut parts = Vec::new();
+    for (n, credential) in created["credentials"].as_array().unwrap().iter().enumerate() {
+        let url = credential["url"].as_str().unwrap().replacen(&cluster.replicas[0].base, &bases[n % 2], 1);
+        let chunk = bytes[n * 100_000..(n + 1) * 100_000].to_vec();
+        let response = client.put(&url).body(chunk).send().await.unwrap();
+        assert_eq!(response.status(), 200, "part {n} through replica {}", n % 2);
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        parts.push(json!({"part_number": credential["part_number"], "etag": etag, "url": url}));
+    }
+    let body = json!({"path": "/client/big.bin", "upload_id": upload_id, "parts": parts});
+    let completed = client.post(artifacts(&cluster.replicas[1], &format!("complete/{dir}"))).json(&body).send().await;
+    let completed = completed.unwrap();
+    assert_eq!(completed.status(), 200, "complete: {}", completed.text().await.unwrap());
+    let (status, downloaded) = cluster.replicas[0].get_artifact(&format!("{dir}/big.bin")).await;
+    assert_eq!(status, 200);
+    assert!(downloaded == bytes[..300_000], "the multipart upload differs ({} bytes)", downloaded.len());
 }
 
 /// A replica that starts (a restart after a crash, a scale-up) must leave alone the
@@ -496,6 +517,8 @@ struct Acknowledged {
     points: HashMap<usize, Vec<Point>>,
     /// Run index → the params of those batches.
     params: HashMap<usize, BTreeSet<String>>,
+    /// The run this writer logs to, and the tag its last acknowledged batch set.
+    last_tag: Option<(usize, String, String)>,
     failures: Vec<String>,
 }
 
@@ -541,6 +564,7 @@ async fn acknowledged_writes_survive_kill_9_of_a_replica() {
                         let points = done.points.entry(run).or_default();
                         points.extend((first..first + POINTS_PER_BATCH).map(|s| point(s, 7, s as f64 / 2.0)));
                         done.params.entry(run).or_default().insert(param);
+                        done.last_tag = Some((run, format!("writer_{writer}"), seq.to_string()));
                         total.fetch_add(1, Ordering::Relaxed);
                         if target == victim {
                             on_victim.fetch_add(1, Ordering::Relaxed);
@@ -577,9 +601,13 @@ async fn acknowledged_writes_survive_kill_9_of_a_replica() {
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged: Vec<BTreeMap<String, Vec<Point>>> = vec![BTreeMap::new(); 2];
     let mut params: Vec<BTreeSet<String>> = vec![BTreeSet::new(); 2];
+    let mut tags: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); 2];
     let mut failures = Vec::new();
     for writer in writers {
         let done = writer.await.unwrap();
+        if let Some((run, key, value)) = done.last_tag {
+            tags[run].insert(key, value);
+        }
         for (run, points) in done.points {
             acknowledged[run].entry("loss".into()).or_default().extend(points);
         }
@@ -603,5 +631,15 @@ async fn acknowledged_writes_survive_kill_9_of_a_replica() {
         // resent; then its params are there once. Nothing unacknowledged stays, as every
         // lost answer was resent until acknowledged.
         assert_eq!(stored, params[run], "run {run_id}: params");
+        // Each writer's tag holds its last acknowledged batch's value: a resent batch
+        // cannot roll it back.
+        let stored: BTreeMap<String, String> = got["run"]["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["key"].as_str().unwrap().starts_with("writer_"))
+            .map(|t| (t["key"].as_str().unwrap().to_string(), t["value"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(stored, tags[run], "run {run_id}: tags");
     }
 }
