@@ -313,6 +313,29 @@ async fn concurrent_creations_and_tag_writes() {
     let answers = contend(&cluster, N, "registered-models/create", |_| json!({"name": "contested-model"})).await;
     exactly_one_created("registered-models/create", &answers);
 
+    // Renames onto one new name at once: one wins, the others hear what a rename onto a
+    // taken name answers (never a 500 from the unique index).
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let created = ok_post(&client, &bases[i % 2], "experiments/create", &json!({"name": format!("e{i}")})).await;
+        ids.push(created["experiment_id"].as_str().unwrap().to_string());
+        ok_post(&client, &bases[i % 2], "registered-models/create", &json!({"name": format!("rm{i}")})).await;
+    }
+    let onto_taken = json!({"experiment_id": ids[0], "new_name": "e1"});
+    let (status, taken) = post(&client, &bases[0], "experiments/update", &onto_taken).await.unwrap();
+    assert_eq!(status, 400, "{taken}");
+    let answers =
+        contend(&cluster, N, "experiments/update", |i| json!({"experiment_id": ids[i], "new_name": "won"})).await;
+    let renamed: Vec<_> = answers.iter().filter(|(status, _)| *status == 200).collect();
+    assert_eq!(renamed.len(), 1, "experiments/update: {answers:?}");
+    for (status, answer) in answers.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!((*status, &answer["error_code"]), (400, &taken["error_code"]), "experiments/update: {answer}");
+    }
+    let answers =
+        contend(&cluster, N, "registered-models/rename", |i| json!({"name": format!("rm{i}"), "new_name": "won"}))
+            .await;
+    exactly_one_created("registered-models/rename", &answers);
+
     // Versions of one model: numbered 1..=N, no gap, no duplicate.
     ok_post(&client, &bases[0], "registered-models/create", &json!({"name": "m"})).await;
     let answers =
