@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{eventually, plant, staging_files, DataPaths, Server};
 use serde_json::{json, Value};
@@ -524,15 +524,6 @@ async fn a_starting_replica_leaves_the_others_uploads_alone() {
     assert!(stored == body, "the stored upload differs ({} bytes)", stored.len());
 }
 
-/// Waits, at most 30 s, until `condition` holds; fails the test otherwise.
-async fn wait_for(condition: impl Fn() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// What one writer of the kill -9 test did.
 #[derive(Default)]
 struct Acknowledged {
@@ -612,15 +603,12 @@ async fn acknowledged_writes_survive_kill_9_of_a_replica() {
             done
         }));
     }
-    wait_for(|| on_victim.load(Ordering::Relaxed) >= 60, "the victim acknowledged 60 batches").await;
+    assert!(eventually(|| on_victim.load(Ordering::Relaxed) >= 60).await, "the victim never acknowledged 60 batches");
     cluster.replicas.remove(victim).kill_9();
     let at_kill = total.load(Ordering::Relaxed);
     // Every writer of the victim has moved, and the survivor took plenty more.
-    wait_for(
-        || moved.load(Ordering::Relaxed) == WRITERS / 2 && total.load(Ordering::Relaxed) >= at_kill + 100,
-        "the victim's writers moved to the survivor",
-    )
-    .await;
+    let carried_on = || moved.load(Ordering::Relaxed) == WRITERS / 2 && total.load(Ordering::Relaxed) >= at_kill + 100;
+    assert!(eventually(carried_on).await, "the victim's writers did not carry on on the survivor");
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged: Vec<BTreeMap<String, Vec<Point>>> = vec![BTreeMap::new(); 2];
     let mut params: Vec<BTreeSet<String>> = vec![BTreeSet::new(); 2];
