@@ -13,15 +13,12 @@
 //! - this process registers every upload it writes ([`InFlight`]); a sweep skips the
 //!   staging files of registered destinations, checked and removed under one lock;
 //! - a sweep only removes staging files untouched (not written) for a minimum age: none
-//!   at start, where every upload in flight is one of this process (so the files idle
-//!   since before the start go), and an hour in `ferroflow gc`, which may run beside a
-//!   live server whose uploads it cannot see (an upload in progress writes its staging
-//!   file continuously, so its mtime stays fresh).
-//!
-//! Two live servers must not share one local root (the SQLite store serves one process
-//! anyway). If they do, a start-up sweep can only take the other's uploads that have been
-//! idle since before it started; such an upload then fails, and nothing acknowledged is
-//! lost.
+//!   at the start of an SQLite server, the only process on its root, where every upload
+//!   in flight is its own (so the files idle since before the start go); an hour at the
+//!   start of a PostgreSQL replica, which may share its root with live replicas whose
+//!   uploads it cannot see, and in `ferroflow gc`, which may run beside a live server
+//!   (an upload in progress writes its staging file every few MiB, so its mtime stays
+//!   fresh).
 //!
 //! Object stores (S3, GCS, Azure) stage nothing under user paths: an interrupted
 //! multipart upload there is the store's to expire (e.g. an S3 lifecycle rule).

@@ -35,6 +35,10 @@ pub struct GcArgs {
     pub staging_older_than: i64,
 }
 
+/// `--staging-older-than`'s default: how long a staging file must be idle before a process
+/// that cannot see the uploads in flight (gc, a replica starting beside others) removes it.
+pub const SHARED_STAGING_AGE: Duration = Duration::from_secs(3600);
+
 /// Parses `1d2h30m15s`-style durations into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
     let mut total: i64 = 0;

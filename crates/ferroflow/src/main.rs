@@ -181,7 +181,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         // Only once listening: a second server started by mistake on a busy port stops
         // above, before touching the first one's uploads.
         if let Some(artifacts) = state.artifacts.clone() {
-            tokio::spawn(remove_staging_leftovers(artifacts));
+            tokio::spawn(remove_staging_leftovers(artifacts, staging_leftover_age(&settings.backend)));
         }
         tracing::info!(
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(address),
@@ -200,14 +200,24 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
     })
 }
 
+/// How long a staging file must have been idle before the start-up sweep takes it.
+/// SQLite's server is the only process on its artifact folder: every upload in flight
+/// then is this process's own, which the repository keeps the sweep off, so the cutoff
+/// is now. PostgreSQL's replicas may share one folder, and a replica starting cannot see
+/// the others' uploads: only files idle as long as `ferroflow gc` requires can go.
+fn staging_leftover_age(backend: &BackendStore) -> std::time::Duration {
+    match backend {
+        BackendStore::Sqlite(_) => std::time::Duration::ZERO,
+        BackendStore::Postgres(_) => gc::SHARED_STAGING_AGE,
+    }
+}
+
 /// Removes what uploads interrupted by a crash or `kill -9` left in a local artifact root
-/// (see `ferroflow_artifacts::staging`), in the background so that start stays fast. Every
-/// upload in flight now is this process's own, and the repository keeps the sweep off
-/// their staging files, so no minimum age is needed: the cutoff is now, so only files
-/// idle since before this start can go.
-async fn remove_staging_leftovers(artifacts: Arc<ArtifactRepository>) {
+/// (see `ferroflow_artifacts::staging`), in the background so that start stays fast: the
+/// staging files idle for `untouched_for` (see [`staging_leftover_age`]).
+async fn remove_staging_leftovers(artifacts: Arc<ArtifactRepository>, untouched_for: std::time::Duration) {
     let started = std::time::Instant::now();
-    match artifacts.remove_staging_leftovers(std::time::Duration::ZERO).await {
+    match artifacts.remove_staging_leftovers(untouched_for).await {
         Ok(removed) if removed.files > 0 => tracing::info!(
             files = removed.files,
             bytes = removed.bytes,

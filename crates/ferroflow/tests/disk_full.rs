@@ -145,7 +145,7 @@ async fn storage_errors_name_no_server_path() {
     let dir = tempfile::tempdir().unwrap();
     // The database elsewhere: a file open for writing would keep the tmpfs from going
     // read-only.
-    let paths = DataPaths { database: dir.path().join("db.sqlite"), artifacts: tmpfs.path().join("artifacts") };
+    let paths = DataPaths::sqlite(&dir.path().join("db.sqlite"), tmpfs.path().join("artifacts"));
     let server = Server::start(&paths).await;
     assert_eq!(server.put_artifact("0/r/artifacts/a.txt", "a").await.0, 200);
 

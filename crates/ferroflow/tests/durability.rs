@@ -1,51 +1,22 @@
 //! Durability: every write the server acknowledged survives `kill -9`, and concurrent
 //! writers never see "database is locked".
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{free_port, DataPaths, Server};
 use serde_json::{json, Value};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start(dir: &Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_ferroflow"))
-        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--backend-store-uri")
-        .arg(format!("sqlite:///{}", dir.join("db.sqlite").display()))
-        .arg("--artifacts-destination")
-        .arg(dir.join("artifacts"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ferroflow");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/health")).await {
-            if response.status().is_success() {
-                return child;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let mut child = child;
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("ferroflow did not become healthy");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
+    let paths = DataPaths::in_dir(dir.path());
     let port = free_port();
-    let mut server = start(dir.path(), port).await;
-    let base = format!("http://127.0.0.1:{port}/api/2.0/mlflow");
+    let server = Server::start_on(&paths, port).await;
+    let base = format!("{}/api/2.0/mlflow", server.base);
     let client = reqwest::Client::new();
     let run: Value = client
         .post(format!("{base}/runs/create"))
@@ -88,8 +59,7 @@ async fn acknowledged_writes_survive_kill_9() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    server.kill().expect("kill -9");
-    server.wait().unwrap();
+    server.kill_9();
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged: Vec<i64> = Vec::new();
     for writer in writers {
@@ -97,7 +67,7 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     assert!(acknowledged.len() > 50, "only {} writes were acknowledged before the kill", acknowledged.len());
 
-    let mut server = start(dir.path(), port).await;
+    let _server = Server::start_on(&paths, port).await;
     let history: Value = client
         .get(format!("{base}/metrics/get-history?run_id={run_id}&metric_key=loss"))
         .send()
@@ -112,6 +82,4 @@ async fn acknowledged_writes_survive_kill_9() {
         .unwrap_or_default();
     let lost: Vec<&i64> = acknowledged.iter().filter(|step| !stored.contains(step)).collect();
     assert!(lost.is_empty(), "{} acknowledged writes were lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
-    server.kill().unwrap();
-    server.wait().unwrap();
 }

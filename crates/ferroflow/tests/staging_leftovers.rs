@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use common::{eventually, gc, staging_files, DataPaths, Server};
+use common::{eventually, gc, plant, staging_files, DataPaths, Server};
 use tokio::io::AsyncWriteExt;
 
 const MIB: usize = 1 << 20;
@@ -54,15 +54,6 @@ async fn an_upload_killed_mid_way_leaves_nothing_after_a_restart() {
     let (status, _) = server.put_artifact("0/run/artifacts/model/data/model.bin", vec![1u8; 1000]).await;
     assert_eq!(status, 200);
     assert_eq!(server.list_artifacts("0/run/artifacts").await, vec!["kept.txt", "model"]);
-}
-
-/// Plants a staging file as an interrupted upload leaves it, last written `age` ago.
-fn plant(paths: &DataPaths, relative: &str, bytes: usize, age: Duration) {
-    let path = paths.artifacts.join(relative);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, vec![0u8; bytes]).unwrap();
-    let file = std::fs::File::options().write(true).open(&path).unwrap();
-    file.set_modified(SystemTime::now() - age).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,23 +14,33 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Where a server keeps its data.
+/// Where a server keeps its data: its metadata store and its artifact folder.
 #[derive(Debug, Clone)]
 pub struct DataPaths {
-    pub database: PathBuf,
+    /// What `--backend-store-uri` is given: an SQLite file's URI or a PostgreSQL URI.
+    pub backend_store_uri: String,
     pub artifacts: PathBuf,
 }
 
 impl DataPaths {
     /// `db.sqlite` and `artifacts/` inside `dir`.
     pub fn in_dir(dir: &Path) -> Self {
-        Self { database: dir.join("db.sqlite"), artifacts: dir.join("artifacts") }
+        Self::sqlite(&dir.join("db.sqlite"), dir.join("artifacts"))
+    }
+
+    pub fn sqlite(database: &Path, artifacts: PathBuf) -> Self {
+        Self { backend_store_uri: format!("sqlite:///{}", database.display()), artifacts }
+    }
+
+    /// A PostgreSQL database (any number of servers may share it) and an artifact folder.
+    pub fn postgres(uri: String, artifacts: PathBuf) -> Self {
+        Self { backend_store_uri: uri, artifacts }
     }
 
     fn store_args(&self) -> Vec<std::ffi::OsString> {
         vec![
             "--backend-store-uri".into(),
-            format!("sqlite:///{}", self.database.display()).into(),
+            self.backend_store_uri.clone().into(),
             "--artifacts-destination".into(),
             self.artifacts.clone().into(),
         ]
@@ -91,6 +101,11 @@ impl Server {
     pub fn kill_9(mut self) {
         self.child.kill().expect("kill -9");
         self.child.wait().unwrap();
+    }
+
+    /// The process id, to tell which server of several a failure came from.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log_text(&self) -> String {
@@ -178,6 +193,15 @@ pub fn staging_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// Plants a staging file as an interrupted upload leaves it, last written `age` ago.
+pub fn plant(paths: &DataPaths, relative: &str, bytes: usize, age: Duration) {
+    let path = paths.artifacts.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, vec![0u8; bytes]).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age).unwrap();
 }
 
 /// A tmpfs of a few MiB mounted on a fresh temporary folder, unmounted when dropped.
