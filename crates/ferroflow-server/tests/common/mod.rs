@@ -8,6 +8,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset of the helpers.
 
 pub mod artifacts;
+pub mod webhook_receiver;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -69,7 +69,16 @@ impl Server {
         Self::start_on(paths, free_port()).await
     }
 
+    /// Like [`Server::start`], with extra environment variables.
+    pub async fn start_with_env(paths: &DataPaths, env: &[(&str, &str)]) -> Server {
+        Self::launch(paths, free_port(), env).await
+    }
+
     pub async fn start_on(paths: &DataPaths, port: u16) -> Server {
+        Self::launch(paths, port, &[]).await
+    }
+
+    async fn launch(paths: &DataPaths, port: u16, env: &[(&str, &str)]) -> Server {
         // Outside the data folder, which may be a tiny tmpfs.
         let log = tempfile::Builder::new().prefix("ferroflow-server-").suffix(".log").tempfile().unwrap();
         let (log_file, log) = log.into_parts();
@@ -77,6 +86,7 @@ impl Server {
             .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(paths.store_args())
             .env("FERROFLOW_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
