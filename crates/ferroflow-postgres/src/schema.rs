@@ -267,11 +267,6 @@ const V1: &str = r#"
     );
     CREATE INDEX webhook_outbox_available ON webhook_outbox (available_at, created_at);
     CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_pk);
-    -- Server-wide secrets every replica must share (the webhook-secret encryption key).
-    CREATE TABLE server_settings (
-        key   text COLLATE "C" PRIMARY KEY,
-        value text COLLATE "C" NOT NULL
-    );
 "#;
 
 /// The version the database is at (0 for a database ferroflow has never touched).
