@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Drives the side-by-side benchmark: ferroflow, FastTrackML and MLflow on loopback, each
-with a fresh SQLite store, through identical workloads (bench/README.md describes them).
+with a fresh SQLite store, through identical workloads (bench/README.md describes them);
+with --postgres-url, a second pass runs ferroflow and MLflow on fresh databases of that
+PostgreSQL server.
 
 Run it through bench/run.sh (full benchmark) or bench/smoke.sh (short, ferroflow only);
 this script needs only the standard library, and the binaries it is given.
@@ -161,32 +163,56 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def psql(admin_url: str, sql: str, database: str | None = None) -> str:
+    """Runs one statement with Debian's psql against the benchmark's PostgreSQL server."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+    binary = str(found[-1]) if found else "psql"
+    url = admin_url if database is None else admin_url.rsplit("/", 1)[0] + "/" + database
+    done = subprocess.run([binary, url, "-tAqc", sql], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"psql failed: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip()
+
+
 class Server:
-    def __init__(self, kind: str, workdir: Path, bins: dict[str, str], extra: tuple[str, ...] = ()):
+    def __init__(self, kind: str, workdir: Path, bins: dict[str, str], extra: tuple[str, ...] = (),
+                 postgres: str | None = None):
         self.kind = kind
         self.extra = list(extra)
         self.dir = workdir
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
         self.db = self.dir / "db.sqlite"
+        # On PostgreSQL: a fresh database of the server at `postgres` (an admin URL).
+        self.postgres = postgres
+        self.database = None
+        if postgres:
+            self.database = f"bench_{kind.replace('-', '_')}_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+            psql(postgres, f"CREATE DATABASE {self.database}")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.bins = bins
         self.proc: subprocess.Popen | None = None
+
+    def store_uri(self, driver: str = "") -> str:
+        if not self.database:
+            return f"sqlite:///{self.db}"
+        scheme, rest = self.postgres.split("://", 1)
+        return f"{scheme}{driver}://{rest.rsplit('/', 1)[0]}/{self.database}"
 
     def command(self) -> list[str]:
         art = str(self.dir / "artifacts")
         port = str(self.port)
         if self.kind == "ferroflow":
             return [self.bins["ferroflow"], "server", "--host", "127.0.0.1", "--port", port,
-                    "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", art, *self.extra]
+                    "--backend-store-uri", self.store_uri(), "--artifacts-destination", art, *self.extra]
         if self.kind == "fasttrackml":
             # FastTrackML reads sqlite://<path>; an absolute path gives three slashes.
             return [self.bins["fml"], "server", "--listen-address", f"127.0.0.1:{port}",
                     "--database-uri", f"sqlite://{self.db}", "--default-artifact-root", art]
         # MLflow's default server setup: uvicorn with its default 4 workers, plus its job runner.
         return [self.bins["mlflow"], "server", "--host", "127.0.0.1", "--port", port,
-                "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", art]
+                "--backend-store-uri", self.store_uri("+psycopg2"), "--artifacts-destination", art]
 
     def start(self, timeout: float = 180.0) -> float:
         """Starts the server; returns milliseconds from spawn until /health answers 200."""
@@ -251,10 +277,16 @@ class Server:
                 pass
         self.proc.wait()
         self.proc = None
+        if self.database:
+            psql(self.postgres, f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            self.database = None
 
     def disk_bytes(self) -> tuple[int, int]:
         """The store's size (database + WAL) after a TRUNCATE checkpoint, and the
-        checkpoint's busy flag (1 when the server kept it from completing)."""
+        checkpoint's busy flag (1 when the server kept it from completing). On PostgreSQL,
+        the database's size (its WAL is the server's, shared, and not counted)."""
+        if self.database:
+            return int(psql(self.postgres, "SELECT pg_database_size(current_database())", self.database)), 0
         busy = 0
         with sqlite3.connect(self.db, timeout=30) as conn:
             row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -276,6 +308,8 @@ class Runner:
         self.bins = {"ferroflow": args.ferroflow, "fml": args.fml, "mlflow": args.mlflow}
         self.results: dict[str, dict] = {}
         self.problems: list[str] = []
+        # The admin URL of the PostgreSQL server this runner's stores live on, if any.
+        self.postgres: str | None = None
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -301,7 +335,8 @@ class Runner:
                                     - result["loadgen_cpu_s"])
         failures = result["non_2xx"] + result["errors"]
         if failures:
-            self.problems.append(f"{server.kind} {args[0]}: {failures} of {result['requests']} answers were not 2xx "
+            self.problems.append(f"{server.kind}{' (PostgreSQL)' if server.database else ''} {args[0]}: "
+                                 f"{failures} of {result['requests']} answers were not 2xx "
                                  f"(first: {result['first_failure']})")
         return result
 
@@ -318,14 +353,14 @@ class Runner:
         s = self.s
         r: dict = {"workloads": {}}
         w = r["workloads"]
-        self.say(f"\n== {LABELS[kind]}")
+        self.say(f"\n== {LABELS[kind]}{' on PostgreSQL' if self.postgres else ''}")
         # 7: cold start on a fresh store, repeated; the last start serves the workloads.
         colds = []
         server = None
         for i in range(s.cold_starts.get(kind, 1)):
             if server:
                 server.stop()
-            server = Server(kind, self.workdir / kind, self.bins)
+            server = Server(kind, self.workdir / kind, self.bins, postgres=self.postgres)
             colds.append(server.start())
         r["cold_start_ms"] = statistics.median(colds)
         r["cold_start_all_ms"] = colds
@@ -491,7 +526,7 @@ class Runner:
             except BenchError as e:
                 self.problems.append(f"{kind}: {e}")
                 self.say(f"  FAILED: {e}")
-        if "ferroflow" in servers and self.args.mode == "full":
+        if "ferroflow" in servers and self.args.mode == "full" and not self.postgres:
             self.sync_full = self.bench_sync_full()
 
     def bench_sync_full(self) -> dict:
@@ -580,7 +615,23 @@ def ratio(ff, other, higher: bool):
     return ff / other if higher else other / ff
 
 
-def table(results: dict, servers: list[str]) -> tuple[list[str], list[tuple[str, bool]]]:
+# The PostgreSQL pass's targets (issue 13): ≥ 30× MLflow on the same PostgreSQL server.
+PG_ROWS = [
+    ("w1", "1. log-metric, 16 connections", "req/s", True, "≥ 10,000", lambda f, t, m: f >= 10_000, True),
+    ("w2", "2. log-batch of 1000 points, 4 connections", "points/s", True, "≥ 300,000",
+     lambda f, t, m: f >= 300_000, True),
+    ("w3", "3. create run + log-batch (20 params, 10 metrics)", "runs/s", True, "(≥ 30× MLflow)",
+     lambda f, t, m: None, True),
+    ("w4", "4. search-runs, filter + order, 100 results", "req/s", True, "≥ 300", lambda f, t, m: f >= 300, True),
+    ("w5", "5. 100k-point history, Python client", "s", False, "(≥ 30× MLflow)", lambda f, t, m: None, True),
+    ("w6", "6. bulk-interval chart load, 100 runs", "ms", False, "(≥ 30× MLflow)", lambda f, t, m: None, True),
+    ("cold", "7a. cold start until /health", "ms", False, "(diagnostic)", lambda f, t, m: None, False),
+    ("disk", "8. database size per stored metric point", "bytes", False, "(diagnostic)",
+     lambda f, t, m: None, False),
+]
+
+
+def table(results: dict, servers: list[str], rows=ROWS, multiple: int = 50) -> tuple[list[str], list[tuple[str, bool]]]:
     head = ["Workload", "unit"] + [LABELS[k] for k in servers]
     if "ferroflow" in servers:
         if "mlflow" in servers:
@@ -589,10 +640,10 @@ def table(results: dict, servers: list[str]) -> tuple[list[str], list[tuple[str,
             head.append("ferroflow vs FastTrackML")
         head += ["target (ferroflow)", "target met"]
         if "mlflow" in servers:
-            head.append("≥ 50× MLflow")
+            head.append(f"≥ {multiple}× MLflow")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     verdicts = []
-    for key, label, unit, higher, target, check, fifty in ROWS:
+    for key, label, unit, higher, target, check, fifty in rows:
         values = {k: figure(results, k, key) for k in servers}
         cells = [label, unit] + [fmt(values[k], unit) for k in servers]
         ff = values.get("ferroflow")
@@ -617,8 +668,8 @@ def table(results: dict, servers: list[str]) -> tuple[list[str], list[tuple[str,
                 elif x is None:
                     cells.append("n/a")
                 else:
-                    cells.append("PASS" if x >= 50 else "FAIL")
-                    verdicts.append((label + " (≥ 50× MLflow)", x >= 50))
+                    cells.append("PASS" if x >= multiple else "FAIL")
+                    verdicts.append((label + f" (≥ {multiple}× MLflow)", x >= multiple))
         lines.append("| " + " | ".join(cells) + " |")
     return lines, verdicts
 
@@ -743,6 +794,16 @@ def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: s
             out.append(f"| {label} | {unit} | {a['units_per_s']:,.0f} | {b['units_per_s']:,.0f} | "
                        f"{b['units_per_s'] / a['units_per_s']:.2f} | {a['p50_ms']:.2f} → {b['p50_ms']:.2f} |")
         out.append("")
+    pg = getattr(runner, "postgres_pass", None)
+    if pg is not None:
+        pg_servers = [k for k in servers if k in pg.results]
+        pg_lines, pg_verdicts = table(pg.results, pg_servers, PG_ROWS, 30)
+        verdicts += pg_verdicts
+        out += ["## On PostgreSQL", "",
+                f"The same workloads on fresh databases of one local PostgreSQL server "
+                f"({pg.postgres_version}), ferroflow against MLflow (psycopg2), in the same run:", "",
+                *pg_lines, "", *details(pg.results, pg_servers), ""]
+        runner.problems += pg.problems
     if runner.problems:
         out += ["Problems seen during the run:", ""] + [f"- {p}" for p in runner.problems] + [""]
     else:
@@ -773,6 +834,7 @@ def main() -> int:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--results", help="write the markdown table here")
     parser.add_argument("--command", default="bench/bench.py", help="the command line to quote in the results")
+    parser.add_argument("--postgres-url", help="a PostgreSQL server's admin URL: also run ferroflow and MLflow on it")
     args = parser.parse_args()
     for name in ("ferroflow", "loadgen", "fml", "mlflow", "client_python"):
         if getattr(args, name):
@@ -786,6 +848,13 @@ def main() -> int:
     runner = Runner(args, settings, workdir)
     print(f"benchmark ({args.mode}) of {', '.join(LABELS[k] for k in servers)}; work in {workdir}", flush=True)
     runner.run(servers)
+    if args.postgres_url:
+        pg = Runner(args, settings, workdir / "postgres")
+        pg.postgres = args.postgres_url
+        pg.postgres_version = psql(args.postgres_url, "SHOW server_version")
+        pg.run([k for k in servers if k in ("ferroflow", "mlflow")])
+        runner.postgres_pass = pg
+        (workdir / "results-postgres.json").write_text(json.dumps(pg.results, indent=2, default=str))
     (workdir / "results.json").write_text(json.dumps(runner.results, indent=2, default=str))
     text = report(runner, servers, args, args.mode, started)
     print("\n" + text)

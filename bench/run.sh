@@ -5,6 +5,8 @@
 #   bench/run.sh                      full run (about 15 min), writes bench/RESULTS.md
 #   bench/run.sh --quick              a few seconds per workload, small seeds (about 4 min)
 #   bench/run.sh --only ferroflow     one server (repeatable: --only ferroflow --only mlflow)
+#   bench/run.sh --postgres           also a PostgreSQL pass: ferroflow and MLflow on fresh
+#                                     databases of a throwaway local server (scripts/with-postgres.sh)
 #
 # Other options go to bench/bench.py (e.g. --mlflow-search-runs 2000,
 # --mlflow-history-points 5000, --workloads w1 w2). Only a full run of all three servers
@@ -16,11 +18,13 @@ python="${PYTHON:-python3}"
 command="bench/run.sh${*:+ $*}"
 
 mode=full
+postgres=0
 only=()
 rest=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick ;;
+    --postgres) postgres=1 ;;
     --only) only+=(--only "$2"); shift ;;
     --only=*) only+=(--only "${1#--only=}") ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
@@ -42,6 +46,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^mlflow==' "$here/requirements.txt")"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$(grep '^fasttrackml==' "$here/requirements.txt")"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^psycopg2-binary==' "$here/requirements.txt")"
   echo "$want" >"$stamp"
 fi
 
@@ -54,8 +59,14 @@ if [[ "$mode" == full && ${#only[@]} -eq 0 ]]; then
   results="$here/RESULTS.md"
 fi
 mkdir -p "$here/work"
-exec "$python" "$here/bench.py" --mode "$mode" ${only[@]+"${only[@]}"} \
-  --ferroflow "$target/release/ferroflow" --loadgen "$target/release/ferroflow-loadgen" \
-  --fml "$venv/bin/fml" --mlflow "$venv/bin/mlflow" --client-python "$venv/bin/python" \
-  --workdir "$here/work/$(date -u +%Y%m%d-%H%M%S)" --results "$results" \
-  --command "$command" ${rest[@]+"${rest[@]}"}
+args=(--mode "$mode" ${only[@]+"${only[@]}"}
+  --ferroflow "$target/release/ferroflow" --loadgen "$target/release/ferroflow-loadgen"
+  --fml "$venv/bin/fml" --mlflow "$venv/bin/mlflow" --client-python "$venv/bin/python"
+  --workdir "$here/work/$(date -u +%Y%m%d-%H%M%S)" --results "$results"
+  --command "$command" ${rest[@]+"${rest[@]}"})
+if [[ "$postgres" == 1 ]]; then
+  # The server's URL exists only inside with-postgres.sh, hence the inner shell.
+  exec "$root/scripts/with-postgres.sh" bash -c 'exec "$@" --postgres-url "$FERROFLOW_TEST_POSTGRES_URL"' bench \
+    "$python" "$here/bench.py" "${args[@]}"
+fi
+exec "$python" "$here/bench.py" "${args[@]}"

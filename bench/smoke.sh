@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A short smoke run of every benchmark workload against ferroflow alone (debug build, a
-# second or two per workload, small seeds). No timing is judged: it fails only when an
+# second or two per workload, small seeds), on SQLite and, when FERROFLOW_TEST_POSTGRES_URL
+# names a server (scripts/with-postgres.sh), on PostgreSQL too. No timing is judged: it fails only when an
 # answer was not a 2xx, an answer was wrong, or a workload could not run. Called by
 # scripts/test.sh; the full benchmark is bench/run.sh.
 set -euo pipefail
@@ -28,4 +29,5 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 "$here/bench.py" --mode smoke --ferroflow-build debug \
   --ferroflow "$target/debug/ferroflow" --loadgen "$target/debug/ferroflow-loadgen" \
-  --client-python "$client" --workdir "$work"
+  --client-python "$client" --workdir "$work" \
+  ${FERROFLOW_TEST_POSTGRES_URL:+--postgres-url "$FERROFLOW_TEST_POSTGRES_URL"}

@@ -34,8 +34,8 @@ step "reliability scenarios (slow clients, open-file limit, full disk)"
 FERROFLOW_BIN="$root/target/debug/ferroflow" bench/reliability.sh
 
 if [[ -x bench/smoke.sh ]]; then
-  step "benchmark smoke run"
-  bench/smoke.sh
+  step "benchmark smoke run (SQLite and PostgreSQL)"
+  scripts/with-postgres.sh bench/smoke.sh
 fi
 
 step "all tests passed"
