@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::import::{
-    check_experiment, check_logged_model, check_model_version, check_run, missing_parent, stored_point, summarize,
-    ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord,
-    RunRecord, StoreCounts,
+    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run, missing_parent,
+    stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point,
+    RegisteredModelRecord, RunRecord, StoreCounts,
 };
 
 use crate::db::{execute, query, query_opt};
@@ -40,6 +40,8 @@ async fn experiments(client: &impl GenericClient, batch: &[ExperimentRecord]) ->
                 record.name
             )));
         }
+        let existing = query_opt(client, "SELECT name FROM experiments WHERE experiment_id = $1", &[&id]).await?;
+        check_experiment_id_free(record, id, existing.map(|row| row.get(0)))?;
         execute(
             client,
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
@@ -356,7 +358,7 @@ async fn model_versions(client: &impl GenericClient, batch: &[ModelVersionRecord
         // Numbers are taken from this counter: it must pass every imported version.
         execute(
             client,
-            "UPDATE registered_models SET next_version = greatest(next_version, $2 + 1) WHERE model_pk = $1",
+            "UPDATE registered_models SET next_version = greatest(next_version, $2::bigint + 1) WHERE model_pk = $1",
             &[&model_pk, &record.version],
         )
         .await?;

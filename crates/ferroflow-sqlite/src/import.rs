@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::import::{
-    check_experiment, check_logged_model, check_model_version, check_run, missing_parent, stored_point, summarize,
-    ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord,
-    RunRecord, StoreCounts,
+    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run, missing_parent,
+    stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point,
+    RegisteredModelRecord, RunRecord, StoreCounts,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -42,6 +42,13 @@ fn experiments(conn: &Connection, batch: &[ExperimentRecord]) -> Result<()> {
                 )));
             }
         }
+        let existing = conn
+            .prepare_cached("SELECT name FROM experiments WHERE experiment_id = ?1")
+            .map_err(db_error)?
+            .query_row([id], |row| row.get::<_, String>(0))
+            .optional()
+            .map_err(db_error)?;
+        check_experiment_id_free(record, id, existing)?;
         conn.prepare_cached(
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
              last_update_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (experiment_id) DO UPDATE SET \

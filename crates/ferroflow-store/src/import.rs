@@ -301,6 +301,19 @@ pub fn check_model_version(record: &ModelVersionRecord) -> Result<()> {
     Stage::parse(&record.current_stage).map(|_| ())
 }
 
+/// An import must not rename an experiment that is not its own: the same id under
+/// another name in the target is a different experiment. The default experiment "0",
+/// which every store starts with, is the exception.
+pub fn check_experiment_id_free(record: &ExperimentRecord, id: i64, existing_name: Option<String>) -> Result<()> {
+    match existing_name {
+        Some(existing) if id != 0 && existing != record.name => Err(Error::already_exists(format!(
+            "experiment id {id} is taken in the target by {existing:?}, not {:?}: the stores do not share ids",
+            record.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn missing_parent(kind: &str, id: &str, child: &str) -> Error {
     Error::invalid_parameter(format!("{child} names {kind} {id}, which is not in the store (import it first)"))
 }

@@ -262,4 +262,11 @@ pub async fn import_refuses_a_name_held_by_another_experiment<S: Store>(store: &
     assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
     assert!(error.message.contains("moved in"), "{}", error.message);
     assert!(store.get_experiment("17").await.is_err());
+    // Nor may it take over another experiment's id under a different name.
+    let mut other = experiment();
+    other.name = "another".into();
+    other.experiment_id = "1".into();
+    let error = store.import_experiments(vec![other]).await.expect_err("the id is taken");
+    assert_eq!(error.code, ErrorCode::ResourceAlreadyExists);
+    assert_eq!(store.get_experiment("1").await.unwrap().name, "moved in");
 }
