@@ -192,7 +192,7 @@ def test_import_refuses_unknown_revision_and_busy_target(started, tmp_path):
     import sqlite3
 
     source = started("mlflow")
-    fill(source, sys.executable, "refuse", 10)
+    fill(source, sys.executable, "refuse", 20)
     copy = tmp_path / "future.db"
     shutil.copy(source.db_path, copy)
     with sqlite3.connect(copy) as conn:

@@ -218,7 +218,7 @@ impl Source for ExportDir {
         Ok(self.manifest.counts.clone())
     }
 
-    fn identities(&mut self) -> Result<(Vec<(String, String)>, Vec<String>)> {
+    fn identities(&mut self) -> Result<super::Identities> {
         let experiments = LineReader::<ferroflow_store::import::ExperimentRecord>::open(&self.dir, EXPERIMENTS)?
             .read_all()?
             .into_iter()

@@ -583,7 +583,7 @@ impl Source for MlflowDb {
         })
     }
 
-    fn identities(&mut self) -> Result<(Vec<(String, String)>, Vec<String>)> {
+    fn identities(&mut self) -> Result<super::Identities> {
         let mut statement = self.conn.prepare("SELECT experiment_id, name FROM experiments").map_err(|e| self.e(e))?;
         let experiments = statement
             .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, String>(1)?)))

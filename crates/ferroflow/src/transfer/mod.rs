@@ -136,13 +136,16 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// A source's experiments as (id, name), and its registered model names.
+pub type Identities = (Vec<(String, String)>, Vec<String>);
+
 /// Where an import reads from.
 pub trait Source {
     /// What the source holds, counted before anything is read (for the progress bar).
     fn counts(&mut self) -> Result<Counts>;
     /// The source's experiments (id, name) and registered model names, to recognise a
     /// target that an earlier run of this same import filled.
-    fn identities(&mut self) -> Result<(Vec<(String, String)>, Vec<String>)>;
+    fn identities(&mut self) -> Result<Identities>;
     /// The next batch, parents before children; `None` once everything was read.
     fn next_batch(&mut self) -> Result<Option<Batch>>;
     /// Where the source's artifacts are, if it knows.
