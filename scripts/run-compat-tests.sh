@@ -7,6 +7,9 @@
 #
 # Extra arguments are passed to pytest (e.g. -k search -x).
 # Exits non-zero if either run fails (both runs always execute).
+# test_import.py runs once: under mlflow3 against ferroflow (it starts its own real
+# mlflow servers, and fills one with the mlflow2 venv's client itself); it skips itself
+# in the other runs.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 

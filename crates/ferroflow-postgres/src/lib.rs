@@ -17,6 +17,7 @@
 mod db;
 mod experiments;
 mod gc;
+mod import;
 mod logged_models;
 mod registry;
 mod runs;

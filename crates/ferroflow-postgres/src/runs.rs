@@ -283,7 +283,7 @@ pub(crate) async fn existing_metric_key_id(client: &impl GenericClient, key: &st
 
 /// Interns a metric key. A concurrent first use of the same key waits on the unique
 /// index and then reads the winner's id.
-async fn metric_key_id(client: &impl GenericClient, key: &str) -> Result<i32> {
+pub(crate) async fn metric_key_id(client: &impl GenericClient, key: &str) -> Result<i32> {
     if let Some(id) = existing_metric_key_id(client, key).await? {
         return Ok(id);
     }
@@ -326,7 +326,12 @@ fn shape_from_row(row: &Row, first: usize) -> Shape {
     }
 }
 
-async fn save_series(client: &impl GenericClient, run_pk: i64, key_id: i32, series: &mut Series) -> Result<()> {
+pub(crate) async fn save_series(
+    client: &impl GenericClient,
+    run_pk: i64,
+    key_id: i32,
+    series: &mut Series,
+) -> Result<()> {
     if series.recount {
         series.shape.point_count =
             query_opt(client, "SELECT count(*) FROM metrics WHERE run_pk = $1 AND key_id = $2", &[&run_pk, &key_id])

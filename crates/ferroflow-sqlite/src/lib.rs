@@ -7,6 +7,7 @@ mod bulk_reads;
 mod db;
 mod experiments;
 mod gc;
+mod import;
 mod logged_models;
 mod registry;
 mod runs;

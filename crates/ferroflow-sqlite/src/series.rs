@@ -125,3 +125,10 @@ pub(crate) const SCHEMA: &str = r#"
         SELECT count(*) FROM metrics m WHERE m.run_pk = latest_metrics.run_pk AND m.key_id = latest_metrics.key_id
     );
 "#;
+
+impl StoredSeries {
+    /// A series computed elsewhere (an import's summary of a whole history), to save.
+    pub(crate) fn computed(run_pk: i64, key_id: i64, series: Series) -> StoredSeries {
+        StoredSeries { run_pk, key_id, series }
+    }
+}

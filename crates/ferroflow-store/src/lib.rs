@@ -7,6 +7,7 @@
 pub mod common;
 pub mod conformance;
 pub mod gc;
+pub mod import;
 pub mod in_memory;
 pub mod logged_models;
 pub mod registry;
@@ -14,6 +15,7 @@ pub mod registry_rules;
 pub mod series;
 
 pub use gc::GcStore;
+pub use import::ImportStore;
 pub use logged_models::LoggedModelStore;
 pub use registry::RegistryStore;
 
@@ -149,6 +151,6 @@ pub trait TrackingStore: Send + Sync + 'static {
 pub const MAX_DATASET_SUMMARIES: usize = 1000;
 
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
-pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore {}
+pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore {}
 
-impl<T: TrackingStore + RegistryStore + LoggedModelStore + GcStore> Store for T {}
+impl<T: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore> Store for T {}

@@ -3,6 +3,8 @@
 mod config;
 mod db;
 mod gc;
+mod transfer;
+mod transfer_cli;
 
 use std::sync::Arc;
 
@@ -36,6 +38,10 @@ enum Command {
     Gc(gc::GcArgs),
     /// Manage a metadata store's schema (`ferroflow db upgrade <uri>`).
     Db(db::DbArgs),
+    /// Write everything in a store to a folder of JSON Lines files (and, optionally, its artifacts).
+    Export(transfer_cli::ExportArgs),
+    /// Copy an export folder or a real MLflow database into a store, keeping every id.
+    Import(transfer_cli::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +56,8 @@ fn main() -> std::process::ExitCode {
         Command::Server(args) => run_server(args),
         Command::Gc(args) => run_gc(args),
         Command::Db(args) => db::run(args),
+        Command::Export(args) => transfer_cli::export(args),
+        Command::Import(args) => transfer_cli::import(args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -62,7 +70,7 @@ fn main() -> std::process::ExitCode {
 
 /// Opens `store`'s backend, migrated to the current schema; PostgreSQL's pool is built
 /// on the calling runtime.
-async fn open_store(
+pub(crate) async fn open_store(
     store: &config::StoreArgs,
     default_artifact_root: &str,
     query_timeout: std::time::Duration,

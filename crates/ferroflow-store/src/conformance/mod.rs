@@ -7,6 +7,7 @@
 
 pub mod bulk_reads;
 pub mod gc;
+pub mod import;
 pub mod logged_models;
 pub mod registry;
 #[cfg(feature = "property-tests")]
@@ -43,6 +44,7 @@ macro_rules! conformance_suite {
         $crate::registry_conformance_cases!($make);
         $crate::logged_model_conformance_cases!($make);
         $crate::gc_conformance_cases!($make);
+        $crate::import_conformance_cases!($make);
     };
 }
 
