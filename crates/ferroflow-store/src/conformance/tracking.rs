@@ -238,6 +238,24 @@ pub async fn metrics_latest_and_history<S: Store>(store: &S) {
     assert!(missing_run.items.is_empty());
 }
 
+/// SQLite's REAL loses the sign of -0.0, so MLflow's store reads it back as 0.0; every
+/// backend must, in the latest value and the history alike.
+pub async fn negative_zero_reads_back_as_zero<S: Store>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    log(store, &run_id, vec![metric("z", -0.0, 10, 0), metric("z", -0.0, 20, 1)], vec![], vec![]).await.unwrap();
+    // A retry of the same point, spelt +0.0, is the same point.
+    log(store, &run_id, vec![metric("z", 0.0, 10, 0)], vec![], vec![]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest = &run.data.metrics[0];
+    assert_eq!((latest.value.to_bits(), latest.step), (0.0f64.to_bits(), 1));
+    let history = store
+        .get_metric_history(MetricHistoryQuery { run_id, metric_key: "z".into(), max_results: None, page_token: None })
+        .await
+        .unwrap();
+    let points: Vec<(u64, i64)> = history.items.iter().map(|m| (m.value.to_bits(), m.step)).collect();
+    assert_eq!(points, vec![(0.0f64.to_bits(), 0), (0.0f64.to_bits(), 1)]);
+}
+
 pub async fn metric_history_pages<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let points: Vec<Metric> = (0..25).map(|step| metric("loss", step as f64, 100 + step, step)).collect();
