@@ -11,7 +11,7 @@ use ferroflow_store::common::{
 use ferroflow_store::CreateExperiment;
 use tokio_postgres::Row;
 
-use crate::db::{execute, query, query_opt};
+use crate::db::{execute, execute_unique, query, query_opt};
 
 const EXPERIMENT_COLUMNS: &str =
     "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
@@ -137,20 +137,21 @@ pub(crate) async fn rename(client: &impl GenericClient, experiment_id: &str, new
         return Ok(());
     }
     let pk = parse_experiment_id(experiment_id)?;
-    // A conflict on the name leaves the row as it was; a concurrent rename onto the same
-    // name waits on the unique index and then finds it taken.
-    let renamed = query_opt(
+    // A name already taken leaves the row as it was; a concurrent rename (or create) onto
+    // the same name, not yet committed, is invisible to NOT EXISTS: this one then waits on
+    // the unique index and fails with a unique violation, which is the same answer.
+    let renamed = execute_unique(
         client,
         "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3 \
-         AND NOT EXISTS (SELECT 1 FROM experiments WHERE name = $1) RETURNING experiment_id",
+         AND NOT EXISTS (SELECT 1 FROM experiments WHERE name = $1)",
         &[&new_name, &now, &pk],
+        || experiment_rename_taken(new_name),
     )
-    .await;
-    match renamed {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(experiment_rename_taken(new_name)),
-        Err(error) => Err(error),
+    .await?;
+    if renamed == 0 {
+        return Err(experiment_rename_taken(new_name));
     }
+    Ok(())
 }
 
 /// Sets the lifecycle stage of an experiment and all of its runs.

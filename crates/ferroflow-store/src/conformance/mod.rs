@@ -36,6 +36,7 @@ macro_rules! conformance_suite {
             model_history_appends,
             history_pages_follow_mlflows_order,
             concurrent_writers_all_succeed,
+            concurrent_experiment_renames_make_one_winner,
         );
         $crate::conformance_cases!($make; bulk_reads;
             history_bulk_orders_by_run_then_time_and_caps,

@@ -617,6 +617,29 @@ pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
     assert_eq!(history.items.len(), 200);
 }
 
+/// Renames racing onto one free name: one wins, every other hears that the name is
+/// taken (a 400, as when it was taken before), never an internal error.
+pub async fn concurrent_experiment_renames_make_one_winner<S: Store>(store: &S) {
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            ids.push(store.create_experiment(experiment(&format!("race-{round}-{i}"))).await.unwrap());
+        }
+        let target = format!("race-target-{round}");
+        let renames = ids.iter().map(|id| store.rename_experiment(id, &target));
+        let outcomes = futures_join_all(renames).await;
+        let mut refused = Vec::new();
+        for outcome in &outcomes {
+            if let Err(error) = outcome {
+                refused.push((error.code, error.message.clone()));
+            }
+        }
+        assert_eq!(outcomes.len() - refused.len(), 1, "round {round}: {refused:?}");
+        let taken = crate::common::experiment_rename_taken(&target);
+        assert!(refused.iter().all(|r| *r == (taken.code, taken.message.clone())), "round {round}: {refused:?}");
+    }
+}
+
 /// Polls all futures concurrently without pulling in the `futures` crate.
 pub(crate) async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
