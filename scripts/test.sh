@@ -24,7 +24,7 @@ step "rust tests (beside a throwaway PostgreSQL server for the PostgreSQL store'
 scripts/with-postgres.sh cargo test --workspace --quiet 2>&1 | tee /tmp/ferroflow-cargo-test.log
 cargo build --quiet -p ferroflow
 
-step "compatibility tests with the real mlflow clients"
+step "compatibility tests with the real mlflow clients (on SQLite; mlflow 3 on PostgreSQL too)"
 FERROFLOW_BIN="$root/target/debug/ferroflow" scripts/run-compat-tests.sh
 
 step "web UI end-to-end tests (headless chromium, real mlflow client)"

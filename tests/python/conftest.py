@@ -1,7 +1,7 @@
 """Fixtures for the ferroflow <-> MLflow client compatibility suite.
 
-Every test module gets a fresh tracking server (fresh temp dir, fresh SQLite
-DB, fresh artifact destination) on a free loopback port.  Which server is
+Every test module gets a fresh tracking server (fresh temp dir, fresh metadata
+store, fresh artifact destination) on a free loopback port.  Which server is
 started is chosen by the ``COMPAT_SERVER`` environment variable:
 
 * ``ferroflow`` (default): ``$FERROFLOW_BIN`` (default
@@ -9,12 +9,22 @@ started is chosen by the ``COMPAT_SERVER`` environment variable:
 * ``mlflow``: the real ``mlflow server`` from the pinned mlflow3 venv.  This is
   how the suite itself is validated: every test must pass against real MLflow.
 
+The metadata store is chosen by ``COMPAT_BACKEND``:
+
+* ``sqlite`` (default): a fresh SQLite file in the server's temp dir.
+* ``postgres``: a fresh database per server on the PostgreSQL server at
+  ``$FERROFLOW_TEST_POSTGRES_URL`` (run the suite inside
+  ``scripts/with-postgres.sh``), created and dropped with ``psql``.  ferroflow
+  only: the pinned venvs have no PostgreSQL driver for the real MLflow server.
+
 The tests run under both pinned client venvs (``mlflow==3.17.2`` and
 ``mlflow-skinny==2.22.5``).
 """
 
 from __future__ import annotations
 
+import base64
+import glob
 import os
 import shutil
 import signal
@@ -23,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +57,12 @@ MLFLOW3_VENV_MLFLOW = REPO_ROOT / ".venv" / "mlflow3" / "bin" / "mlflow"
 COMPAT_SERVER = os.environ.get("COMPAT_SERVER", "ferroflow").strip().lower() or "ferroflow"
 if COMPAT_SERVER not in ("ferroflow", "mlflow"):
     raise RuntimeError(f"COMPAT_SERVER must be 'ferroflow' or 'mlflow', got {COMPAT_SERVER!r}")
+
+COMPAT_BACKEND = os.environ.get("COMPAT_BACKEND", "sqlite").strip().lower() or "sqlite"
+if COMPAT_BACKEND not in ("sqlite", "postgres"):
+    raise RuntimeError(f"COMPAT_BACKEND must be 'sqlite' or 'postgres', got {COMPAT_BACKEND!r}")
+if COMPAT_BACKEND == "postgres" and COMPAT_SERVER != "ferroflow":
+    raise RuntimeError("COMPAT_BACKEND=postgres needs COMPAT_SERVER=ferroflow (no PostgreSQL driver in the venvs)")
 
 MLFLOW_MAJOR = int(mlflow.__version__.split(".")[0])
 IS_MLFLOW3 = MLFLOW_MAJOR >= 3
@@ -95,6 +112,58 @@ def s3_server(bucket: str):
         log.close()
 
 
+def _psql() -> str:
+    found = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"), reverse=True)), None)
+    if not found:
+        raise RuntimeError("COMPAT_BACKEND=postgres: psql not found (on PATH or in /usr/lib/postgresql/*/bin)")
+    return found
+
+
+def _postgres_admin(sql: str) -> None:
+    server = os.environ.get("FERROFLOW_TEST_POSTGRES_URL")
+    if not server:
+        raise RuntimeError("COMPAT_BACKEND=postgres: FERROFLOW_TEST_POSTGRES_URL is unset (run inside scripts/with-postgres.sh)")
+    done = subprocess.run(
+        [_psql(), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-q", "-d", server, "-c", sql],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+class BackendStore:
+    """A fresh, empty metadata store for one server: an SQLite file in ``tmpdir``, or
+    (``COMPAT_BACKEND=postgres``) a new database on the test PostgreSQL server."""
+
+    def __init__(self, tmpdir: Path):
+        self.database: str | None = None
+        # Extra environment for a ferroflow server on this store.
+        self.server_env: dict[str, str] = {}
+        if COMPAT_BACKEND == "sqlite":
+            self.uri = f"sqlite:///{tmpdir / 'db.sqlite'}"  # absolute path -> sqlite:////abs/...
+            return
+        name = f"compat_{uuid.uuid4().hex}"
+        _postgres_admin(f"CREATE DATABASE {name}")
+        self.database = name
+        server = urllib.parse.urlsplit(os.environ["FERROFLOW_TEST_POSTGRES_URL"])
+        self.uri = urllib.parse.urlunsplit(server._replace(path=f"/{name}"))
+        # On PostgreSQL, ferroflow seals webhook secrets only with a key from the
+        # environment (replicas share it; it is never kept in the database).
+        self.server_env["FERROFLOW_WEBHOOK_SECRET_KEY"] = base64.b64encode(os.urandom(32)).decode()
+
+    def drop(self) -> None:
+        """Drops the database (after the server stopped; FORCE ends any connection left)."""
+        if self.database is not None:
+            name, self.database = self.database, None
+            try:
+                _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            except RuntimeError as exc:  # a leftover database must not fail the test
+                print(f"compat: {exc}", file=sys.stderr)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -120,7 +189,7 @@ class ServerProcess:
         self.tmpdir = Path(tempfile.mkdtemp(prefix=f"compat-{kind}-"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db_path = self.tmpdir / "db.sqlite"
+        self.backend = BackendStore(self.tmpdir)
         self.artifacts = self.tmpdir / "artifacts"
         self.stdout_path = self.tmpdir / "server.stdout.log"
         self.stderr_path = self.tmpdir / "server.stderr.log"
@@ -134,7 +203,7 @@ class ServerProcess:
             "--port",
             str(self.port),
             "--backend-store-uri",
-            f"sqlite:///{self.db_path}",  # absolute path -> sqlite:////abs/...
+            self.backend.uri,
             "--artifacts-destination",
             str(self.artifacts),
         ]
@@ -164,6 +233,7 @@ class ServerProcess:
         # The server must not inherit client-side settings of the test process.
         for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
             env.pop(key, None)
+        env.update(self.backend.server_env)
         cmd = self.command()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
@@ -222,6 +292,7 @@ class ServerProcess:
             pass
 
     def cleanup(self) -> None:
+        self.backend.drop()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
@@ -324,5 +395,5 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_report_header(config):
     return [
-        f"compat: server={COMPAT_SERVER} client=mlflow {mlflow.__version__} python={sys.executable}",
+        f"compat: server={COMPAT_SERVER} backend={COMPAT_BACKEND} client=mlflow {mlflow.__version__} python={sys.executable}",
     ]

@@ -28,7 +28,7 @@ def random_finite_doubles(count, seed):
               941300.4193968255, 0.1 + 0.2]
     while len(values) < count:
         value = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
-        # -0.0 reads back as 0.0 from SQLite, in MLflow's store as in ferroflow's.
+        # -0.0 reads back as 0.0 (test_negative_zero_reads_back_as_zero).
         if math.isfinite(value) and not (value == 0.0 and math.copysign(1.0, value) < 0):
             values.append(value)
     return values
@@ -52,6 +52,16 @@ def test_log_batch_values_are_bit_exact(client, experiment_id):
     history = client.get_metric_history(run.info.run_id, "m7")
     assert bits(history[0].value) == bits(values[7])
     assert bits(client.get_metric_history(run.info.run_id, "single")[0].value) == bits(values[3])
+
+
+def test_negative_zero_reads_back_as_zero(client, experiment_id):
+    """MLflow's SQLite store loses the sign of -0.0; ferroflow reads 0.0 back on every
+    backend (PostgreSQL's double precision would otherwise keep the sign)."""
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        client.log_batch(run.info.run_id, metrics=[Metric("z", -0.0, 1, 0), Metric("z", -0.0, 2, 1)])
+    latest = client.get_run(run.info.run_id).data.metrics["z"]
+    assert bits(latest) == bits(0.0)
+    assert [bits(m.value) for m in client.get_metric_history(run.info.run_id, "z")] == [bits(0.0)] * 2
 
 
 def test_python_json_bare_non_finite_literals_in_metric_values(client, experiment_id, base_url):

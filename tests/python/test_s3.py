@@ -77,6 +77,7 @@ class TrackingServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stderr_path = self.tmpdir / "server.stderr.log"
+        self.backend = conftest.BackendStore(self.tmpdir)
         if COMPAT_SERVER == "ferroflow":
             binary = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "debug" / "ferroflow")
         else:
@@ -89,12 +90,13 @@ class TrackingServer:
             "--port",
             str(self.port),
             "--backend-store-uri",
-            f"sqlite:///{self.tmpdir / 'db.sqlite'}",
+            self.backend.uri,
             *extra_args,
         ]
         env = dict(os.environ)
         for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
             env.pop(key, None)
+        env.update(self.backend.server_env)
         env.update(S3_ENV, MLFLOW_S3_ENDPOINT_URL=s3_endpoint)
         with open(self.tmpdir / "server.stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
@@ -123,6 +125,7 @@ class TrackingServer:
 
     def close(self) -> None:
         conftest.stop_process_group(self.proc)
+        self.backend.drop()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+import conftest
+
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType  # noqa: E402
@@ -56,9 +58,9 @@ def _wait_healthy(url, process, timeout=90):
     raise RuntimeError(f"{url} did not become healthy")
 
 
-def _start(command, workdir):
+def _start(command, workdir, extra_env):
     log = open(workdir / "server.log", "wb")
-    env = dict(os.environ)
+    env = {**os.environ, **extra_env}
     # Own process group: MLflow's server spawns workers that must die with it.
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True
@@ -73,19 +75,23 @@ def servers():
     started = []
     urls = {}
     workdir = Path(tempfile.mkdtemp(prefix="ff-differential-"))
+    # ferroflow on the suite's backend (COMPAT_BACKEND), real MLflow always on SQLite:
+    # with COMPAT_BACKEND=postgres this holds ferroflow's PostgreSQL searches to MLflow's.
+    (workdir / "ferroflow").mkdir()
+    backend = conftest.BackendStore(workdir / "ferroflow")
     try:
         ferroflow_bin = os.environ.get("FERROFLOW_BIN", str(ROOT / "target" / "debug" / "ferroflow"))
         for name, command in [
             ("ferroflow", [ferroflow_bin, "server", "--host", "127.0.0.1", "--port", "{port}",
-                           "--backend-store-uri", "sqlite:///{dir}/db.sqlite", "--artifacts-destination", "{dir}/art"]),
+                           "--backend-store-uri", backend.uri, "--artifacts-destination", "{dir}/art"]),
             ("mlflow", [str(MLFLOW_SERVER), "server", "--host", "127.0.0.1", "--port", "{port}",
                         "--backend-store-uri", "sqlite:///{dir}/db.sqlite", "--artifacts-destination", "{dir}/art"]),
         ]:
             port = _free_port()
             directory = workdir / name
-            directory.mkdir()
+            directory.mkdir(exist_ok=True)
             args = [part.format(port=port, dir=directory) for part in command]
-            process, log = _start(args, directory)
+            process, log = _start(args, directory, backend.server_env if name == "ferroflow" else {})
             started.append((process, log))
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, process)
@@ -104,6 +110,7 @@ def servers():
                 except subprocess.TimeoutExpired:
                     pass
             log.close()
+        backend.drop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

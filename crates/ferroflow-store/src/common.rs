@@ -19,12 +19,16 @@ pub fn join_uri(root: &str, child: &str) -> String {
     format!("{}/{}", root.trim_end_matches('/'), child)
 }
 
-/// MLflow's SQL store keeps NaN but clamps infinities to the largest finite doubles.
-pub fn clamp_infinity(value: f64) -> f64 {
+/// A metric value as MLflow's SQL store keeps it: NaN as itself, infinities clamped to
+/// the largest finite doubles, and -0.0 as 0.0 (SQLite's REAL drops the sign; done here
+/// so that PostgreSQL's `double precision`, which would keep it, reads back the same).
+pub fn stored_metric_value(value: f64) -> f64 {
     if value == f64::INFINITY {
         f64::MAX
     } else if value == f64::NEG_INFINITY {
         f64::MIN
+    } else if value == 0.0 {
+        0.0 // both zeros compare equal: this folds -0.0
     } else {
         value
     }

@@ -7,7 +7,7 @@ use ferroflow_core::types::{
 };
 use ferroflow_core::{Error, Result};
 
-use crate::common::{clamp_infinity, join_uri};
+use crate::common::{join_uri, stored_metric_value};
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateLoggedModel {
@@ -108,12 +108,12 @@ pub struct LoggedModelMetricRow {
 }
 
 impl LoggedModelMetricRow {
-    /// The row a run's metric that names a model adds: infinities clamped as the run's own
-    /// copy is, NaN kept.
+    /// The row a run's metric that names a model adds: its value stored as the run's own
+    /// copy is ([`stored_metric_value`]).
     pub fn recorded(metric: &Metric, run_id: &str) -> Self {
         LoggedModelMetricRow {
             key: metric.key.clone(),
-            value: clamp_infinity(metric.value),
+            value: stored_metric_value(metric.value),
             timestamp: metric.timestamp,
             step: metric.step,
             run_id: run_id.to_string(),

@@ -13,7 +13,7 @@
 
 use ferroflow_core::types::Metric;
 
-use crate::common::clamp_infinity;
+use crate::common::stored_metric_value;
 
 /// The history summary of one (run, key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,15 +124,15 @@ impl Series {
 }
 
 /// A batch's points grouped by key (keys in byte order) and, within a key, in stored
-/// order (step, timestamp, value; a NaN sorts as 0 just after a 0), with infinities
-/// clamped as they are stored. Appending a key's points in this order keeps a series
+/// order (step, timestamp, value; a NaN sorts as 0 just after a 0), with values as they
+/// are stored ([`stored_metric_value`]: infinities clamped, -0.0 folded). Appending a key's points in this order keeps a series
 /// that arrives in order regular, and costs one read and one write of its summary row.
 pub fn points_by_key(metrics: &[Metric]) -> Vec<(String, Vec<Metric>)> {
     let mut stored: Vec<Metric> = metrics
         .iter()
         .map(|metric| {
             let mut point = metric.clone();
-            point.value = clamp_infinity(point.value);
+            point.value = stored_metric_value(point.value);
             point
         })
         .collect();

@@ -266,6 +266,8 @@ pub async fn logged_model_metrics_from_log_batch<S: Store>(store: &S) {
         model_metric("acc", 0.9, 10, 1, &id, Some(("train", "t1"))),
         model_metric("loss", 0.8, 10, 1, &id, None),
         model_metric("big", f64::INFINITY, 10, 0, &id, None),
+        // Read back as 0.0, as SQLite's REAL keeps it.
+        model_metric("zero", -0.0, 10, 0, &id, None),
     ];
     log_metrics(store, &run_id, metrics.clone()).await.unwrap();
     // A retried batch adds nothing.
@@ -276,8 +278,15 @@ pub async fn logged_model_metrics_from_log_batch<S: Store>(store: &S) {
         recorded.iter().map(|m| (m.key.as_str(), m.value, m.timestamp, m.step)).collect();
     assert_eq!(
         summary,
-        vec![("acc", 0.9, 10, 1), ("big", f64::MAX, 10, 0), ("loss", 0.8, 10, 1), ("loss", 0.5, 20, 2)]
+        vec![
+            ("acc", 0.9, 10, 1),
+            ("big", f64::MAX, 10, 0),
+            ("loss", 0.8, 10, 1),
+            ("loss", 0.5, 20, 2),
+            ("zero", 0.0, 10, 0)
+        ]
     );
+    assert!(recorded[4].value.is_sign_positive());
     for metric in &recorded {
         assert_eq!(metric.run_id.as_deref(), Some(run_id.as_str()));
         assert_eq!(metric.model_id.as_deref(), Some(id.as_str()));

@@ -27,6 +27,7 @@ macro_rules! conformance_suite {
             params_are_write_once,
             failed_batch_changes_nothing,
             metrics_latest_and_history,
+            negative_zero_reads_back_as_zero,
             metric_history_pages,
             search_runs_default_order_and_paging,
             search_experiments_paging,
@@ -36,6 +37,7 @@ macro_rules! conformance_suite {
             model_history_appends,
             history_pages_follow_mlflows_order,
             concurrent_writers_all_succeed,
+            concurrent_experiment_renames_make_one_winner,
         );
         $crate::conformance_cases!($make; bulk_reads;
             history_bulk_orders_by_run_then_time_and_caps,

@@ -238,6 +238,24 @@ pub async fn metrics_latest_and_history<S: Store>(store: &S) {
     assert!(missing_run.items.is_empty());
 }
 
+/// SQLite's REAL loses the sign of -0.0, so MLflow's store reads it back as 0.0; every
+/// backend must, in the latest value and the history alike.
+pub async fn negative_zero_reads_back_as_zero<S: Store>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    log(store, &run_id, vec![metric("z", -0.0, 10, 0), metric("z", -0.0, 20, 1)], vec![], vec![]).await.unwrap();
+    // A retry of the same point, spelt +0.0, is the same point.
+    log(store, &run_id, vec![metric("z", 0.0, 10, 0)], vec![], vec![]).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest = &run.data.metrics[0];
+    assert_eq!((latest.value.to_bits(), latest.step), (0.0f64.to_bits(), 1));
+    let history = store
+        .get_metric_history(MetricHistoryQuery { run_id, metric_key: "z".into(), max_results: None, page_token: None })
+        .await
+        .unwrap();
+    let points: Vec<(u64, i64)> = history.items.iter().map(|m| (m.value.to_bits(), m.step)).collect();
+    assert_eq!(points, vec![(0.0f64.to_bits(), 0), (0.0f64.to_bits(), 1)]);
+}
+
 pub async fn metric_history_pages<S: Store>(store: &S) {
     let run_id = new_run(store, "0").await;
     let points: Vec<Metric> = (0..25).map(|step| metric("loss", step as f64, 100 + step, step)).collect();
@@ -597,6 +615,29 @@ pub async fn concurrent_writers_all_succeed<S: Store>(store: &S) {
         .await
         .unwrap();
     assert_eq!(history.items.len(), 200);
+}
+
+/// Renames racing onto one free name: one wins, every other hears that the name is
+/// taken (a 400, as when it was taken before), never an internal error.
+pub async fn concurrent_experiment_renames_make_one_winner<S: Store>(store: &S) {
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            ids.push(store.create_experiment(experiment(&format!("race-{round}-{i}"))).await.unwrap());
+        }
+        let target = format!("race-target-{round}");
+        let renames = ids.iter().map(|id| store.rename_experiment(id, &target));
+        let outcomes = futures_join_all(renames).await;
+        let mut refused = Vec::new();
+        for outcome in &outcomes {
+            if let Err(error) = outcome {
+                refused.push((error.code, error.message.clone()));
+            }
+        }
+        assert_eq!(outcomes.len() - refused.len(), 1, "round {round}: {refused:?}");
+        let taken = crate::common::experiment_rename_taken(&target);
+        assert!(refused.iter().all(|r| *r == (taken.code, taken.message.clone())), "round {round}: {refused:?}");
+    }
 }
 
 /// Polls all futures concurrently without pulling in the `futures` crate.
