@@ -260,7 +260,7 @@ async fn logged_models(client: &impl GenericClient, batch: &[LoggedModelRecord])
             }
         }
         for metric in &record.metrics {
-            let value = ferroflow_store::common::clamp_infinity(metric.value);
+            let value = ferroflow_store::common::stored_metric_value(metric.value);
             execute(
                 client,
                 "INSERT INTO logged_model_metrics (model_pk, key, step, timestamp, value, run_id, dataset_name, \

@@ -258,7 +258,7 @@ fn logged_models(conn: &Connection, batch: &[LoggedModelRecord]) -> Result<()> {
             }
         }
         for metric in &record.metrics {
-            let (value, is_nan) = stored_value(ferroflow_store::common::clamp_infinity(metric.value));
+            let (value, is_nan) = stored_value(ferroflow_store::common::stored_metric_value(metric.value));
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
                  dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

@@ -320,7 +320,7 @@ pub fn missing_parent(kind: &str, id: &str, child: &str) -> Error {
 
 /// A point as the stores keep it: infinities clamped, as MLflow's SQL store does.
 pub fn stored_point(point: &Point) -> Point {
-    Point { value: crate::common::clamp_infinity(point.value), ..*point }
+    Point { value: crate::common::stored_metric_value(point.value), ..*point }
 }
 
 /// The latest value and history summary of a whole stored history, given in stored order
