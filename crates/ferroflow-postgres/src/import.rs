@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
+use ferroflow_core::types::KeyValue;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::import::{
     check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run, missing_parent,
@@ -188,15 +189,7 @@ async fn metrics(client: &impl GenericClient, batch: &[MetricRecord]) -> Result<
         let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
         let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
         let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-        execute(
-            client,
-            "INSERT INTO metrics (run_pk, key_id, step, timestamp, value) \
-             SELECT $1, $2, p.step, p.timestamp, p.value \
-             FROM unnest($3::bigint[], $4::bigint[], $5::double precision[]) AS p(step, timestamp, value) \
-             ON CONFLICT DO NOTHING",
-            &[&run_pk, &key_id, &steps, &timestamps, &values],
-        )
-        .await?;
+        crate::runs::insert_points(client, (run_pk, key_id), &steps, &timestamps, &values).await?;
         let mut history: Vec<Point> = query(
             client,
             "SELECT step, timestamp, value FROM metrics WHERE run_pk = $1 AND key_id = $2",
@@ -300,13 +293,7 @@ async fn registered_models(client: &impl GenericClient, batch: &[RegisteredModel
         .ok_or_else(|| Error::internal("an upserted registered model is missing"))?
         .get(0);
         for tag in &record.tags {
-            execute(
-                client,
-                "INSERT INTO registered_model_tags (model_pk, key, value) VALUES ($1, $2, $3) \
-                 ON CONFLICT (model_pk, key) DO UPDATE SET value = excluded.value",
-                &[&model_pk, &tag.key, &tag.value],
-            )
-            .await?;
+            crate::registry::upsert_model_tag(client, model_pk, &KeyValue::new(&tag.key, &tag.value)).await?;
         }
         for alias in &record.aliases {
             execute(
@@ -363,13 +350,8 @@ async fn model_versions(client: &impl GenericClient, batch: &[ModelVersionRecord
         )
         .await?;
         for tag in &record.tags {
-            execute(
-                client,
-                "INSERT INTO model_version_tags (model_pk, version, key, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (model_pk, version, key) DO UPDATE SET value = excluded.value",
-                &[&model_pk, &record.version, &tag.key, &tag.value],
-            )
-            .await?;
+            crate::registry::upsert_version_tag(client, model_pk, record.version, &KeyValue::new(&tag.key, &tag.value))
+                .await?;
         }
     }
     Ok(())

@@ -382,7 +382,18 @@ async fn insert_history(client: &impl GenericClient, run_pk: i64, key_id: i32, p
     let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
     let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-    let inserted = execute(
+    Ok(insert_points(client, (run_pk, key_id), &steps, &timestamps, &values).await? as usize)
+}
+
+/// Adds points given as columns to one series' history; returns how many were new.
+pub(crate) async fn insert_points(
+    client: &impl GenericClient,
+    (run_pk, key_id): (i64, i32),
+    steps: &[i64],
+    timestamps: &[i64],
+    values: &[f64],
+) -> Result<u64> {
+    execute(
         client,
         "INSERT INTO metrics (run_pk, key_id, step, timestamp, value) \
          SELECT $1, $2, p.step, p.timestamp, p.value \
@@ -390,8 +401,7 @@ async fn insert_history(client: &impl GenericClient, run_pk: i64, key_id: i32, p
          ON CONFLICT DO NOTHING",
         &[&run_pk, &key_id, &steps, &timestamps, &values],
     )
-    .await?;
-    Ok(inserted as usize)
+    .await
 }
 
 pub(crate) async fn log_batch(client: &impl GenericClient, batch: &LogBatch) -> Result<()> {

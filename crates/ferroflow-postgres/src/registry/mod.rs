@@ -43,6 +43,9 @@ mod search;
 mod versions;
 mod webhooks;
 
+pub(crate) use models::upsert_tag as upsert_model_tag;
+pub(crate) use versions::upsert_tag as upsert_version_tag;
+
 // ---------------------------------------------------------------- rows
 
 /// A PostgreSQL row, read by the shared row mappings of `registry_rules`. A column of an

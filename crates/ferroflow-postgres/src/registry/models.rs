@@ -43,7 +43,7 @@ pub(super) async fn create(
 }
 
 /// Sets a tag; a tag set again keeps its place in the insertion order.
-async fn upsert_tag(client: &impl GenericClient, model_pk: i64, tag: &KeyValue) -> Result<()> {
+pub(crate) async fn upsert_tag(client: &impl GenericClient, model_pk: i64, tag: &KeyValue) -> Result<()> {
     execute(
         client,
         "INSERT INTO registered_model_tags (model_pk, key, value) VALUES ($1, $2, $3) \

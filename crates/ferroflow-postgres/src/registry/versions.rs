@@ -119,7 +119,7 @@ pub(super) async fn create(client: &impl GenericClient, request: CreateModelVers
 }
 
 /// Sets a tag; a tag set again keeps its place in the insertion order.
-async fn upsert_tag(client: &impl GenericClient, model_pk: i64, version: i64, tag: &KeyValue) -> Result<()> {
+pub(crate) async fn upsert_tag(client: &impl GenericClient, model_pk: i64, version: i64, tag: &KeyValue) -> Result<()> {
     execute(
         client,
         "INSERT INTO model_version_tags (model_pk, version, key, value) VALUES ($1, $2, $3, $4) \
