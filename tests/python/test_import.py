@@ -45,14 +45,19 @@ def ferroflow(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([ferroflow_bin(), *args], capture_output=True, text=True, timeout=600)
 
 
+def db_path(server: ServerProcess) -> Path:
+    """The SQLite file a server keeps its metadata in (this module runs on SQLite only)."""
+    return Path(server.backend.uri.removeprefix("sqlite:///"))
+
+
 @pytest.fixture(scope="module")
 def started():
     servers = []
 
-    def start(kind: str, db_path: Path | None = None, artifacts: Path | None = None) -> ServerProcess:
+    def start(kind: str, database: Path | None = None, artifacts: Path | None = None) -> ServerProcess:
         server = ServerProcess(kind)
-        if db_path is not None:
-            server.db_path = db_path
+        if database is not None:
+            server.backend.uri = f"sqlite:///{database}"
         if artifacts is not None:
             server.artifacts = artifacts
         servers.append(server)
@@ -146,11 +151,11 @@ def assert_same(expected: dict, actual: dict) -> None:
 
 def import_and_compare(started, source: ServerProcess, made: dict, tmp: Path) -> ServerProcess:
     target_db = tmp / "ferroflow.db"
-    done = ferroflow("import", "--from", f"sqlite:///{source.db_path}", "--to", f"sqlite:///{target_db}")
+    done = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{target_db}")
     assert done.returncode == 0, done.stderr
     assert "runs" in done.stdout and f"{len(made['runs'])} runs" in done.stdout, done.stdout
     # The artifacts stay where the MLflow server put them: the same folder serves them.
-    target = started("ferroflow", db_path=target_db, artifacts=source.artifacts)
+    target = started("ferroflow", database=target_db, artifacts=source.artifacts)
     before = snapshot(source.url, tmp / "mlflow")
     after = snapshot(target.url, tmp / "ferroflow")
     assert len(before["runs"]) == len(made["runs"])
@@ -173,8 +178,8 @@ def test_import_from_mlflow3_client_and_server(started, tmp_path):
     created = client.create_model_version(made["models"][1], f"runs:/{run_id}/sub", run_id=run_id)
     assert created.version == "5"
     # A second import of the same source into the same store is a no-op.
-    db = target.db_path
-    again = ferroflow("import", "--from", f"sqlite:///{source.db_path}", "--to", f"sqlite:///{db}")
+    db = db_path(target)
+    again = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{db}")
     assert again.returncode == 0, again.stderr
     assert client.get_model_version(made["models"][1], "5").version == "5"
     assert len(client.search_runs([e for e in made["experiments"]], run_view_type=ViewType.ALL)) == len(made["runs"])
@@ -195,7 +200,7 @@ def test_import_refuses_unknown_revision_and_busy_target(started, tmp_path):
     source = started("mlflow")
     fill(source, sys.executable, "refuse", 20)
     copy = tmp_path / "future.db"
-    shutil.copy(source.db_path, copy)
+    shutil.copy(db_path(source), copy)
     with sqlite3.connect(copy) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
     done = ferroflow("import", "--from", f"sqlite:///{copy}", "--to", f"sqlite:///{tmp_path / 'a.db'}")
@@ -204,12 +209,12 @@ def test_import_refuses_unknown_revision_and_busy_target(started, tmp_path):
     assert "dc11669786a5" in done.stderr and "97727af70f4d" in done.stderr
     # A store that holds something else is refused without --merge, and taken with it.
     busy = tmp_path / "busy.db"
-    other = started("ferroflow", db_path=busy)
+    other = started("ferroflow", database=busy)
     mlflow.MlflowClient(tracking_uri=other.url).create_experiment("already here")
     other.stop()
-    done = ferroflow("import", "--from", f"sqlite:///{source.db_path}", "--to", f"sqlite:///{busy}")
+    done = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{busy}")
     assert done.returncode != 0
     assert "not empty" in done.stderr and "already here" in done.stderr and "--merge" in done.stderr, done.stderr
-    done = ferroflow("import", "--from", f"sqlite:///{source.db_path}", "--to", f"sqlite:///{busy}", "--merge")
+    done = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{busy}", "--merge")
     assert done.returncode != 0, "experiment 1 is taken by 'already here', another name"
     assert "is taken" in done.stderr, done.stderr
