@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use ferroflow_core::types::{LifecycleStage, ViewType};
+use ferroflow_core::types::{Experiment, LifecycleStage, ViewType};
 use ferroflow_store::import::{
     AliasRecord, DatasetInputRecord, ExperimentRecord, LoggedModelMetricRecord, LoggedModelRecord, MetricRecord,
     ModelOutputRecord, ModelVersionRecord, Point, RegisteredModelRecord, RunRecord, Tag,
@@ -26,6 +26,27 @@ fn tags(pairs: &[ferroflow_core::types::KeyValue]) -> Vec<Tag> {
 
 fn stage(stage: LifecycleStage) -> String {
     stage.as_str().to_string()
+}
+
+/// Every experiment in `store`, active and deleted, page by page.
+pub(super) async fn all_experiments(store: &dyn Store) -> Result<Vec<Experiment>> {
+    let mut experiments = Vec::new();
+    let mut token = None;
+    loop {
+        let request = SearchExperiments {
+            filter: None,
+            order_by: vec![],
+            view_type: ViewType::All,
+            max_results: 1000,
+            page_token: token,
+        };
+        let page = store.search_experiments(request).await?;
+        experiments.extend(page.items);
+        token = page.next_page_token;
+        if token.is_none() {
+            return Ok(experiments);
+        }
+    }
 }
 
 /// Writes everything in `store` to `dir` (which must be empty or absent), and the
@@ -48,23 +69,7 @@ pub async fn export(
     std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir.display(), e))?;
     let mut counts = Counts::default();
 
-    let mut experiments = Vec::new();
-    let mut token = None;
-    loop {
-        let request = SearchExperiments {
-            filter: None,
-            order_by: vec![],
-            view_type: ViewType::All,
-            max_results: 1000,
-            page_token: token,
-        };
-        let page = store.search_experiments(request).await?;
-        experiments.extend(page.items);
-        token = page.next_page_token;
-        if token.is_none() {
-            break;
-        }
-    }
+    let mut experiments = all_experiments(store).await?;
     experiments.sort_by_key(|e| e.experiment_id.parse::<i64>().unwrap_or(i64::MAX));
     let mut out = LineWriter::create(dir, format::EXPERIMENTS)?;
     let records: Vec<ExperimentRecord> = experiments

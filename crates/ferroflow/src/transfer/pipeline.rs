@@ -2,9 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ferroflow_core::types::ViewType;
 use ferroflow_store::registry::RegistrySearch;
-use ferroflow_store::{SearchExperiments, Store};
+use ferroflow_store::Store;
 
 use super::{Batch, Counts, Result, Source, TransferError};
 
@@ -25,29 +24,14 @@ pub async fn check_target(store: &dyn Store, source: &mut dyn Source, merge: boo
              (records with the same ids are overwritten)"
         ))
     };
-    let mut token = None;
-    loop {
-        let request = SearchExperiments {
-            filter: None,
-            order_by: vec![],
-            view_type: ViewType::All,
-            max_results: 1000,
-            page_token: token,
-        };
-        let page = store.search_experiments(request).await?;
-        for experiment in &page.items {
-            // The default experiment every store starts with is not in the way.
-            let ours = source_experiments.get(&experiment.experiment_id) == Some(&experiment.name);
-            if !ours && experiment.experiment_id != "0" {
-                return Err(refuse(format!(
-                    "it has experiment {} {:?}, which the source does not",
-                    experiment.experiment_id, experiment.name
-                )));
-            }
-        }
-        token = page.next_page_token;
-        if token.is_none() {
-            break;
+    for experiment in super::export::all_experiments(store).await? {
+        // The default experiment every store starts with is not in the way.
+        let ours = source_experiments.get(&experiment.experiment_id) == Some(&experiment.name);
+        if !ours && experiment.experiment_id != "0" {
+            return Err(refuse(format!(
+                "it has experiment {} {:?}, which the source does not",
+                experiment.experiment_id, experiment.name
+            )));
         }
     }
     let page = store
