@@ -286,7 +286,7 @@ pub fn webhook_secrets(database: &Path) -> Result<(WebhookSecrets, String), Stri
                 write_private(&path, &WebhookSecrets::encode_key(&key)).map_err(|e| {
                     // The error reaches a client, so the path goes to the log only.
                     tracing::error!(path = %path.display(), error = %e, "cannot create the webhook key file");
-                    format!("cannot create the webhook key file: {e}")
+                    ferroflow_core::Error::internal(format!("cannot create the webhook key file: {e}"))
                 })?;
                 Ok(key)
             });

@@ -94,16 +94,20 @@ pub(crate) async fn open_store(
 /// The webhook secret key of a PostgreSQL deployment. Every replica must seal and open
 /// secrets with the same key, and keeping it in the database would let a copy of the
 /// database alone open them all; so it comes from `FERROFLOW_WEBHOOK_SECRET_KEY`, and
-/// without it a webhook with a secret is refused, with the reason, when it is created.
+/// without it a webhook with a secret is refused, with the reason, when it is created (a
+/// 501, which clients do not retry: no retry can help until the server is configured).
 fn webhook_secrets_on_postgres() -> Result<(ferroflow_server::WebhookSecrets, String), String> {
     if let Some(secrets) = config::webhook_key_from_env()? {
         return Ok((secrets, config::WEBHOOK_KEY_ENV.into()));
     }
     let secrets = ferroflow_server::WebhookSecrets::made_on_first_use(|| {
-        Err(format!(
-            "webhook secrets on a PostgreSQL store need {} (the same 32-byte base64 key on every replica); \
-             it is not set on this server",
-            config::WEBHOOK_KEY_ENV
+        Err(ferroflow_core::Error::new(
+            ferroflow_core::ErrorCode::NotImplemented,
+            format!(
+                "webhook secrets on a PostgreSQL store need {} (the same 32-byte base64 key on every replica); \
+                 it is not set on this server",
+                config::WEBHOOK_KEY_ENV
+            ),
         ))
     });
     Ok((secrets, format!("{} (unset: webhook secrets are refused)", config::WEBHOOK_KEY_ENV)))

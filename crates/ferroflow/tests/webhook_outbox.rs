@@ -98,3 +98,21 @@ async fn replicas_send_each_delivery_once() {
     let models: BTreeSet<&String> = all.iter().map(|(_, name)| name).collect();
     assert_eq!((all.len(), ids.len(), models.len()), (count, count, count), "{all:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_on_postgresql_without_the_shared_key_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = ferroflow_postgres::testing::fresh_database().await;
+    let server = Server::start_with_env(&DataPaths::postgres(uri, dir.path().join("artifacts")), POLICY).await;
+    let events = json!([{ "entity": "REGISTERED_MODEL", "action": "CREATED" }]);
+    let body = json!({ "name": "ci", "url": "http://127.0.0.1:9/hook", "events": events, "secret": "s3cr3t" });
+    let (status, answer) = server.post("webhooks", &body).await;
+    // 501, not a 5xx the client would retry for minutes: only configuration can help.
+    assert_eq!(status, 501, "{answer}");
+    assert_eq!(answer["error_code"], "NOT_IMPLEMENTED");
+    assert!(answer["message"].as_str().unwrap().contains("FERROFLOW_WEBHOOK_SECRET_KEY"), "{answer}");
+    assert!(!server.log_text().contains("s3cr3t"));
+    // Without a secret, webhooks work as ever.
+    let plain = json!({ "name": "ci", "url": "http://127.0.0.1:9/hook", "events": events });
+    assert_eq!(server.post("webhooks", &plain).await.0, 200);
+}

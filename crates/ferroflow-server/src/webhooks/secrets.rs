@@ -24,7 +24,7 @@ fn sealing_key(key: &[u8; KEY_LEN]) -> LessSafeKey {
 pub const KEY_LEN: usize = 32;
 
 /// Makes the key the first time a secret is sealed (e.g. creates a key file).
-type KeyMaker = Box<dyn Fn() -> std::result::Result<[u8; KEY_LEN], String> + Send + Sync>;
+type KeyMaker = Box<dyn Fn() -> Result<[u8; KEY_LEN]> + Send + Sync>;
 
 pub struct WebhookSecrets {
     key: OnceLock<LessSafeKey>,
@@ -45,9 +45,7 @@ impl WebhookSecrets {
 
     /// Secrets whose key is made by `make_key` when the first secret is sealed: a server
     /// whose users never set a webhook secret never creates (or waits on) a key file.
-    pub fn made_on_first_use(
-        make_key: impl Fn() -> std::result::Result<[u8; KEY_LEN], String> + Send + Sync + 'static,
-    ) -> Self {
+    pub fn made_on_first_use(make_key: impl Fn() -> Result<[u8; KEY_LEN]> + Send + Sync + 'static) -> Self {
         Self { key: OnceLock::new(), make_key: Some(Box::new(make_key)), making: Mutex::new(()) }
     }
 
@@ -60,7 +58,7 @@ impl WebhookSecrets {
             return Ok(key);
         }
         let make_key = self.make_key.as_ref().ok_or_else(|| Error::internal("no webhook secret key"))?;
-        let key = make_key().map_err(Error::internal)?;
+        let key = make_key()?;
         Ok(self.key.get_or_init(|| sealing_key(&key)))
     }
 
@@ -154,7 +152,7 @@ mod tests {
         secrets.seal("b").unwrap();
         assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(WebhookSecrets::new(&[9; KEY_LEN]).open(&stored).unwrap(), "a");
-        let failing = WebhookSecrets::made_on_first_use(|| Err("disk full".into()));
+        let failing = WebhookSecrets::made_on_first_use(|| Err(Error::internal("disk full")));
         assert!(failing.seal("a").unwrap_err().message.contains("disk full"));
     }
 
