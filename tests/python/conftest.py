@@ -49,6 +49,7 @@ os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "30"
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 import mlflow  # noqa: E402
+import mlflow.tracking._model_registry.utils as _registry_utils  # noqa: E402
 import mlflow.tracking.fluent as _fluent  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -309,7 +310,10 @@ def _reset_client_state() -> None:
     while mlflow.active_run() is not None:
         mlflow.end_run()
     _fluent._active_experiment_id = None
-    for key in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+    # A registry URI set by one module must not send the next module's registry calls to
+    # a server that is gone (it follows the tracking URI while unset).
+    _registry_utils._registry_uri = None
+    for key in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_REGISTRY_URI"):
         os.environ.pop(key, None)
 
 

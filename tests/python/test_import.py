@@ -76,9 +76,9 @@ def same_float(a: float, b: float) -> bool:
 
 def snapshot(url: str, tmp: Path) -> dict:
     """Everything a client sees of a server, in a comparable form."""
-    # models:/ URIs resolve through the global tracking and registry URIs.
+    # models:/ URIs resolve through the global tracking URI (the registry URI follows it
+    # while unset; setting it would outlive this module and mislead later ones).
     mlflow.set_tracking_uri(url)
-    mlflow.set_registry_uri(url)
     client = mlflow.MlflowClient(tracking_uri=url, registry_uri=url)
     out: dict = {"experiments": {}, "runs": {}, "histories": {}, "artifacts": {}, "models": {}, "versions": {}}
     experiments = client.search_experiments(view_type=ViewType.ALL)
