@@ -8,6 +8,7 @@ use ferroflow_store::import::{
     stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point,
     RegisteredModelRecord, RunRecord, StoreCounts,
 };
+use ferroflow_store::logged_models::LoggedModelMetricRow;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::db_error;
@@ -258,24 +259,16 @@ fn logged_models(conn: &Connection, batch: &[LoggedModelRecord]) -> Result<()> {
             }
         }
         for metric in &record.metrics {
-            let (value, is_nan) = stored_value(ferroflow_store::common::stored_metric_value(metric.value));
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
-                 dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .map_err(db_error)?
-            .execute(params![
-                model_pk,
-                metric.key,
-                metric.step,
-                metric.timestamp,
-                value,
-                is_nan,
-                metric.run_id,
-                metric.dataset_name,
-                metric.dataset_digest
-            ])
-            .map_err(db_error)?;
+            let row = LoggedModelMetricRow {
+                key: metric.key.clone(),
+                value: ferroflow_store::common::stored_metric_value(metric.value),
+                timestamp: metric.timestamp,
+                step: metric.step,
+                run_id: metric.run_id.clone(),
+                dataset_name: metric.dataset_name.clone(),
+                dataset_digest: metric.dataset_digest.clone(),
+            };
+            crate::logged_models::insert_metric_row(conn, model_pk, &row)?;
         }
     }
     Ok(())

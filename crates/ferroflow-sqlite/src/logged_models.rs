@@ -183,20 +183,24 @@ fn create(conn: &Connection, request: CreateLoggedModel, now: i64) -> Result<Log
 /// Records a run metric that names a model, so it shows in the model's `data.metrics`.
 pub(crate) fn record_metric(conn: &Connection, model_id: &str, run_id: &str, metric: &Metric) -> Result<()> {
     let pk = model_pk(conn, model_id)?;
-    let row = LoggedModelMetricRow::recorded(metric, run_id);
+    insert_metric_row(conn, pk, &LoggedModelMetricRow::recorded(metric, run_id))
+}
+
+/// Adds one row to a model's metrics (an identical row already there is left alone).
+pub(crate) fn insert_metric_row(conn: &Connection, model_pk: i64, row: &LoggedModelMetricRow) -> Result<()> {
     // NaN is kept as 0 with is_nan set, as in the run's own metrics.
-    let is_nan = row.value.is_nan();
+    let (value, is_nan) = crate::series::stored_value(row.value);
     conn.prepare_cached(
         "INSERT OR IGNORE INTO logged_model_metrics (model_pk, key, step, timestamp, value, is_nan, run_id, \
          dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .map_err(db_error)?
     .execute(params![
-        pk,
+        model_pk,
         row.key,
         row.step,
         row.timestamp,
-        if is_nan { 0.0 } else { row.value },
+        value,
         is_nan,
         row.run_id,
         row.dataset_name,
