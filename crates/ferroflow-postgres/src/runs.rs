@@ -93,27 +93,8 @@ pub(crate) async fn create(client: &impl GenericClient, request: CreateRun) -> R
         .await?,
     )?;
     let pk: i64 = row.get(0);
-    for tag in &tags {
-        upsert_tag(client, pk, tag).await?;
-    }
+    log_tags(client, pk, &tags).await?;
     load(client, &run_id).await
-}
-
-async fn upsert_tag(client: &impl GenericClient, run_pk: i64, tag: &RunTag) -> Result<()> {
-    if tag.key == RUN_NAME_TAG && tag.value.is_empty() {
-        return Ok(());
-    }
-    execute(
-        client,
-        "INSERT INTO tags (run_pk, key, value) VALUES ($1, $2, $3) \
-         ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value",
-        &[&run_pk, &tag.key, &tag.value],
-    )
-    .await?;
-    if tag.key == RUN_NAME_TAG {
-        execute(client, "UPDATE runs SET name = $1 WHERE run_pk = $2", &[&tag.value, &run_pk]).await?;
-    }
-    Ok(())
 }
 
 const INFO_COLUMNS: &str = "run_pk, run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
@@ -254,7 +235,7 @@ pub(crate) async fn update(client: &impl GenericClient, request: UpdateRun) -> R
         execute(client, "UPDATE runs SET end_time = $1 WHERE run_pk = $2", &[&end_time, &run.pk]).await?;
     }
     if let Some(name) = request.run_name.filter(|n| !n.is_empty()) {
-        upsert_tag(client, run.pk, &RunTag::new(RUN_NAME_TAG, name)).await?;
+        log_tags(client, run.pk, &[RunTag::new(RUN_NAME_TAG, name)]).await?;
     }
     Ok(load_info(client, &request.run_id).await?.1)
 }
@@ -299,21 +280,6 @@ pub(crate) async fn metric_key_id(client: &impl GenericClient, key: &str) -> Res
             .await?
             .ok_or_else(|| ferroflow_core::Error::internal("a metric key vanished while it was interned")),
     }
-}
-
-/// A series' row in `latest_metrics` as stored.
-async fn load_series(client: &impl GenericClient, run_pk: i64, key_id: i32) -> Result<Series> {
-    let row = query_opt(
-        client,
-        "SELECT step, timestamp, value, point_count, first_step, step_stride, regular, time_ordered \
-         FROM latest_metrics WHERE run_pk = $1 AND key_id = $2",
-        &[&run_pk, &key_id],
-    )
-    .await?;
-    Ok(Series::loaded(row.map(|row| {
-        let latest = Metric::new("", row.get(2), row.get(1), row.get(0));
-        (latest, shape_from_row(&row, 3))
-    })))
 }
 
 fn shape_from_row(row: &Row, first: usize) -> Shape {
@@ -376,15 +342,6 @@ pub(crate) async fn shape(client: &impl GenericClient, run_pk: i64, key_id: i32)
     Ok(row.map(|row| shape_from_row(&row, 0)))
 }
 
-/// Adds one key's points to the history in one statement (arrays unnested server-side);
-/// returns how many were new (a retried batch's points are already there).
-async fn insert_history(client: &impl GenericClient, run_pk: i64, key_id: i32, points: &[Metric]) -> Result<usize> {
-    let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
-    let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
-    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-    Ok(insert_points(client, (run_pk, key_id), &steps, &timestamps, &values).await? as usize)
-}
-
 /// Adds points given as columns to one series' history; returns how many were new.
 pub(crate) async fn insert_points(
     client: &impl GenericClient,
@@ -404,51 +361,233 @@ pub(crate) async fn insert_points(
     .await
 }
 
+/// Logs a batch in a few round trips whatever its size (log-metric is a batch of one):
+/// one statement locks the run, one reads its batch keys' summaries, one adds the params
+/// and reports conflicts, one adds every key's points and saves the summaries computed
+/// here, one writes the tags. Only a key some of whose points were already stored (a
+/// retried request) takes a second, slower pass.
 pub(crate) async fn log_batch(client: &impl GenericClient, batch: &LogBatch) -> Result<()> {
-    let run = find_active_for_update(client, &batch.run_id).await?;
-    // All params are checked before any is written; a changed value refuses the batch.
-    let mut conflicts = Vec::new();
-    for param in &batch.params {
-        let inserted = query_opt(
-            client,
-            "INSERT INTO params (run_pk, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_pk, key) DO NOTHING \
-             RETURNING 1",
-            &[&run.pk, &param.key, &param.value],
-        )
-        .await?;
-        if inserted.is_none() {
-            let existing: String =
-                query_opt(client, "SELECT value FROM params WHERE run_pk = $1 AND key = $2", &[&run.pk, &param.key])
-                    .await?
-                    .map(|row| row.get(0))
-                    .unwrap_or_default();
-            if existing != param.value {
-                conflicts.push((param, existing));
-            }
-        }
+    let grouped = points_by_key(&batch.metrics);
+    let keys: Vec<&str> = grouped.iter().map(|(key, _)| key.as_str()).collect();
+    let (run, mut known) = lock_run_with_series(client, &batch.run_id, &keys).await?;
+    log_params(client, run.pk, batch).await?;
+    let mut series_of = Vec::with_capacity(grouped.len());
+    for (key, points) in &grouped {
+        let (key_id, stored) = match known.remove(key.as_str()) {
+            Some(found) => found,
+            None => (metric_key_id(client, key).await?, Series::loaded(None)),
+        };
+        series_of.push((key_id, stored, points));
     }
-    if let Some(error) = param_conflict_error(batch, &conflicts) {
-        return Err(error);
-    }
-    for (key, points) in points_by_key(&batch.metrics) {
-        let key_id = metric_key_id(client, &key).await?;
-        let mut series = load_series(client, run.pk, key_id).await?;
-        let refs: Vec<&Metric> = points.iter().collect();
-        if insert_history(client, run.pk, key_id, &points).await? == points.len() {
-            points.iter().for_each(|point| series.append(point));
-        } else {
-            // Some points were already stored (a retried request): which ones is unknown.
-            series.append_some_of(&refs);
-        }
-        save_series(client, run.pk, key_id, &mut series).await?;
+    if !series_of.is_empty() {
+        append_points(client, run.pk, &mut series_of).await?;
     }
     for metric in &batch.metrics {
         if let Some(model_id) = &metric.model_id {
             crate::logged_models::record_metric(client, model_id, &batch.run_id, metric).await?;
         }
     }
-    for tag in &batch.tags {
-        upsert_tag(client, run.pk, tag).await?;
+    log_tags(client, run.pk, &batch.tags).await
+}
+
+/// Locks an active run (as [`find_active_for_update`]), then reads the interned id and
+/// stored summary of each of `keys` that has one.
+///
+/// Two statements, not one joined `SELECT … FOR NO KEY UPDATE OF r`: a statement that
+/// waits for the run's lock re-reads only the locked row once it gets it (READ COMMITTED's
+/// recheck); joined summaries would come from the snapshot taken before the wait, missing
+/// the points the writer it waited for had just added. The read after the lock starts a
+/// new snapshot that sees them (caught by tests/replicas.rs' concurrent batches).
+async fn lock_run_with_series<'k>(
+    client: &impl GenericClient,
+    run_id: &str,
+    keys: &[&'k str],
+) -> Result<(RunRef, HashMap<&'k str, (i32, Series)>)> {
+    let run = find_active_for_update(client, run_id).await?;
+    let mut known = HashMap::new();
+    if keys.is_empty() {
+        return Ok((run, known));
+    }
+    let rows = query(
+        client,
+        "SELECT k.key, k.key_id, s.step, s.timestamp, s.value, s.point_count, s.first_step, s.step_stride, \
+         s.regular, s.time_ordered \
+         FROM metric_keys k LEFT JOIN latest_metrics s ON s.run_pk = $1 AND s.key_id = k.key_id \
+         WHERE k.key = ANY($2::text[])",
+        &[&run.pk, &keys],
+    )
+    .await?;
+    for row in &rows {
+        let key: &str = row.get(0);
+        let Some(&key) = keys.iter().find(|k| **k == key) else { continue };
+        let stored = row
+            .get::<_, Option<i64>>(2)
+            .map(|step| (Metric::new("", row.get(4), row.get(3), step), shape_from_row(row, 5)));
+        known.insert(key, (row.get(1), Series::loaded(stored)));
+    }
+    Ok((run, known))
+}
+
+/// Adds a batch's params in one statement. All are checked before any is kept: a key
+/// already logged with another value refuses the batch (and the transaction rolls back).
+async fn log_params(client: &impl GenericClient, run_pk: i64, batch: &LogBatch) -> Result<()> {
+    if batch.params.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = batch.params.iter().map(|p| p.key.as_str()).collect();
+    let values: Vec<&str> = batch.params.iter().map(|p| p.value.as_str()).collect();
+    // The outer SELECT sees the params as they were before this statement's insert, so it
+    // finds exactly the keys that were already there with another value.
+    let changed = query(
+        client,
+        "WITH given AS (SELECT * FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS g(key, value, position)), \
+         added AS (INSERT INTO params (run_pk, key, value) SELECT $1, key, value FROM given \
+                   ON CONFLICT (run_pk, key) DO NOTHING) \
+         SELECT g.position, p.value FROM given g JOIN params p ON p.run_pk = $1 AND p.key = g.key \
+         WHERE p.value <> g.value ORDER BY g.position",
+        &[&run_pk, &keys, &values],
+    )
+    .await?;
+    let conflicts: Vec<_> =
+        changed.iter().map(|row| (&batch.params[row.get::<_, i64>(0) as usize - 1], row.get::<_, String>(1))).collect();
+    match param_conflict_error(batch, &conflicts) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// Adds every key's points to the history and, for each key whose points were all new,
+/// saves the summary computed here, in one statement. A key some of whose points were
+/// already stored comes back, and is summarised again from what the history holds.
+async fn append_points(
+    client: &impl GenericClient,
+    run_pk: i64,
+    series_of: &mut [(i32, Series, &Vec<Metric>)],
+) -> Result<()> {
+    let mut point_keys = Vec::new();
+    let (mut steps, mut timestamps, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let mut summaries = Summaries::default();
+    for (key_id, stored, points) in series_of.iter() {
+        for point in points.iter() {
+            point_keys.push(*key_id);
+            steps.push(point.step);
+            timestamps.push(point.timestamp);
+            values.push(point.value);
+        }
+        let mut appended = stored.clone();
+        points.iter().for_each(|point| appended.append(point));
+        summaries.push(*key_id, points.len() as i64, &appended);
+    }
+    let partial = query(
+        client,
+        "WITH added AS (INSERT INTO metrics (run_pk, key_id, step, timestamp, value) \
+                        SELECT $1, p.key_id, p.step, p.timestamp, p.value \
+                        FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::double precision[]) \
+                             AS p(key_id, step, timestamp, value) \
+                        ON CONFLICT DO NOTHING RETURNING key_id), \
+         counts AS (SELECT key_id, count(*) AS added FROM added GROUP BY key_id), \
+         summaries AS (SELECT * FROM unnest($6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], \
+                       $10::double precision[], $11::bigint[], $12::bigint[], $13::bigint[], $14::boolean[], \
+                       $15::boolean[]) AS s(key_id, sent, step, timestamp, value, point_count, first_step, \
+                       step_stride, regular, time_ordered)), \
+         saved AS (INSERT INTO latest_metrics (run_pk, key_id, step, timestamp, value, point_count, first_step, \
+                   step_stride, regular, time_ordered) \
+                   SELECT $1, s.key_id, s.step, s.timestamp, s.value, s.point_count, s.first_step, s.step_stride, \
+                          s.regular, s.time_ordered \
+                   FROM summaries s JOIN counts c ON c.key_id = s.key_id AND c.added = s.sent \
+                   ON CONFLICT (run_pk, key_id) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+                   value = excluded.value, point_count = excluded.point_count, first_step = excluded.first_step, \
+                   step_stride = excluded.step_stride, regular = excluded.regular, \
+                   time_ordered = excluded.time_ordered) \
+         SELECT s.key_id FROM summaries s LEFT JOIN counts c ON c.key_id = s.key_id \
+         WHERE coalesce(c.added, 0) <> s.sent",
+        &[
+            &run_pk,
+            &point_keys,
+            &steps,
+            &timestamps,
+            &values,
+            &summaries.key_ids,
+            &summaries.sent,
+            &summaries.steps,
+            &summaries.timestamps,
+            &summaries.values,
+            &summaries.point_counts,
+            &summaries.first_steps,
+            &summaries.step_strides,
+            &summaries.regular,
+            &summaries.time_ordered,
+        ],
+    )
+    .await?;
+    for row in partial {
+        let key_id: i32 = row.get(0);
+        if let Some((_, stored, points)) = series_of.iter_mut().find(|(id, _, _)| *id == key_id) {
+            let refs: Vec<&Metric> = points.iter().collect();
+            stored.append_some_of(&refs);
+            save_series(client, run_pk, key_id, stored).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Summary rows as columns, for [`append_points`]' unnest.
+#[derive(Default)]
+struct Summaries {
+    key_ids: Vec<i32>,
+    sent: Vec<i64>,
+    steps: Vec<i64>,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+    point_counts: Vec<i64>,
+    first_steps: Vec<i64>,
+    step_strides: Vec<i64>,
+    regular: Vec<bool>,
+    time_ordered: Vec<bool>,
+}
+
+impl Summaries {
+    fn push(&mut self, key_id: i32, sent: i64, series: &Series) {
+        // A batch key always has points, so its series always has a latest one.
+        let Some(latest) = series.to_save() else { return };
+        self.key_ids.push(key_id);
+        self.sent.push(sent);
+        self.steps.push(latest.step);
+        self.timestamps.push(latest.timestamp);
+        self.values.push(latest.value);
+        self.point_counts.push(series.shape.point_count);
+        self.first_steps.push(series.shape.first_step);
+        self.step_strides.push(series.shape.step_stride);
+        self.regular.push(series.shape.regular);
+        self.time_ordered.push(series.shape.time_ordered);
+    }
+}
+
+/// Sets a batch's tags in one statement; when a key comes twice the last value wins, as
+/// if they had been set one after the other.
+async fn log_tags(client: &impl GenericClient, run_pk: i64, tags: &[RunTag]) -> Result<()> {
+    let mut last: Vec<&RunTag> = Vec::new();
+    for tag in tags.iter().rev() {
+        // An empty run name is ignored, as MLflow does.
+        if (tag.key == RUN_NAME_TAG && tag.value.is_empty()) || last.iter().any(|kept| kept.key == tag.key) {
+            continue;
+        }
+        last.push(tag);
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = last.iter().map(|t| t.key.as_str()).collect();
+    let values: Vec<&str> = last.iter().map(|t| t.value.as_str()).collect();
+    execute(
+        client,
+        "INSERT INTO tags (run_pk, key, value) SELECT $1, t.key, t.value FROM unnest($2::text[], $3::text[]) AS t(key, value) \
+         ON CONFLICT (run_pk, key) DO UPDATE SET value = excluded.value",
+        &[&run_pk, &keys, &values],
+    )
+    .await?;
+    if let Some(name) = last.iter().find(|t| t.key == RUN_NAME_TAG) {
+        execute(client, "UPDATE runs SET name = $1 WHERE run_pk = $2", &[&name.value, &run_pk]).await?;
     }
     Ok(())
 }
@@ -537,7 +676,7 @@ pub(crate) async fn append_model_history(client: &impl GenericClient, run_id: &s
     // Like any tag value, the list is cut at MLflow's limit (after which, as in MLflow,
     // it no longer parses and further appends are refused).
     ferroflow_core::validation::truncate_chars(&mut value, ferroflow_core::validation::MAX_TAG_VAL_LENGTH);
-    upsert_tag(client, run.pk, &RunTag::new(HISTORY_TAG, value)).await
+    log_tags(client, run.pk, &[RunTag::new(HISTORY_TAG, value)]).await
 }
 
 pub(crate) async fn log_outputs(client: &impl GenericClient, run_id: &str, models: &[ModelOutput]) -> Result<()> {

@@ -27,6 +27,7 @@ macro_rules! conformance_suite {
             params_are_write_once,
             failed_batch_changes_nothing,
             metrics_latest_and_history,
+            a_batch_with_some_points_already_stored,
             negative_zero_reads_back_as_zero,
             metric_history_pages,
             search_runs_default_order_and_paging,

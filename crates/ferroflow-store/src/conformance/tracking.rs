@@ -238,6 +238,54 @@ pub async fn metrics_latest_and_history<S: Store>(store: &S) {
     assert!(missing_run.items.is_empty());
 }
 
+/// One batch whose keys fare differently: one key's points partly stored already (a
+/// retried or overlapping request), one key continuing its series, one key new. Each
+/// history holds every point once, and each summary (latest value, count, shape) is
+/// what the history says, as the chart sampler's answers show.
+pub async fn a_batch_with_some_points_already_stored<S: Store>(store: &S) {
+    let run_id = new_run(store, "0").await;
+    let points = |key: &str, steps: std::ops::Range<i64>| -> Vec<Metric> {
+        steps.map(|s| metric(key, s as f64 / 2.0, 100 + s, s)).collect()
+    };
+    log(store, &run_id, [points("a", 0..5), points("b", 0..3)].concat(), vec![], vec![]).await.unwrap();
+    let tags = vec![RunTag::new("t", "first"), RunTag::new("t", "second")];
+    log(store, &run_id, [points("a", 3..8), points("b", 3..5), points("c", 0..2)].concat(), vec![], tags)
+        .await
+        .unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest: Vec<(&str, i64)> = run.data.metrics.iter().map(|m| (m.key.as_str(), m.step)).collect();
+    assert_eq!(latest, vec![("a", 7), ("b", 4), ("c", 1)]);
+    // Two values for one tag in one batch: the later wins, as if sent one after the other.
+    assert_eq!(run.data.tags.iter().find(|t| t.key == "t").map(|t| t.value.as_str()), Some("second"));
+    for (key, steps) in [("a", 0..8), ("b", 0..5), ("c", 0..2)] {
+        let history = store
+            .get_metric_history(MetricHistoryQuery {
+                run_id: run_id.clone(),
+                metric_key: key.into(),
+                max_results: None,
+                page_token: None,
+            })
+            .await
+            .unwrap();
+        let as_tuple = |m: &Metric| (m.step, m.timestamp, m.value);
+        let expected: Vec<_> = points(key, steps.clone()).iter().map(as_tuple).collect();
+        assert_eq!(history.items.iter().map(as_tuple).collect::<Vec<_>>(), expected, "{key}");
+        let sampled = store
+            .get_metric_history_bulk_interval(BulkIntervalQuery {
+                run_ids: vec![run_id.clone()],
+                metric_key: key.into(),
+                steps: None,
+                max_results: 3,
+            })
+            .await
+            .unwrap();
+        let sampled_steps: Vec<i64> = sampled.iter().map(|m| m.step).collect();
+        assert_eq!(sampled_steps.first(), Some(&steps.start), "{key}: {sampled_steps:?}");
+        assert_eq!(sampled_steps.last(), Some(&(steps.end - 1)), "{key}: {sampled_steps:?}");
+        assert!(sampled_steps.len() <= 3 && sampled_steps.windows(2).all(|w| w[0] < w[1]), "{key}: {sampled_steps:?}");
+    }
+}
+
 /// SQLite's REAL loses the sign of -0.0, so MLflow's store reads it back as 0.0; every
 /// backend must, in the latest value and the history alike.
 pub async fn negative_zero_reads_back_as_zero<S: Store>(store: &S) {
