@@ -106,9 +106,11 @@ async fn the_uris_own_session_options_are_kept_beside_the_servers_limits() {
     let database = open(&uri).await;
     // Raises (and so fails the migration) unless both settings reached the session.
     let check = "DO $$ BEGIN \
-        IF current_setting('work_mem') <> '7MB' OR current_setting('statement_timeout') <> '30s' THEN \
-            RAISE EXCEPTION 'work_mem %, statement_timeout %', \
-                current_setting('work_mem'), current_setting('statement_timeout'); \
+        IF current_setting('work_mem') <> '7MB' OR current_setting('statement_timeout') <> '30s' \
+           OR current_setting('plan_cache_mode') <> 'force_custom_plan' OR current_setting('jit') <> 'off' THEN \
+            RAISE EXCEPTION 'work_mem %, statement_timeout %, plan_cache_mode %, jit %', \
+                current_setting('work_mem'), current_setting('statement_timeout'), \
+                current_setting('plan_cache_mode'), current_setting('jit'); \
         END IF; END $$";
     apply_for_tests(&database, &[check]).await.expect("both settings are in effect");
 }
