@@ -10,9 +10,10 @@
 #
 # Extra arguments are passed to pytest (e.g. -k search -x).
 # Exits non-zero if any run fails (every run always executes).
-# test_import.py runs once: under mlflow3 against ferroflow on SQLite (it starts its own
-# real mlflow servers, and fills one with the mlflow2 venv's client itself); it skips
-# itself in the other runs.
+# test_import.py runs under mlflow3 only, twice: ferroflow on SQLite importing from a
+# real mlflow server on SQLite, and ferroflow on PostgreSQL importing from a real mlflow
+# server on PostgreSQL (it starts its own mlflow servers and fills one with the mlflow2
+# venv's client itself); it skips itself under mlflow2.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 

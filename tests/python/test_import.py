@@ -1,12 +1,15 @@
 """`ferroflow import` from a real MLflow server's database: a real `mlflow server`
-(SQLite backend, local artifacts) is filled by the real client, its database imported
-into a fresh ferroflow store, and both servers read back through the client must agree
-on every experiment, run, metric history, dataset, logged model and model version, and
-serve the same artifact bytes.
+(local artifacts) is filled by the real client, its database imported into a fresh
+ferroflow store, and both servers read back through the client must agree on every
+experiment, run, metric history, dataset, logged model and model version, and serve the
+same artifact bytes.
 
-Runs once, under the mlflow 3 venv against ferroflow (it starts its own servers); the
-2.x case fills the MLflow 3 server with the mlflow-skinny 2.x client from its venv, as no
-2.x server ships in the pinned venvs."""
+Runs under the mlflow 3 venv against ferroflow (it starts its own servers), twice: in
+the SQLite pass the MLflow server and ferroflow keep SQLite files; in the PostgreSQL
+pass (COMPAT_BACKEND=postgres) both keep a fresh database on the test PostgreSQL server,
+and the import reads MLflow's PostgreSQL schema. The 2.x case fills the MLflow 3 server
+with the mlflow-skinny 2.x client from its venv, as no 2.x server ships in the pinned
+venvs."""
 
 import json
 import math
@@ -20,11 +23,10 @@ import mlflow
 import pytest
 from mlflow.entities import ViewType
 
-from conftest import COMPAT_BACKEND, COMPAT_SERVER, IS_MLFLOW3, REPO_ROOT, ServerProcess
+from conftest import COMPAT_BACKEND, COMPAT_SERVER, IS_MLFLOW3, REPO_ROOT, BackendStore, ServerProcess
 
-if not IS_MLFLOW3 or COMPAT_SERVER != "ferroflow" or COMPAT_BACKEND != "sqlite":
-    # Its round trip through PostgreSQL is crates/ferroflow/tests/transfer.rs.
-    pytest.skip("runs once: under the mlflow 3 client, against ferroflow on SQLite", allow_module_level=True)
+if not IS_MLFLOW3 or COMPAT_SERVER != "ferroflow":
+    pytest.skip("runs under the mlflow 3 client, against ferroflow", allow_module_level=True)
 
 FILL = Path(__file__).with_name("import_fill.py")
 MLFLOW2_PYTHON = REPO_ROOT / ".venv" / "mlflow2" / "bin" / "python"
@@ -46,28 +48,40 @@ def ferroflow(*args: str) -> subprocess.CompletedProcess:
 
 
 def db_path(server: ServerProcess) -> Path:
-    """The SQLite file a server keeps its metadata in (this module runs on SQLite only)."""
+    """The SQLite file a server keeps its metadata in (SQLite pass only)."""
     return Path(server.backend.uri.removeprefix("sqlite:///"))
 
 
 @pytest.fixture(scope="module")
 def started():
     servers = []
+    stores = []
 
-    def start(kind: str, database: Path | None = None, artifacts: Path | None = None) -> ServerProcess:
+    def start(kind: str, backend: BackendStore | None = None, artifacts: Path | None = None) -> ServerProcess:
         server = ServerProcess(kind)
-        if database is not None:
-            server.backend.uri = f"sqlite:///{database}"
+        if backend is not None:
+            server.backend.drop()
+            server.backend = backend
         if artifacts is not None:
             server.artifacts = artifacts
         servers.append(server)
         server.start(120.0)
         return server
 
+    def new_store(tmp: Path) -> BackendStore:
+        """A fresh, empty store of this pass's kind, for `ferroflow import --to`."""
+        tmp.mkdir(parents=True, exist_ok=True)
+        store = BackendStore(tmp)
+        stores.append(store)
+        return store
+
+    start.new_store = new_store
     yield start
     for server in servers:
         server.stop()
         server.cleanup()
+    for store in stores:
+        store.drop()
 
 
 def same_float(a: float, b: float) -> bool:
@@ -150,12 +164,13 @@ def assert_same(expected: dict, actual: dict) -> None:
 
 
 def import_and_compare(started, source: ServerProcess, made: dict, tmp: Path) -> ServerProcess:
-    target_db = tmp / "ferroflow.db"
-    done = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{target_db}")
+    store = started.new_store(tmp / "target")
+    # MLflow's own URI for its database: sqlite:///…, or postgresql://… in the PostgreSQL pass.
+    done = ferroflow("import", "--from", source.backend.uri, "--to", store.uri)
     assert done.returncode == 0, done.stderr
     assert "runs" in done.stdout and f"{len(made['runs'])} runs" in done.stdout, done.stdout
     # The artifacts stay where the MLflow server put them: the same folder serves them.
-    target = started("ferroflow", database=target_db, artifacts=source.artifacts)
+    target = started("ferroflow", backend=store, artifacts=source.artifacts)
     before = snapshot(source.url, tmp / "mlflow")
     after = snapshot(target.url, tmp / "ferroflow")
     assert len(before["runs"]) == len(made["runs"])
@@ -178,8 +193,7 @@ def test_import_from_mlflow3_client_and_server(started, tmp_path):
     created = client.create_model_version(made["models"][1], f"runs:/{run_id}/sub", run_id=run_id)
     assert created.version == "5"
     # A second import of the same source into the same store is a no-op.
-    db = db_path(target)
-    again = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{db}")
+    again = ferroflow("import", "--from", source.backend.uri, "--to", target.backend.uri)
     assert again.returncode == 0, again.stderr
     assert client.get_model_version(made["models"][1], "5").version == "5"
     assert len(client.search_runs([e for e in made["experiments"]], run_view_type=ViewType.ALL)) == len(made["runs"])
@@ -193,6 +207,7 @@ def test_import_from_mlflow2_client(started, tmp_path):
     import_and_compare(started, source, made, tmp_path)
 
 
+@pytest.mark.skipif(COMPAT_BACKEND != "sqlite", reason="edits a copy of the SQLite source")
 def test_import_refuses_unknown_revision_and_busy_target(started, tmp_path):
     import shutil
     import sqlite3
@@ -209,7 +224,8 @@ def test_import_refuses_unknown_revision_and_busy_target(started, tmp_path):
     assert "dc11669786a5" in done.stderr and "97727af70f4d" in done.stderr
     # A store that holds something else is refused without --merge, and taken with it.
     busy = tmp_path / "busy.db"
-    other = started("ferroflow", database=busy)
+    other = started("ferroflow", backend=started.new_store(tmp_path / "busy"))
+    busy = db_path(other)
     mlflow.MlflowClient(tracking_uri=other.url).create_experiment("already here")
     other.stop()
     done = ferroflow("import", "--from", f"sqlite:///{db_path(source)}", "--to", f"sqlite:///{busy}")

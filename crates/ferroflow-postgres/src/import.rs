@@ -8,9 +8,9 @@ use deadpool_postgres::GenericClient;
 use ferroflow_core::types::KeyValue;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::import::{
-    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run, missing_parent,
-    stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point,
-    RegisteredModelRecord, RunRecord, StoreCounts,
+    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run,
+    deleted_version_record, missing_parent, stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord,
+    MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord, RunRecord, StoreCounts, DELETED_VERSIONS_SQL,
 };
 
 use crate::db::{execute, query, query_opt};
@@ -371,6 +371,11 @@ impl ImportStore for PgStore {
         let row = row.first().ok_or_else(|| Error::internal("no counts"))?;
         let get = |i: usize| row.get::<_, i64>(i) as u64;
         Ok(StoreCounts { experiments: get(0), runs: get(1), logged_models: get(2), registered_models: get(3) })
+    }
+
+    async fn deleted_model_versions(&self) -> Result<Vec<ModelVersionRecord>> {
+        let rows = query(&self.db.client().await?, DELETED_VERSIONS_SQL, &[]).await?;
+        Ok(rows.iter().map(|row| deleted_version_record(row.get(0), row.get(1), row.get(2), row.get(3))).collect())
     }
 
     async fn import_experiments(&self, batch: Vec<ExperimentRecord>) -> Result<()> {

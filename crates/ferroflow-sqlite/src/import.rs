@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::import::{
-    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run, missing_parent,
-    stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord, MetricRecord, ModelVersionRecord, Point,
-    RegisteredModelRecord, RunRecord, StoreCounts,
+    check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run,
+    deleted_version_record, missing_parent, stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord,
+    MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord, RunRecord, StoreCounts, DELETED_VERSIONS_SQL,
 };
 use ferroflow_store::logged_models::LoggedModelMetricRow;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -375,6 +375,18 @@ impl ImportStore for SqliteStore {
 
     async fn import_experiments(&self, batch: Vec<ExperimentRecord>) -> Result<()> {
         self.db.write(move |conn| experiments(conn, &batch)).await
+    }
+
+    async fn deleted_model_versions(&self) -> Result<Vec<ModelVersionRecord>> {
+        self.db
+            .read(|conn| {
+                let mut statement = conn.prepare_cached(DELETED_VERSIONS_SQL).map_err(db_error)?;
+                let rows = statement
+                    .query_map([], |row| Ok(deleted_version_record(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+                    .map_err(db_error)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+            })
+            .await
     }
 
     async fn import_runs(&self, batch: Vec<RunRecord>) -> Result<()> {

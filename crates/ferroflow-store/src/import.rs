@@ -243,6 +243,40 @@ pub trait ImportStore: Send + Sync + 'static {
     async fn import_logged_models(&self, batch: Vec<LoggedModelRecord>) -> Result<()>;
     async fn import_registered_models(&self, batch: Vec<RegisteredModelRecord>) -> Result<()>;
     async fn import_model_versions(&self, batch: Vec<ModelVersionRecord>) -> Result<()>;
+    /// The deleted versions (hidden from every read, kept so their numbers are never
+    /// reused), by model name and version, for an export to carry their numbers.
+    async fn deleted_model_versions(&self) -> Result<Vec<ModelVersionRecord>>;
+}
+
+/// [`ImportStore::deleted_model_versions`]' query, the same on both SQL schemas; its
+/// rows are (name, version, creation_time, last_updated_time).
+pub const DELETED_VERSIONS_SQL: &str = "SELECT m.name, v.version, v.creation_time, v.last_updated_time \
+     FROM model_versions v JOIN registered_models m ON m.model_pk = v.model_pk \
+     WHERE v.current_stage = 'Deleted_Internal' ORDER BY m.name, v.version";
+
+/// A deleted version as exported: its number and times only, as MLflow redacts the rest.
+pub fn deleted_version_record(
+    name: String,
+    version: i64,
+    creation_time: i64,
+    last_updated_time: i64,
+) -> ModelVersionRecord {
+    ModelVersionRecord {
+        name,
+        version,
+        creation_time,
+        last_updated_time,
+        description: None,
+        user_id: None,
+        current_stage: crate::registry_rules::DELETED_STAGE.to_string(),
+        source: None,
+        storage_location: None,
+        run_id: None,
+        run_link: None,
+        status: ready(),
+        status_message: None,
+        tags: Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------- shared rules

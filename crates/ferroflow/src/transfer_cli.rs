@@ -91,14 +91,19 @@ pub fn export(args: ExportArgs) -> Result<(), String> {
 
 /// An export folder or an MLflow database, told apart by what `from` names.
 fn open_source(from: &str) -> Result<Box<dyn Source>, String> {
-    if from.starts_with("postgresql") || from.starts_with("mysql") {
+    if from.starts_with("mysql") {
         return Err(format!(
-            "{from}: only MLflow databases on SQLite can be imported directly; dump a PostgreSQL or MySQL one \
-             into SQLite first, or export it with a ferroflow that serves it"
+            "{from}: MLflow databases on SQLite and PostgreSQL can be imported directly; copy a MySQL one into \
+             either first, or export it with a ferroflow that serves it"
         ));
     }
-    if let Some(path) = transfer::mlflow::sqlite_path(from) {
-        let db = transfer::mlflow::MlflowDb::open(&path).map_err(|e| e.to_string())?;
+    let db = if transfer::mlflow::is_postgres(from) {
+        Some(transfer::mlflow::MlflowDb::open_postgres(from))
+    } else {
+        transfer::mlflow::sqlite_path(from).map(|path| transfer::mlflow::MlflowDb::open(&path))
+    };
+    if let Some(db) = db {
+        let db = db.map_err(|e| e.to_string())?;
         tracing::info!(revision = %db.revision, "MLflow schema");
         return Ok(Box::new(db));
     }
@@ -106,7 +111,9 @@ fn open_source(from: &str) -> Result<Box<dyn Source>, String> {
     if path.is_dir() {
         return Ok(Box::new(transfer::format::ExportDir::open(&path).map_err(|e| e.to_string())?));
     }
-    Err(format!("{from}: neither an export folder nor an MLflow database URI (sqlite:///path/mlflow.db)"))
+    Err(format!(
+        "{from}: neither an export folder nor an MLflow database URI (sqlite:///path/mlflow.db, postgresql://…)"
+    ))
 }
 
 pub fn import(args: ImportArgs) -> Result<(), String> {

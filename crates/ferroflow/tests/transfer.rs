@@ -104,7 +104,8 @@ fn make_export(dir: &Path, runs: usize, points: usize) {
         tags: vec![Tag::new("owner", "bob")],
         aliases: vec![AliasRecord { alias: "champion".into(), version: 2 }],
     }];
-    let versions: Vec<ModelVersionRecord> = (1..=2)
+    // Version 3 was deleted: hidden, its number kept.
+    let versions: Vec<ModelVersionRecord> = (1..=3)
         .map(|v| ModelVersionRecord {
             name: "classifier".into(),
             version: v,
@@ -112,7 +113,12 @@ fn make_export(dir: &Path, runs: usize, points: usize) {
             last_updated_time: 8 + v,
             description: None,
             user_id: None,
-            current_stage: if v == 2 { "Production" } else { "None" }.into(),
+            current_stage: match v {
+                2 => "Production",
+                3 => "Deleted_Internal",
+                _ => "None",
+            }
+            .into(),
             source: Some(format!("runs:/{:032x}/model", v)),
             storage_location: None,
             run_id: Some(format!("{v:032x}")),
@@ -132,7 +138,7 @@ fn make_export(dir: &Path, runs: usize, points: usize) {
         "artifacts": false,
         "counts": {"experiments": 4, "runs": runs, "metric_histories": metrics.len(),
                    "metric_points": metrics.len() * points, "dataset_inputs": runs, "logged_models": 0,
-                   "registered_models": 1, "model_versions": 2},
+                   "registered_models": 1, "model_versions": 3},
     });
     std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
 }
@@ -250,6 +256,10 @@ fn a_round_trip_through_postgresql_gives_the_same_export() {
     ok(ferroflow(&["import", "--from", source.to_str().unwrap(), "--to", &sqlite_store]));
     let first = tmp.path().join("first");
     let from_sqlite = export_of(&sqlite_store, &first);
+    // The deleted version travels as its number, so neither store reuses it.
+    let versions = &from_sqlite.iter().find(|(name, _)| name == "model_versions.jsonl").unwrap().1;
+    let deleted: ModelVersionRecord = serde_json::from_str(versions.lines().last().unwrap()).unwrap();
+    assert_eq!((deleted.version, deleted.current_stage.as_str(), deleted.source), (3, "Deleted_Internal", None));
     ok(ferroflow(&["import", "--from", first.to_str().unwrap(), "--to", &postgres]));
     let from_postgres = export_of(&postgres, &tmp.path().join("second"));
     assert_same_export(&from_postgres, &from_sqlite);

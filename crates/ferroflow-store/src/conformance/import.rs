@@ -214,6 +214,13 @@ pub async fn import_keeps_ids_and_reads_back<S: Store>(store: &S) {
         tags: vec![],
     };
     assert_eq!(store.create_model_version(request).await.unwrap().version, 4);
+    // An export lists the deleted versions (imported hidden, or deleted through the API)
+    // by number, so a store it fills never hands those numbers out again.
+    store.delete_model_version("classifier", 4).await.unwrap();
+    let deleted = store.deleted_model_versions().await.unwrap();
+    let numbers: Vec<(&str, i64, &str)> =
+        deleted.iter().map(|v| (v.name.as_str(), v.version, v.current_stage.as_str())).collect();
+    assert_eq!(numbers, vec![("classifier", 2, "Deleted_Internal"), ("classifier", 4, "Deleted_Internal")]);
 }
 
 pub async fn import_twice_changes_nothing<S: Store>(store: &S) {

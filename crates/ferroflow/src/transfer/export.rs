@@ -2,9 +2,12 @@
 //! one reader serves every backend), written in the [`format`](super::format).
 //!
 //! Read through the public operations, an export holds what MLflow's API shows:
-//! deleted runs and experiments are included (with their stage); a run's `deleted_time`,
-//! deleted logged models and deleted (hidden) model versions are not, and webhooks are
-//! written without their secrets.
+//! deleted runs and experiments are included (with their stage); a run's `deleted_time`
+//! and deleted logged models are not, and webhooks are written without their secrets.
+//! Deleted (hidden) model versions, which no read shows, are exported as their numbers
+//! only ([`ImportStore::deleted_model_versions`]), so the target never reuses them.
+//!
+//! [`ImportStore::deleted_model_versions`]: ferroflow_store::import::ImportStore::deleted_model_versions
 
 use std::path::Path;
 
@@ -303,6 +306,11 @@ pub async fn export(
         let batch = Batch::ModelVersions(vec![record]);
         progress.inc(batch.units());
         counts.add(&batch);
+    }
+    // Deleted versions travel as numbers only, so the target never hands them out again.
+    for record in store.deleted_model_versions().await? {
+        out.write(&record)?;
+        counts.add(&Batch::ModelVersions(vec![record]));
     }
     out.finish()?;
 
