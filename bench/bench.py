@@ -55,6 +55,9 @@ class Settings:
     w6_points: dict[str, int] = field(default_factory=dict)
     w6_seconds: float = 10.0
     seed_connections: int = 4
+    # The scaling row: one experiment grown to each size in turn, searched by one client.
+    scale_runs: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scale_seconds: float = 5.0
 
 
 def settings_for(mode: str, args: argparse.Namespace) -> Settings:
@@ -70,6 +73,8 @@ def settings_for(mode: str, args: argparse.Namespace) -> Settings:
             w6_runs=10,
             w6_points={"ferroflow": 2_000},
             w6_seconds=1.0,
+            scale_runs=(100, 300),
+            scale_seconds=1.0,
         )
     elif mode == "quick":
         s = Settings(
@@ -84,6 +89,8 @@ def settings_for(mode: str, args: argparse.Namespace) -> Settings:
             w6_runs=100,
             w6_points={"ferroflow": 5_000, "fasttrackml": 5_000, "mlflow": 1_000},
             w6_seconds=3,
+            scale_runs=(1_000, 10_000),
+            scale_seconds=2.0,
         )
     else:
         s = Settings(
@@ -512,7 +519,31 @@ class Runner:
                                                        f", {res['requests']} loads, {res['points_returned']} points, "
                                                        f"{w['seed']['points6']:,} points/run)")
 
-        for name, fn in (("w1", w1), ("w2", w2), ("w3", w3), ("w4", w4), ("seed", seed), ("w5", w5), ("w6", w6)):
+        def scale():
+            # ferroflow only: MLflow needs minutes per thousand runs (see workload 3).
+            if kind != "ferroflow":
+                return
+            levels = []
+            made = 0
+            for size in s.scale_runs:
+                grown = self.loadgen(server, "create-runs", "--connections", str(s.w3_connections),
+                                     "--runs", str(size - made), "--first", str(made),
+                                     "--experiment", "bench-scale")
+                made += grown["units"]
+                if made != size:
+                    raise BenchError(f"made {made} of {size} runs")
+                res = self.loadgen(server, "search-runs", "--connections", "1", "--seconds", str(s.scale_seconds),
+                                   "--experiment-id", grown["experiment_id"], "--seeded-runs", str(size))
+                if not res["ordered"] or res["correct"] is False:
+                    self.problems.append(f"{kind} scaling search over {size} runs: wrong answer")
+                res["searched_runs"] = size
+                levels.append(res)
+                self.step(f"9 search latency, {size:,} runs", res, f"p50 {res['p50_ms']:.2f} ms  "
+                                                                   f"p99 {res['p99_ms']:.2f} ms  (1 client)")
+            w["scale"] = levels
+
+        for name, fn in (("w1", w1), ("w2", w2), ("w3", w3), ("w4", w4), ("seed", seed), ("w5", w5), ("w6", w6),
+                         ("scale", scale)):
             if self.args.workloads and name not in self.args.workloads:
                 continue
             if only and name not in only:
@@ -743,6 +774,29 @@ def versions(args: argparse.Namespace, servers: list[str]) -> str:
     return "; ".join(out)
 
 
+def scaling(runner: Runner) -> list[str]:
+    """Row 9: how search latency grows with the experiment's size, on each backend."""
+    backends = [("SQLite", runner)]
+    if getattr(runner, "postgres_pass", None) is not None:
+        backends.append(("PostgreSQL", runner.postgres_pass))
+    measured = [(name, r.results.get("ferroflow", {}).get("workloads", {}).get("scale")) for name, r in backends]
+    measured = [(name, levels) for name, levels in measured if levels]
+    if not measured:
+        return []
+    sizes = [level["searched_runs"] for level in measured[0][1]]
+    head = ["backend"] + [f"{n:,} runs: p50 / p99 ms" for n in sizes] + [f"growth {sizes[0]:,} → {sizes[-1]:,}"]
+    lines = ["## Scaling: search latency by experiment size", "",
+             "Workload 4's search (a metric and a param filter, ordered by a metric, 100 results) from one client, "
+             f"for {runner.s.scale_seconds:g} s at each size, on one experiment grown from one size to the next (ferroflow only):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, levels in measured:
+        cells = [f"ferroflow on {name}"] + [f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f}" for x in levels]
+        cells.append(f"{levels[-1]['p50_ms'] / levels[0]['p50_ms']:.1f}× for {sizes[-1] / sizes[0]:,.0f}× the runs"
+                     if levels[0]["p50_ms"] else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: str, started: float) -> str:
     lines, verdicts = table(runner.results, servers)
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -804,6 +858,7 @@ def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: s
                 f"({pg.postgres_version}), ferroflow against MLflow (psycopg2), in the same run:", "",
                 *pg_lines, "", *details(pg.results, pg_servers), ""]
         runner.problems += pg.problems
+    out += scaling(runner)
     if runner.problems:
         out += ["Problems seen during the run:", ""] + [f"- {p}" for p in runner.problems] + [""]
     else:
@@ -818,7 +873,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=("full", "quick", "smoke"), default="full")
     parser.add_argument("--only", action="append", choices=SERVERS, help="benchmark only this server (repeatable)")
-    parser.add_argument("--workloads", nargs="*", help="subset of w1 w2 w3 w4 seed w5 w6")
+    parser.add_argument("--workloads", nargs="*", help="subset of w1 w2 w3 w4 seed w5 w6 scale")
     parser.add_argument("--ferroflow", required=True)
     parser.add_argument("--ferroflow-build", default="release")
     parser.add_argument("--loadgen", required=True)

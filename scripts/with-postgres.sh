@@ -5,6 +5,9 @@
 # FERROFLOW_TEST_POSTGRES_URL (a superuser, so tests can create a database each).
 #
 #   scripts/with-postgres.sh cargo test -p ferroflow-postgres
+#
+# FERROFLOW_TEST_POSTGRES_OPTIONS adds server options, e.g. for profiling:
+#   "-c shared_preload_libraries=pg_stat_statements"
 set -euo pipefail
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
@@ -52,7 +55,8 @@ chmod 600 "$dir/server.key"
 # enough connections for several replicas' pools and the tests' own.
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
   -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c ssl=on \
-      -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" start >/dev/null \
+      -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key ${FERROFLOW_TEST_POSTGRES_OPTIONS:-}" \
+  start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 
 export FERROFLOW_TEST_POSTGRES_URL="postgresql://ferroflow@127.0.0.1:$port/postgres"

@@ -66,6 +66,10 @@ enum Workload {
         /// Stop early after this many seconds (the figure is then over the runs made).
         #[arg(long)]
         max_seconds: Option<f64>,
+        /// Number the runs from here: an experiment grown in steps (the scaling row) keeps
+        /// holding runs 0..N, so search-runs can still check its answers.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
     },
     /// W4: search-runs filtered on a metric and a param, ordered by a metric, 100 results.
     SearchRuns {
@@ -540,6 +544,7 @@ async fn create_runs(
     runs: u64,
     experiment: &str,
     max_seconds: Option<f64>,
+    first: u64,
 ) -> Result<Value, String> {
     let mut setup = Client::new(&target);
     let experiment_id = Arc::new(experiment_id(&mut setup, &target, experiment).await?);
@@ -556,8 +561,8 @@ async fn create_runs(
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= runs {
+                let n = first + next.fetch_add(1, Ordering::Relaxed);
+                if n >= first + runs {
                     break;
                 }
                 let sent = Instant::now();
@@ -747,8 +752,8 @@ async fn run(cli: Cli) -> Result<Value, String> {
     match cli.workload {
         Workload::LogMetric { connections, seconds } => log_metric(target, connections, seconds).await,
         Workload::LogBatch { connections, seconds, points } => log_batch(target, connections, seconds, points).await,
-        Workload::CreateRuns { connections, runs, experiment, max_seconds } => {
-            create_runs(target, connections, runs, &experiment, max_seconds).await
+        Workload::CreateRuns { connections, runs, experiment, max_seconds, first } => {
+            create_runs(target, connections, runs, &experiment, max_seconds, first).await
         }
         Workload::SearchRuns { connections, seconds, experiment_id, max_results, seeded_runs } => {
             search_runs(target, connections, seconds, experiment_id, max_results, seeded_runs).await
