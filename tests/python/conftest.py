@@ -150,7 +150,9 @@ class BackendStore:
         _postgres_admin(f"CREATE DATABASE {name}")
         self.database = name
         server = urllib.parse.urlsplit(os.environ["FERROFLOW_TEST_POSTGRES_URL"])
-        self.uri = urllib.parse.urlunsplit(server._replace(path=f"/{name}"))
+        # SQLAlchemy's psycopg2 spelling, as MLflow users write it: the real `mlflow server`
+        # (the import test's source) needs a driver it has, and ferroflow accepts it too.
+        self.uri = urllib.parse.urlunsplit(server._replace(scheme="postgresql+psycopg2", path=f"/{name}"))
         # On PostgreSQL, ferroflow seals webhook secrets only with a key from the
         # environment (replicas share it; it is never kept in the database).
         self.server_env["FERROFLOW_WEBHOOK_SECRET_KEY"] = base64.b64encode(os.urandom(32)).decode()

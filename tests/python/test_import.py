@@ -27,11 +27,6 @@ from conftest import COMPAT_BACKEND, COMPAT_SERVER, IS_MLFLOW3, REPO_ROOT, Backe
 
 if not IS_MLFLOW3 or COMPAT_SERVER != "ferroflow":
     pytest.skip("runs under the mlflow 3 client, against ferroflow", allow_module_level=True)
-# The PostgreSQL pass needs the mlflow server's own driver for its backend URI (psycopg),
-# which the pinned venv does not have yet: the PostgreSQL source reader is covered by the
-# Rust tests until then.
-if COMPAT_BACKEND != "sqlite":
-    pytest.skip("the mlflow server's PostgreSQL driver (psycopg) is not in the venv", allow_module_level=True)
 
 FILL = Path(__file__).with_name("import_fill.py")
 MLFLOW2_PYTHON = REPO_ROOT / ".venv" / "mlflow2" / "bin" / "python"

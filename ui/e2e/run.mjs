@@ -233,6 +233,61 @@ try {
     await shot('chart');
   });
 
+  test('comparison: diff table, parallel coordinates, scatter, parameter importance', async () => {
+    const ids = ['train-0', 'train-1', 'train-2', 'train-3'].map((k) => seed.runs[k]);
+    await page.goto(`${base}/experiments/${exp}?sel=${ids.join(',')}`);
+    await page.getByRole('button', { name: 'Compare selected (4)' }).click();
+    await page.waitForURL(/\/compare\?runs=/);
+    await page.locator('h1', { hasText: 'Compare 4 runs' }).waitFor();
+    const diff = page.getByRole('table', { name: 'run differences' });
+    // Only differences by default: lr and seed differ, and so do both metrics.
+    const rowKeys = () => diff.locator('tbody th').allTextContents();
+    assert.deepEqual(await rowKeys(), [
+      'params.lr',
+      'params.seed',
+      'metrics.accuracy',
+      'metrics.loss',
+    ]);
+    const lr = diff.locator('tbody tr', { hasText: 'params.lr' });
+    assert.equal(await lr.getAttribute('class'), 'differs');
+    assert.deepEqual(await lr.locator('td').allTextContents(), ['0.1', '0.1', '0.01', '0.01']);
+    assert.deepEqual(await diff.locator('thead a').allTextContents(), [
+      'train-0',
+      'train-1',
+      'train-2',
+      'train-3',
+    ]);
+    // Parallel coordinates: one axis per differing param, then the metric (SVG text).
+    await page.getByLabel('metric', { exact: true }).selectOption('loss');
+    await page.waitForURL(/metric=loss/);
+    const parallel = page.getByRole('img', { name: 'parallel coordinates' });
+    await parallel.locator('svg text', { hasText: 'loss' }).first().waitFor();
+    const axisNames = await parallel.locator('svg text').allTextContents();
+    for (const name of ['lr', 'seed', 'loss'])
+      assert.ok(axisNames.includes(name), `axis ${name} in ${axisNames}`);
+    assert.equal((await parallel.locator('svg path').count()) >= 4, true, 'a line per run');
+    // Scatter of a param against the metric.
+    await page.getByLabel('scatter param').selectOption('lr');
+    await page.getByRole('img', { name: 'scatter' }).locator('svg').waitFor();
+    // Parameter importance over the experiment's runs with the metric (the hostile run
+    // has no loss): lr drives loss far more than seed.
+    const importance = page.getByRole('table', { name: 'parameter importance' });
+    await importance.waitFor();
+    await page.getByText('Based on 4 runs of this experiment with loss').waitFor();
+    assert.deepEqual(await importance.locator('tbody th').allTextContents(), ['lr', 'seed']);
+    const top = Number(
+      await importance.locator('tbody tr').first().locator('td .mono').textContent(),
+    );
+    assert.ok(top > 0.8, `lr importance ${top}`);
+    await shot('compare');
+    // The whole-table toggle shows equal rows too, and the link keeps it.
+    await page.getByLabel('Only differences').uncheck();
+    await page.waitForURL(/all=1/);
+    await page.reload();
+    await diff.waitFor();
+    assert.equal(await page.getByLabel('Only differences').isChecked(), false);
+  });
+
   test('registry: transition a version and set an alias', async () => {
     await page.goto(`${base}/models`);
     await page.getByRole('link', { name: seed.model }).click();

@@ -1,5 +1,6 @@
 import { currentUrl, Link, match } from './router';
 import { ChartView } from './views/charts/ChartView';
+import { CompareView } from './views/compare/CompareView';
 import { ExperimentsView } from './views/experiments/ExperimentsView';
 import { ModelsView } from './views/registry/ModelsView';
 import { ModelView } from './views/registry/ModelView';
@@ -16,6 +17,8 @@ function Page() {
   if (exp) return <RunsView experimentId={exp.id} search={url.search} />;
   const chart = match('/experiments/:id/chart', path);
   if (chart) return <ChartView experimentId={chart.id} query={query} />;
+  const compare = match('/experiments/:id/compare', path);
+  if (compare) return <CompareView experimentId={compare.id} query={query} />;
   const run = match('/runs/:id', path);
   if (run) return <RunView runId={run.id} />;
   const model = match('/models/:name', path);

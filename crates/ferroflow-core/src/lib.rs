@@ -2,6 +2,7 @@
 //! its search language. Nothing here does I/O; storage and HTTP build on it.
 
 pub mod error;
+pub mod importance;
 pub mod model_history;
 pub mod names;
 pub mod paging;

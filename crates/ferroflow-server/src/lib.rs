@@ -141,6 +141,11 @@ pub fn router(state: AppState) -> Router {
         // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks
         // its own 10 MB limit with MLflow's answer (see `artifacts_ui`).
         .merge(handlers::artifacts_ui::routes())
+        // ferroflow's own endpoints for its web UI, under a prefix MLflow's server 404s.
+        .nest(
+            "/ajax-api/ferroflow/v1",
+            handlers::insights::routes().layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n))),
+        )
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
         // `/graphql` only at the root, as MLflow serves it (with its own body limit).

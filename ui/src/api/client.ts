@@ -37,9 +37,16 @@ export function queryString(query: Query): string {
   return text ? `?${text}` : '';
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
+async function call<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: object,
+  prefix = API,
+): Promise<T> {
   const url =
-    method === 'GET' ? `${API}/${path}${queryString((body ?? {}) as Query)}` : `${API}/${path}`;
+    method === 'GET'
+      ? `${prefix}/${path}${queryString((body ?? {}) as Query)}`
+      : `${prefix}/${path}`;
   const response = await fetch(url, {
     method,
     headers: method === 'POST' ? { 'Content-Type': 'application/json' } : undefined,
@@ -219,3 +226,43 @@ export const transitionStage = (name: string, version: string, stage: string, ar
 
 export const setAlias = (name: string, alias: string, version: string) =>
   call('POST', 'registered-models/alias', { name, alias, version });
+
+// ---- ferroflow's own UI endpoints (under /ajax-api/ferroflow/v1, which MLflow 404s)
+
+export const FERROFLOW_API = '/ajax-api/ferroflow/v1';
+
+export interface ParamImportance {
+  key: string;
+  kind: 'numeric' | 'categorical';
+  importance: number;
+  correlation: number | null;
+  runs_with_value: number;
+  distinct_values: number;
+}
+
+export interface ParamImportanceAnswer {
+  metric_key: string;
+  runs_matched: number;
+  runs_used: number;
+  truncated: boolean;
+  params: ParamImportance[];
+}
+
+/** Which params matter for `metricKey` over the (active) runs of a search, computed on
+ * the server: correlation and a random forest's importance. */
+export function paramImportance(opts: {
+  experimentIds: string[];
+  metricKey: string;
+  filter?: string;
+}): Promise<ParamImportanceAnswer> {
+  return call<ParamImportanceAnswer>(
+    'POST',
+    'param-importance',
+    {
+      experiment_ids: opts.experimentIds,
+      metric_key: opts.metricKey,
+      filter: opts.filter || undefined,
+    },
+    FERROFLOW_API,
+  );
+}

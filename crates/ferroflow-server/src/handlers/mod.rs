@@ -1,6 +1,7 @@
 pub mod artifacts;
 pub mod artifacts_ui;
 pub mod graphql;
+pub mod insights;
 pub mod logged_models;
 pub mod multipart;
 pub mod registry;

@@ -230,6 +230,19 @@ export function RunsView(props: { experimentId: string; search: string }) {
         >
           Chart selected ({selected.size})
         </button>
+        <button
+          type="button"
+          disabled={selected.size < 2}
+          onClick={() =>
+            navigate(
+              `/experiments/${encodeURIComponent(props.experimentId)}/compare?runs=${[...selected]
+                .map(encodeURIComponent)
+                .join(',')}`,
+            )
+          }
+        >
+          Compare selected ({selected.size})
+        </button>
       </div>
       <ErrorBox error={error} />
       <p class="muted" aria-live="polite">
