@@ -3,6 +3,7 @@
 import type {
   Experiment,
   FileInfo,
+  LoggedModel,
   Metric,
   ModelVersion,
   RegisteredModel,
@@ -146,6 +147,42 @@ export async function getRuns(experimentIds: string[], runIds: string[]): Promis
   return page.runs;
 }
 
+export const setTag = (runId: string, key: string, value: string) =>
+  call('POST', 'runs/set-tag', { run_id: runId, key, value });
+export const deleteTag = (runId: string, key: string) =>
+  call('POST', 'runs/delete-tag', { run_id: runId, key });
+
+/** A search-language string literal: `'text'` with `\\` and `'` escaped. */
+export function quote(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The runs whose `mlflow.parentRunId` tag is `parentId` (at most 1000). */
+export async function childRuns(experimentId: string, parentId: string): Promise<Run[]> {
+  const page = await searchRuns({
+    experimentIds: [experimentId],
+    filter: `tags.mlflow.parentRunId = ${quote(parentId)}`,
+    orderBy: ['attributes.start_time DESC'],
+    viewType: 'ALL',
+  });
+  return page.runs;
+}
+
+// ---- logged models (MLflow 3)
+
+/** The logged models whose source run is `runId`. */
+export async function loggedModelsOfRun(
+  experimentId: string,
+  runId: string,
+): Promise<LoggedModel[]> {
+  const r = await call<{ models?: LoggedModel[] }>('POST', 'logged-models/search', {
+    experiment_ids: [experimentId],
+    filter: `source_run_id = ${quote(runId)}`,
+    max_results: 100,
+  });
+  return r.models ?? [];
+}
+
 // ---- metrics
 
 /** Every listed run's history of one metric, in one call (at most 100 runs). */
@@ -181,6 +218,25 @@ export function artifactUrl(artifactUri: string | undefined, path: string): stri
   const base = m[1].replace(/\/+$/, '');
   const parts = [...base.split('/'), ...path.split('/')].filter(Boolean);
   return `${ARTIFACTS}/${parts.map(encodeURIComponent).join('/')}`;
+}
+
+/** Fetches an artifact's text through the proxy; `undefined` when it does not exist (404).
+ * Refuses files over `maxBytes` (by Content-Length, then by the text read). */
+export async function fetchArtifactText(
+  url: string,
+  maxBytes = 1024 * 1024,
+): Promise<string | undefined> {
+  const r = await fetch(url);
+  if (r.status === 404) return undefined;
+  if (!r.ok) throw new ApiError(r.status, 'UNKNOWN', `HTTP ${r.status}`);
+  const length = Number(r.headers.get('Content-Length') ?? '0');
+  if (length > maxBytes) {
+    await r.body?.cancel();
+    throw new Error(`the file is larger than ${maxBytes} bytes`);
+  }
+  const text = await r.text();
+  if (text.length > maxBytes) throw new Error(`the file is larger than ${maxBytes} bytes`);
+  return text;
 }
 
 // ---- registry
