@@ -13,6 +13,7 @@ import { TagsEditor } from './Tags';
 
 const runHref = (id: string) => `/runs/${encodeURIComponent(id)}`;
 const notRecorded = <span class="muted">not recorded</span>;
+const NO_MODELS: LoggedModel[] = [];
 
 export function RunView(props: { runId: string }) {
   const [run, error, reload] = useLoad(() => getRun(props.runId), [props.runId]);
@@ -76,7 +77,7 @@ export function RunView(props: { runId: string }) {
           <h2>Description</h2>
           <Description runId={info.run_id} text={tagValue(tags, NOTE_TAG)} onChange={reload} />
           <h2>Reproducibility</h2>
-          <ReproPanel run={run} models={modelsError ? [] : models} />
+          <ReproPanel run={run} models={modelsError ? NO_MODELS : models} />
         </div>
         <div>
           <h2>Parameters</h2>
