@@ -125,6 +125,28 @@ export function runPageTests({ test, page, base, seed, shot, problems }) {
     await shot('run-page');
   });
 
+  test("run page: a logged model's files, its MLmodel previewed", async () => {
+    await page.goto(runUrl(rp.parent));
+    await page.getByRole('button', { name: 'files of model echo-model' }).click();
+    const files = page.getByRole('list', { name: 'files of echo-model' });
+    await files.getByRole('button', { name: 'MLmodel' }).click();
+    const summary = page.getByRole('region', { name: 'model summary' });
+    await summary.waitFor();
+    await summary.locator('.flavors li', { hasText: 'python_function' }).waitFor();
+    assert.match(
+      await summary
+        .getByRole('table', { name: 'model' })
+        .locator('tr', { hasText: 'Python' })
+        .locator('td')
+        .textContent(),
+      /^3\.\d+\.\d+$/,
+    );
+    await files.getByRole('link', { name: 'download requirements.txt' }).waitFor();
+    await files.getByRole('button', { name: 'requirements.txt' }).click();
+    await page.locator('.model-files pre.text-preview', { hasText: 'mlflow==3.17.2' }).waitFor();
+    await shot('run-page-model');
+  });
+
   test('run page: the reproducibility panel shows what is recorded and what is missing', async () => {
     await page.goto(runUrl(rp.parent));
     const panel = page.getByRole('region', { name: 'reproducibility' });
@@ -142,6 +164,9 @@ export function runPageTests({ test, page, base, seed, shot, problems }) {
     await item('requirements').getByText('mlflow==3.17.2').waitFor();
     await item('libraries').getByText('not pinned: numpy').waitFor();
     await shot('run-page-repro');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot('run-page-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     // A run with nothing recorded says so.
     await page.goto(runUrl(rp.child));
     await panel.locator('[data-item="python"][data-status="missing"]').waitFor();

@@ -209,6 +209,32 @@ export async function listArtifacts(runId: string, path?: string): Promise<FileI
   return r.files ?? [];
 }
 
+/** One level of a logged model's files (MLflow 3 models live outside the run's artifacts). */
+export async function listLoggedModelArtifacts(
+  modelId: string,
+  path?: string,
+): Promise<FileInfo[]> {
+  const r = await call<{ files?: FileInfo[] }>(
+    'GET',
+    `logged-models/${encodeURIComponent(modelId)}/artifacts/directories`,
+    { artifact_directory_path: path || undefined },
+  );
+  return r.files ?? [];
+}
+
+/** A logged model's file: through the artifact proxy when its URI is `mlflow-artifacts:`,
+ * else through `logged-models/<id>/artifacts/files` (any store). */
+export function loggedModelFileUrl(
+  modelId: string,
+  artifactUri: string | undefined,
+  path: string,
+): string {
+  return (
+    artifactUrl(artifactUri, path) ??
+    `${API}/logged-models/${encodeURIComponent(modelId)}/artifacts/files${queryString({ artifact_file_path: path })}`
+  );
+}
+
 /** The artifact proxy's URL of a run's artifact, for `mlflow-artifacts:/` artifact URIs
  * (`mlflow-artifacts:/<exp>/<run>/artifacts`); `undefined` for any other store. */
 export function artifactUrl(artifactUri: string | undefined, path: string): string | undefined {

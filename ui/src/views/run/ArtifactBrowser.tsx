@@ -1,11 +1,11 @@
-// Browses a run's artifacts (artifacts/list) and previews them through the artifact proxy:
+// Browses a run's artifacts (artifacts/list) or a logged model's files, and previews them through the artifact proxy:
 // images in <img>; JSON pretty-printed; CSV/TSV as a table (first MAX_ROWS rows); MLmodel
 // as its flavors, signature and Python version; YAML and other text as text. All text is
 // rendered as text (escaped by Preact). Every file has a download link. Nothing larger
 // than the preview caps is fetched: the listing's file_size is checked first.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { artifactUrl, fetchArtifactText, listArtifacts } from '../../api/client';
+import { fetchArtifactText } from '../../api/client';
 import type { FileInfo } from '../../api/types';
 import { ErrorBox, useLoad } from '../../components/common';
 import { formatBytes } from '../../format';
@@ -33,17 +33,24 @@ export function previewKind(path: string): PreviewKind {
   return 'none';
 }
 
-export function ArtifactBrowser(props: { runId: string; artifactUri?: string }) {
+export function ArtifactBrowser(props: {
+  /** What is browsed (a run or model id): the listing reloads when it changes. */
+  id: string;
+  list: (dir: string) => Promise<FileInfo[]>;
+  /** The download URL of a file; `undefined` when the files are not served by ferroflow. */
+  urlOf: (path: string) => string | undefined;
+  label?: string;
+}) {
   const [dir, setDir] = useState('');
   const [selected, setSelected] = useState<FileInfo | null>(null);
-  const [files, error] = useLoad(() => listArtifacts(props.runId, dir), [props.runId, dir]);
+  const [files, error] = useLoad(() => props.list(dir), [props.id, dir]);
   const up = dir.includes('/') ? dir.slice(0, dir.lastIndexOf('/')) : '';
   return (
     <div class="artifacts">
       <div class="artifact-list">
         <p class="mono muted">/{dir}</p>
         <ErrorBox error={error} />
-        <ul aria-label="artifacts">
+        <ul aria-label={props.label ?? 'artifacts'}>
           {dir && (
             <li>
               <button type="button" class="link" onClick={() => setDir(up)}>
@@ -53,7 +60,7 @@ export function ArtifactBrowser(props: { runId: string; artifactUri?: string }) 
           )}
           {(files ?? []).map((f) => {
             const name = f.path.slice(f.path.lastIndexOf('/') + 1);
-            const url = f.is_dir ? undefined : artifactUrl(props.artifactUri, f.path);
+            const url = f.is_dir ? undefined : props.urlOf(f.path);
             return (
               <li key={f.path}>
                 <button
@@ -83,11 +90,7 @@ export function ArtifactBrowser(props: { runId: string; artifactUri?: string }) 
       </div>
       <div class="artifact-preview">
         {selected ? (
-          <Preview
-            key={selected.path}
-            file={selected}
-            url={artifactUrl(props.artifactUri, selected.path)}
-          />
+          <Preview key={selected.path} file={selected} url={props.urlOf(selected.path)} />
         ) : (
           <p class="muted">Select a file to preview it.</p>
         )}

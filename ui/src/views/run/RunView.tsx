@@ -1,7 +1,17 @@
 // One run: overview, description (markdown), reproducibility, params, latest metrics (each
 // linked to the chart view), tags (editable), input datasets, logged models, parent and
 // child runs, artifacts. Loaded lazily by app.tsx (with the markdown and YAML parsers).
-import { childRuns, getExperiment, getRun, loggedModelsOfRun } from '../../api/client';
+import { useState } from 'preact/hooks';
+import {
+  artifactUrl,
+  childRuns,
+  getExperiment,
+  getRun,
+  listArtifacts,
+  listLoggedModelArtifacts,
+  loggedModelFileUrl,
+  loggedModelsOfRun,
+} from '../../api/client';
 import type { LoggedModel, Run } from '../../api/types';
 import { ErrorBox, KeyValueTable, StatusBadge, useLoad } from '../../components/common';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
@@ -115,7 +125,11 @@ export function RunView(props: { runId: string }) {
         </div>
       </div>
       <h2>Artifacts</h2>
-      <ArtifactBrowser runId={info.run_id} artifactUri={info.artifact_uri} />
+      <ArtifactBrowser
+        id={info.run_id}
+        list={(dir) => listArtifacts(info.run_id, dir)}
+        urlOf={(path) => artifactUrl(info.artifact_uri, path)}
+      />
     </section>
   );
 }
@@ -215,7 +229,8 @@ function LoggedModels(props: { run: Run; models?: LoggedModel[] }) {
     <ul class="logged-models" aria-label="logged models">
       {models.map((m) => (
         <li key={m.info.model_id}>
-          <strong>{m.info.name}</strong> <span class="mono muted">{m.info.model_id}</span>
+          <strong>{m.info.name}</strong> <span class="mono muted">{m.info.model_id}</span>{' '}
+          <ModelFiles model={m} />
           <div class="muted small">
             {[
               m.info.model_type,
@@ -244,5 +259,33 @@ function LoggedModels(props: { run: Run; models?: LoggedModel[] }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+function ModelFiles(props: { model: LoggedModel }) {
+  const { model_id, artifact_uri, name } = props.model.info;
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button
+        type="button"
+        class="link"
+        aria-expanded={open}
+        aria-label={`files of model ${name}`}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? 'Hide files' : 'Files'}
+      </button>
+      {open && (
+        <div class="model-files">
+          <ArtifactBrowser
+            id={model_id}
+            label={`files of ${name}`}
+            list={(dir) => listLoggedModelArtifacts(model_id, dir)}
+            urlOf={(path) => loggedModelFileUrl(model_id, artifact_uri, path)}
+          />
+        </div>
+      )}
+    </>
   );
 }

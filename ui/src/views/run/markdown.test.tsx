@@ -102,3 +102,11 @@ describe('markdown renderer', () => {
     expect(safeUrl(undefined)).toBeUndefined();
   });
 });
+
+describe('markdown raw HTML blocks', () => {
+  it('each become a paragraph of text', () => {
+    const { els, text } = md('<script>x()</script>\n\n<div onclick="y()">z</div>');
+    expect(els.map((e) => e.type)).toEqual(['div', 'p', 'p']);
+    expect(text).toEqual(['<script>x()</script>', '<div onclick="y()">z</div>']);
+  });
+});

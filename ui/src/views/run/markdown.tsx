@@ -55,8 +55,20 @@ export function renderMarkdown(text: string): VNode {
   return <div class="markdown">{children(tree, defs)}</div>;
 }
 
+const BLOCK_PARENTS = new Set(['root', 'blockquote', 'listItem', 'footnoteDefinition']);
+
 function children(node: Parents, defs: Definitions): ComponentChildren[] {
-  return node.children.map((c, i) => render(c as Nodes, defs, i));
+  const block = BLOCK_PARENTS.has(node.type);
+  return node.children.map((c, i) =>
+    // A raw HTML block is shown as its text in a paragraph of its own.
+    block && c.type === 'html' ? (
+      <p key={i} class="md-raw">
+        {c.value}
+      </p>
+    ) : (
+      render(c as Nodes, defs, i)
+    ),
+  );
 }
 
 function link(
