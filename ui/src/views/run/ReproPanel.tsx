@@ -2,43 +2,12 @@
 // logic is in repro.ts; this fetches the model's environment files (MLmodel,
 // python_env.yaml, requirements.txt, conda.yaml) from the newest logged model (MLflow 3)
 // or from the run's `mlflow.log-model.history`, and renders the items.
-import { artifactUrl, fetchArtifactText } from '../../api/client';
+import { fetchArtifactText } from '../../api/client';
 import type { LoggedModel, Run } from '../../api/types';
 import { useLoad } from '../../components/common';
-import { tagValue } from '../../format';
-import { type ModelFiles, type ReproItem, reproItems, reproSummary } from './repro';
+import { type ModelFiles, modelLocation, type ReproItem, reproItems, reproSummary } from './repro';
 
 const MAX_ENV_FILE = 256 * 1024;
-
-/** Where the run's model files are: a base URL on the artifact proxy and a label. */
-export function modelLocation(
-  run: Run,
-  models: LoggedModel[],
-): { where: string; url: (file: string) => string | undefined } | undefined {
-  const newest = [...models]
-    .filter((m) => artifactUrl(m.info.artifact_uri, 'MLmodel'))
-    .sort((a, b) => (b.info.creation_timestamp_ms ?? 0) - (a.info.creation_timestamp_ms ?? 0))[0];
-  if (newest)
-    return {
-      where: `logged model ${newest.info.name} (${newest.info.model_id})`,
-      url: (file) => artifactUrl(newest.info.artifact_uri, file),
-    };
-  const history = tagValue(run.data.tags, 'mlflow.log-model.history');
-  if (history) {
-    try {
-      const entries = JSON.parse(history) as { artifact_path?: string }[];
-      const path = Array.isArray(entries) ? entries.at(-1)?.artifact_path : undefined;
-      if (path)
-        return {
-          where: `run artifacts ${path}/`,
-          url: (file) => artifactUrl(run.info.artifact_uri, `${path}/${file}`),
-        };
-    } catch {
-      // A malformed history tag: no model location.
-    }
-  }
-  return undefined;
-}
 
 async function loadFiles(run: Run, models: LoggedModel[]): Promise<ModelFiles | undefined> {
   const loc = modelLocation(run, models);

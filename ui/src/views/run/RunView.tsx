@@ -86,8 +86,6 @@ export function RunView(props: { runId: string }) {
           />
           <h2>Description</h2>
           <Description runId={info.run_id} text={tagValue(tags, NOTE_TAG)} onChange={reload} />
-          <h2>Reproducibility</h2>
-          <ReproPanel run={run} models={modelsError ? NO_MODELS : models} />
         </div>
         <div>
           <h2>Parameters</h2>
@@ -109,6 +107,8 @@ export function RunView(props: { runId: string }) {
           />
           <h2>Tags</h2>
           <TagsEditor runId={info.run_id} tags={tags} onChange={reload} />
+          <h2>Reproducibility</h2>
+          <ReproPanel run={run} models={modelsError ? NO_MODELS : models} />
         </div>
       </div>
       <div class="columns">
@@ -229,8 +229,7 @@ function LoggedModels(props: { run: Run; models?: LoggedModel[] }) {
     <ul class="logged-models" aria-label="logged models">
       {models.map((m) => (
         <li key={m.info.model_id}>
-          <strong>{m.info.name}</strong> <span class="mono muted">{m.info.model_id}</span>{' '}
-          <ModelFiles model={m} />
+          <strong>{m.info.name}</strong> <span class="mono muted">{m.info.model_id}</span>
           <div class="muted small">
             {[
               m.info.model_type,
@@ -241,6 +240,7 @@ function LoggedModels(props: { run: Run; models?: LoggedModel[] }) {
               .filter(Boolean)
               .join(' · ')}
           </div>
+          <ModelFiles model={m} />
         </li>
       ))}
       {otherOutputs.map((o) => (

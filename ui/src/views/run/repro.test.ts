@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Run } from '../../api/types';
 import { summariseMLmodel } from './mlmodel';
-import { type ModelFiles, reproItems, reproSummary, requirementLines } from './repro';
+import {
+  type ModelFiles,
+  modelLocation,
+  reproItems,
+  reproSummary,
+  requirementLines,
+} from './repro';
 
 const run = (over: Partial<Run['data']> = {}, inputs?: Run['inputs']): Run => ({
   info: { run_id: 'r1', experiment_id: '1', status: 'FINISHED', lifecycle_stage: 'active' },
@@ -183,5 +189,45 @@ describe('MLmodel summary', () => {
     expect(s?.signature?.outputs).toEqual([{ name: undefined, type: 'long', required: true }]);
     expect(s?.signature?.params).toBeUndefined();
     expect(summariseMLmodel('- a list')).toBeUndefined();
+  });
+});
+
+describe('model location', () => {
+  const base = run();
+  base.info.artifact_uri = 'mlflow-artifacts:/1/r1/artifacts';
+  it('prefers the newest MLflow 3 logged model', () => {
+    const model = (id: string, t: number) => ({
+      info: {
+        model_id: id,
+        experiment_id: '1',
+        name: 'm',
+        artifact_uri: `mlflow-artifacts:/1/models/${id}/artifacts`,
+        creation_timestamp_ms: t,
+      },
+    });
+    const loc = modelLocation(base, [model('m-old', 1), model('m-new', 2)]);
+    expect(loc?.where).toBe('logged model m (m-new)');
+    expect(loc?.url('MLmodel')).toBe(
+      '/ajax-api/2.0/mlflow-artifacts/artifacts/1/models/m-new/artifacts/MLmodel',
+    );
+  });
+  it("falls back to the run's mlflow.log-model.history, else none", () => {
+    const r = run({
+      tags: [
+        {
+          key: 'mlflow.log-model.history',
+          value: '[{"artifact_path": "old"}, {"artifact_path": "model", "flavors": {}}]',
+        },
+      ],
+    });
+    r.info.artifact_uri = base.info.artifact_uri;
+    const loc = modelLocation(r, []);
+    expect(loc?.where).toBe('run artifacts model/');
+    expect(loc?.url('requirements.txt')).toBe(
+      '/ajax-api/2.0/mlflow-artifacts/artifacts/1/r1/artifacts/model/requirements.txt',
+    );
+    expect(modelLocation(base, [])).toBeUndefined();
+    const broken = run({ tags: [{ key: 'mlflow.log-model.history', value: '{' }] });
+    expect(modelLocation(broken, [])).toBeUndefined();
   });
 });

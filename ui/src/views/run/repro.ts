@@ -1,7 +1,9 @@
 // The reproducibility panel's logic: from a run and the texts of its model's environment
 // files, what a re-run needs and whether the run recorded it. Pure (no fetching), so it
 // is unit-tested; ReproPanel.tsx fetches the files and renders the items.
-import type { Run } from '../../api/types';
+import { artifactUrl } from '../../api/client';
+import type { LoggedModel, Run } from '../../api/types';
+import { tagValue } from '../../format';
 import { parseYamlObject, summariseMLmodel } from './mlmodel';
 
 /** The texts of a logged model's files (`undefined`: the file does not exist). */
@@ -32,6 +34,36 @@ export interface ReproItem {
   values: string[];
   /** Where the values come from. */
   source?: string;
+}
+
+/** Where the run's model files are: a base URL on the artifact proxy and a label. */
+export function modelLocation(
+  run: Run,
+  models: LoggedModel[],
+): { where: string; url: (file: string) => string | undefined } | undefined {
+  const newest = [...models]
+    .filter((m) => artifactUrl(m.info.artifact_uri, 'MLmodel'))
+    .sort((a, b) => (b.info.creation_timestamp_ms ?? 0) - (a.info.creation_timestamp_ms ?? 0))[0];
+  if (newest)
+    return {
+      where: `logged model ${newest.info.name} (${newest.info.model_id})`,
+      url: (file) => artifactUrl(newest.info.artifact_uri, file),
+    };
+  const history = tagValue(run.data.tags, 'mlflow.log-model.history');
+  if (history) {
+    try {
+      const entries = JSON.parse(history) as { artifact_path?: string }[];
+      const path = Array.isArray(entries) ? entries.at(-1)?.artifact_path : undefined;
+      if (path)
+        return {
+          where: `run artifacts ${path}/`,
+          url: (file) => artifactUrl(run.info.artifact_uri, `${path}/${file}`),
+        };
+    } catch {
+      // A malformed history tag: no model location.
+    }
+  }
+  return undefined;
 }
 
 const tag = (run: Run, key: string) => run.data.tags?.find((t) => t.key === key)?.value;
