@@ -123,6 +123,10 @@ export function runPageTests({ test, page, base, seed, shot, problems }) {
     await page.getByRole('button', { name: 'config.yaml' }).click();
     await page.locator('pre.text-preview', { hasText: 'layers: [64, 32]' }).waitFor();
     await shot('run-page');
+    // A metric links to its chart.
+    await page.locator('[aria-label=metrics] a').first().click();
+    await page.waitForURL(/\/chart\?runs=/);
+    await page.locator('.chart canvas').waitFor();
   });
 
   test("run page: a logged model's files, its MLmodel previewed", async () => {

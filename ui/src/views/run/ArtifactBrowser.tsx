@@ -10,7 +10,7 @@ import type { FileInfo } from '../../api/types';
 import { ErrorBox, useLoad } from '../../components/common';
 import { formatBytes } from '../../format';
 import { delimiterFor, parseDelimited } from './csv';
-import { summariseMLmodel } from './mlmodel';
+import { summariseMLmodel, yamlProblem } from './mlmodel';
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg)$/i;
 const TEXT =
@@ -141,6 +141,15 @@ function TextPreview(props: { url: string; path: string; kind: PreviewKind }) {
       return <CsvPreview text={text} delimiter={delimiterFor(props.path)} />;
     case 'mlmodel':
       return <MLmodelPreview text={text} />;
+    case 'yaml': {
+      const problem = yamlProblem(text);
+      return (
+        <>
+          {problem && <p class="muted">Not valid YAML ({problem}); shown as text.</p>}
+          <pre class="text-preview">{text}</pre>
+        </>
+      );
+    }
     default:
       return <pre class="text-preview">{text}</pre>;
   }

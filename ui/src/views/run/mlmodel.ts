@@ -1,5 +1,5 @@
 // Reading an MLflow model's MLmodel file (YAML): its flavors, signature and Python version.
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 export interface SignatureColumn {
   name?: string;
@@ -33,6 +33,18 @@ export function parseYamlObject(text: string | undefined): Obj | undefined {
     return isObj(v) ? v : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The first error of YAML text (all its documents), or `undefined` when it parses. */
+export function yamlProblem(text: string): string | undefined {
+  try {
+    const docs = parseAllDocuments(text);
+    for (const doc of Array.isArray(docs) ? docs : [docs])
+      if (doc.errors.length) return doc.errors[0].message.split('\n')[0];
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }
 
