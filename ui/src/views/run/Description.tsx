@@ -1,6 +1,6 @@
 // The run's description (the `mlflow.note.content` tag): markdown rendered safely by
 // markdown.tsx (a syntax tree to Preact elements, no HTML strings), editable in a textarea.
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { deleteTag, setTag } from '../../api/client';
 import { ErrorBox } from '../../components/common';
 import { renderMarkdown } from './markdown';
@@ -12,6 +12,10 @@ export function Description(props: { runId: string; text?: string; onChange: () 
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const rendered = useMemo(
+    () => (props.text ? renderMarkdown(props.text) : undefined),
+    [props.text],
+  );
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -56,7 +60,7 @@ export function Description(props: { runId: string; text?: string; onChange: () 
   return (
     <div class="description-view">
       {props.text ? (
-        <div class="description">{renderMarkdown(props.text)}</div>
+        <div class="description">{rendered}</div>
       ) : (
         <p class="muted">No description.</p>
       )}

@@ -89,6 +89,9 @@ describe('markdown renderer', () => {
     ]);
     expect(els.find((e) => e.type === 'a')?.props.rel).toBe('noopener noreferrer nofollow');
     expect(els.find((e) => e.type === 'img')?.props.src).toBe('plots/x.png');
+    const remote = md('![chart](https://e.org/x.png)').els;
+    expect(remote.map((e) => e.type)).toEqual(['div', 'p', 'a']);
+    expect(remote[2].props.href).toBe('https://e.org/x.png');
   });
 
   it('safeUrl', () => {

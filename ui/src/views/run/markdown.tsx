@@ -3,7 +3,8 @@
 // each node becomes a Preact element whose text Preact escapes. There is no HTML string and
 // no dangerouslySetInnerHTML: raw HTML in the source (`<script>`, `<img onerror=…>`) is an
 // `html` node, rendered as its literal text. Link and image URLs pass `safeUrl` (http(s),
-// mailto, or relative), so `javascript:` and `data:` links have no href.
+// mailto, or relative), so `javascript:` and `data:` links have no href; images from
+// other hosts become links (no third-party loads).
 //
 // This module is loaded lazily (a dynamic import in Description.tsx): only the run page
 // pays for the parser.
@@ -98,6 +99,9 @@ function image(
 ) {
   // An unsafe image source renders as its alt text.
   if (!src) return <span key={key}>{alt ?? ''}</span>;
+  // An absolute image URL would load from another host (a tracking pixel; the CSP
+  // blocks it anyway): it becomes a link to the image instead.
+  if (/^\s*https?:/i.test(src)) return link(src, title, `image: ${alt || src}`, key);
   return <img key={key} src={src} alt={alt ?? ''} title={title ?? undefined} loading="lazy" />;
 }
 
