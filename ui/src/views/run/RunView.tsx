@@ -121,7 +121,7 @@ export function RunView(props: { runId: string }) {
         <div>
           <h2>Logged models</h2>
           <ErrorBox error={modelsError} />
-          <LoggedModels run={run} models={models} />
+          <LoggedModels run={run} models={modelsError ? NO_MODELS : models} />
         </div>
       </div>
       <h2>Artifacts</h2>

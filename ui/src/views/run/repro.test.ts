@@ -161,6 +161,7 @@ describe('reproducibility panel', () => {
       source: 'conda.yaml of m',
     });
     expect(conda.libraries.status).toBe('recorded');
+    expect(conda.libraries.source).toBe('conda.yaml of m');
     // Broken YAML is treated as absent, not thrown.
     const broken = byId(reproItems(run(), { where: 'm', mlmodel: ': : [', pythonEnv: '{' }));
     expect(broken.python.status).toBe('missing');

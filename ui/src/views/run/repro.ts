@@ -226,7 +226,7 @@ export function reproItems(run: Run, model?: ModelFiles): ReproItem[] {
       : [noModel ?? 'not recorded (no pinned versions in the model files)'],
     source:
       model && libs.length
-        ? `MLmodel${reqSource ? ` and ${reqSource}` : ''} of ${model.where}`
+        ? `${[mlmodel ? 'MLmodel' : '', reqSource ?? ''].filter(Boolean).join(' and ')} of ${model.where}`
         : undefined,
   });
 
