@@ -29,10 +29,15 @@ export function RunView(props: { runId: string }) {
   const [run, error, reload] = useLoad(() => getRun(props.runId), [props.runId]);
   const expId = run?.info.experiment_id;
   const [experiment] = useLoad(async () => (expId ? getExperiment(expId) : undefined), [expId]);
-  const [models, modelsError] = useLoad(
-    async () => (expId ? loggedModelsOfRun(expId, props.runId) : undefined),
+  const [loaded, modelsError] = useLoad(
+    async () =>
+      expId
+        ? { runId: props.runId, models: await loggedModelsOfRun(expId, props.runId) }
+        : undefined,
     [expId, props.runId],
   );
+  // Only this run's models (the previous run's stay in state until the new answer).
+  const models = loaded?.runId === props.runId ? loaded.models : undefined;
   if (error) return <ErrorBox error={error} />;
   if (!run || run.info.run_id !== props.runId) return <p class="muted">Loading…</p>;
   const { info, data } = run;
