@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { runPageTests } from './run-page.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -325,12 +326,14 @@ try {
       .locator('[aria-label=tags] tr', { hasText: 'note' })
       .locator('td', { hasText: hostile })
       .waitFor();
-    const description = await page.locator('pre.description').textContent();
+    const description = await page.locator('.description').textContent();
     assert.ok(description.includes(hostile) && description.includes('<script>alert(2)</script>'));
     assert.equal(await page.locator('img').count(), 0, 'no img element was created');
     assert.equal(await page.locator('main script').count(), 0);
     await shot('hostile-run');
   });
+
+  runPageTests({ test, page, base, seed, shot, problems });
 
   for (const t of tests) {
     const started = Date.now();

@@ -70,3 +70,76 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---- the run page (e2e/run-page.mjs): its own experiment, so the counts above stay.
+RUN_PAGE_DESCRIPTION = """# Run notes
+
+Trained with **bold** choices and _care_.
+
+<script>alert('md-script')</script>
+
+<img src=x onerror="alert('md-img')">
+
+[click me](javascript:alert('md-link')) and [docs](https://mlflow.org/docs/latest/)
+
+| metric | value |
+| --- | --- |
+| acc | 0.9 |
+"""
+
+RUN_PAGE_CSV = 'name,score,note\nalpha,1.5,"has, comma"\nbeta,2,"two\nlines"\n'
+
+
+def seed_run_page(client, out_path):
+    import mlflow.pyfunc
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    exp_id = mlflow.create_experiment("ui-e2e-run-page")
+    mlflow.set_experiment(experiment_id=exp_id)
+    with mlflow.start_run(run_name="rp-parent") as parent:
+        mlflow.log_params({"random_seed": "42", "epochs": "3"})
+        mlflow.log_metric("loss", 0.25, step=3)
+        mlflow.set_tags(
+            {
+                "mlflow.source.git.commit": "cafe1234feed",
+                "mlflow.source.name": "train.py",
+                "mlflow.source.type": "LOCAL",
+                "mlflow.note.content": RUN_PAGE_DESCRIPTION,
+                "team": "vision",
+            }
+        )
+        client.log_inputs(
+            parent.info.run_id,
+            [
+                DatasetInput(
+                    Dataset(name="train-data", digest="d1g3st42", source_type="local", source="file:///data/train.csv"),
+                    tags=[InputTag("mlflow.data.context", "training")],
+                )
+            ],
+        )
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "metrics.json"), "w") as f:
+                f.write('{"accuracy":0.9,"classes":["cat","dog"]}')
+            with open(os.path.join(d, "table.csv"), "w") as f:
+                f.write(RUN_PAGE_CSV)
+            with open(os.path.join(d, "config.yaml"), "w") as f:
+                f.write("lr: 0.1\nlayers: [64, 32]\n")
+            mlflow.log_artifacts(d, artifact_path="data")
+        mlflow.pyfunc.log_model(name="echo-model", python_model=Echo(), pip_requirements=["mlflow==3.17.2", "numpy"])
+        with mlflow.start_run(run_name="rp-child", nested=True) as child:
+            mlflow.log_param("fold", "1")
+            mlflow.set_tag("stage", "cv")
+    with open(out_path) as f:
+        ids = json.load(f)
+    ids["run_page"] = {"experiment_id": exp_id, "parent": parent.info.run_id, "child": child.info.run_id}
+    with open(out_path, "w") as f:
+        json.dump(ids, f)
+
+
+if __name__ == "__main__":
+    seed_run_page(MlflowClient(), sys.argv[1])

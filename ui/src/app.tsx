@@ -1,11 +1,22 @@
+import { ErrorBox, useLoad } from './components/common';
 import { currentUrl, Link, match } from './router';
 import { ChartView } from './views/charts/ChartView';
 import { CompareView } from './views/compare/CompareView';
 import { ExperimentsView } from './views/experiments/ExperimentsView';
 import { ModelsView } from './views/registry/ModelsView';
 import { ModelView } from './views/registry/ModelView';
-import { RunView } from './views/run/RunView';
 import { RunsView } from './views/runs/RunsView';
+
+// The run page is its own chunk, loaded on first visit: it carries the markdown and YAML
+// parsers, which no other page needs.
+const loadRunView = () => import('./views/run/RunView');
+
+function LazyRunView(props: { runId: string }) {
+  const [mod, error] = useLoad(loadRunView, []);
+  if (error) return <ErrorBox error={error} />;
+  if (!mod) return <p class="muted">Loading…</p>;
+  return <mod.RunView runId={props.runId} />;
+}
 
 function Page() {
   const url = currentUrl.value;
@@ -20,7 +31,7 @@ function Page() {
   const compare = match('/experiments/:id/compare', path);
   if (compare) return <CompareView experimentId={compare.id} query={query} />;
   const run = match('/runs/:id', path);
-  if (run) return <RunView runId={run.id} />;
+  if (run) return <LazyRunView runId={run.id} />;
   const model = match('/models/:name', path);
   if (model) return <ModelView name={model.name} />;
   return (

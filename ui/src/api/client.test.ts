@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { artifactUrl, experimentNameFilter, queryString } from './client';
+import {
+  artifactUrl,
+  experimentNameFilter,
+  loggedModelFileUrl,
+  queryString,
+  quote,
+} from './client';
 
 describe('api helpers', () => {
   it('repeats array parameters', () => {
@@ -21,5 +27,18 @@ describe('api helpers', () => {
   it('quotes experiment name searches', () => {
     expect(experimentNameFilter("it's")).toBe("name ILIKE '%it\\'s%'");
     expect(experimentNameFilter('  ')).toBe('');
+  });
+
+  it('quotes search-language strings', () => {
+    expect(quote("a'b\\c")).toBe("'a\\'b\\\\c'");
+  });
+
+  it("addresses a logged model's files through the proxy, else its files endpoint", () => {
+    expect(loggedModelFileUrl('m-1', 'mlflow-artifacts:/1/models/m-1/artifacts', 'MLmodel')).toBe(
+      '/ajax-api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts/MLmodel',
+    );
+    expect(loggedModelFileUrl('m-1', 's3://b/m-1', 'a b.txt')).toBe(
+      '/ajax-api/2.0/mlflow/logged-models/m-1/artifacts/files?artifact_file_path=a+b.txt',
+    );
   });
 });

@@ -3,6 +3,7 @@
 import type {
   Experiment,
   FileInfo,
+  LoggedModel,
   Metric,
   ModelVersion,
   RegisteredModel,
@@ -153,6 +154,42 @@ export async function getRuns(experimentIds: string[], runIds: string[]): Promis
   return page.runs;
 }
 
+export const setTag = (runId: string, key: string, value: string) =>
+  call('POST', 'runs/set-tag', { run_id: runId, key, value });
+export const deleteTag = (runId: string, key: string) =>
+  call('POST', 'runs/delete-tag', { run_id: runId, key });
+
+/** A search-language string literal: `'text'` with `\\` and `'` escaped. */
+export function quote(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The runs whose `mlflow.parentRunId` tag is `parentId` (at most 1000). */
+export async function childRuns(experimentId: string, parentId: string): Promise<Run[]> {
+  const page = await searchRuns({
+    experimentIds: [experimentId],
+    filter: `tags.mlflow.parentRunId = ${quote(parentId)}`,
+    orderBy: ['attributes.start_time DESC'],
+    viewType: 'ALL',
+  });
+  return page.runs;
+}
+
+// ---- logged models (MLflow 3)
+
+/** The logged models whose source run is `runId`. */
+export async function loggedModelsOfRun(
+  experimentId: string,
+  runId: string,
+): Promise<LoggedModel[]> {
+  const r = await call<{ models?: LoggedModel[] }>('POST', 'logged-models/search', {
+    experiment_ids: [experimentId],
+    filter: `source_run_id = ${quote(runId)}`,
+    max_results: 100,
+  });
+  return r.models ?? [];
+}
+
 // ---- metrics
 
 /** Every listed run's history of one metric, in one call (at most 100 runs). */
@@ -179,6 +216,32 @@ export async function listArtifacts(runId: string, path?: string): Promise<FileI
   return r.files ?? [];
 }
 
+/** One level of a logged model's files (MLflow 3 models live outside the run's artifacts). */
+export async function listLoggedModelArtifacts(
+  modelId: string,
+  path?: string,
+): Promise<FileInfo[]> {
+  const r = await call<{ files?: FileInfo[] }>(
+    'GET',
+    `logged-models/${encodeURIComponent(modelId)}/artifacts/directories`,
+    { artifact_directory_path: path || undefined },
+  );
+  return r.files ?? [];
+}
+
+/** A logged model's file: through the artifact proxy when its URI is `mlflow-artifacts:`,
+ * else through `logged-models/<id>/artifacts/files` (any store). */
+export function loggedModelFileUrl(
+  modelId: string,
+  artifactUri: string | undefined,
+  path: string,
+): string {
+  return (
+    artifactUrl(artifactUri, path) ??
+    `${API}/logged-models/${encodeURIComponent(modelId)}/artifacts/files${queryString({ artifact_file_path: path })}`
+  );
+}
+
 /** The artifact proxy's URL of a run's artifact, for `mlflow-artifacts:/` artifact URIs
  * (`mlflow-artifacts:/<exp>/<run>/artifacts`); `undefined` for any other store. */
 export function artifactUrl(artifactUri: string | undefined, path: string): string | undefined {
@@ -188,6 +251,25 @@ export function artifactUrl(artifactUri: string | undefined, path: string): stri
   const base = m[1].replace(/\/+$/, '');
   const parts = [...base.split('/'), ...path.split('/')].filter(Boolean);
   return `${ARTIFACTS}/${parts.map(encodeURIComponent).join('/')}`;
+}
+
+/** Fetches an artifact's text through the proxy; `undefined` when it does not exist (404).
+ * Refuses files over `maxBytes` (by Content-Length, then by the text read). */
+export async function fetchArtifactText(
+  url: string,
+  maxBytes = 1024 * 1024,
+): Promise<string | undefined> {
+  const r = await fetch(url);
+  if (r.status === 404) return undefined;
+  if (!r.ok) throw new ApiError(r.status, 'UNKNOWN', `HTTP ${r.status}`);
+  const length = Number(r.headers.get('Content-Length') ?? '0');
+  if (length > maxBytes) {
+    await r.body?.cancel();
+    throw new Error(`the file is larger than ${maxBytes} bytes`);
+  }
+  const text = await r.text();
+  if (text.length > maxBytes) throw new Error(`the file is larger than ${maxBytes} bytes`);
+  return text;
 }
 
 // ---- registry

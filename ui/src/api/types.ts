@@ -37,9 +37,44 @@ export interface Metric {
   run_id?: string;
 }
 
+export interface Dataset {
+  name: string;
+  digest: string;
+  source_type?: string;
+  source?: string;
+  schema?: string;
+  profile?: string;
+}
+
+export interface DatasetInput {
+  tags?: KeyValue[];
+  dataset: Dataset;
+}
+
 export interface Run {
   info: RunInfo;
   data: { metrics?: Metric[]; params?: KeyValue[]; tags?: KeyValue[] };
+  inputs?: {
+    dataset_inputs?: DatasetInput[];
+    model_inputs?: { model_id: string }[];
+  };
+  outputs?: { model_outputs?: { model_id: string; step?: number }[] };
+}
+
+/** An MLflow 3 logged model (`logged-models/search`). */
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    artifact_uri?: string;
+    creation_timestamp_ms?: number;
+    status?: string;
+    model_type?: string;
+    source_run_id?: string;
+    tags?: KeyValue[];
+  };
+  data?: { params?: KeyValue[]; metrics?: Metric[] };
 }
 
 export interface FileInfo {
