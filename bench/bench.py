@@ -869,6 +869,20 @@ def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: s
     return "\n".join(out)
 
 
+UI_SECTION = ("<!-- ui-bench:start -->", "<!-- ui-bench:end -->")
+
+
+def kept_ui_section(path: Path) -> str:
+    """The web UI section bench/ui.sh wrote into the results file, kept when this
+    benchmark rewrites the rest of it."""
+    try:
+        old = path.read_text()
+    except FileNotFoundError:
+        return ""
+    start, end = old.find(UI_SECTION[0]), old.find(UI_SECTION[1])
+    return "\n" + old[start:end + len(UI_SECTION[1])] + "\n" if 0 <= start < end else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=("full", "quick", "smoke"), default="full")
@@ -914,7 +928,7 @@ def main() -> int:
     text = report(runner, servers, args, args.mode, started)
     print("\n" + text)
     if args.results:
-        Path(args.results).write_text(text)
+        Path(args.results).write_text(text + kept_ui_section(Path(args.results)))
         print(f"table written to {args.results}")
     ff_problems = [p for p in runner.problems if p.startswith("ferroflow")]
     if ff_problems:

@@ -33,22 +33,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-# The benchmark's own venv: MLflow (pinned) for its server and its Python client, and
-# FastTrackML's `fml` binary. FastTrackML 0.6.0's wheel declares mlflow<3 only for its
-# Python helpers, which the benchmark does not use, so it goes in without dependencies.
-venv="$here/.venv"
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  echo "bench: creating $venv"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^mlflow==' "$here/requirements.txt")"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$(grep '^fasttrackml==' "$here/requirements.txt")"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^psycopg2-binary==' "$here/requirements.txt")"
-  echo "$want" >"$stamp"
-fi
+venv="$("$here/venv.sh")"
 
 echo "bench: building ferroflow and the load generator (release)"
 cargo build --release --quiet -p ferroflow -p ferroflow-loadgen --manifest-path "$root/Cargo.toml"

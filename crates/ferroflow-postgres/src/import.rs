@@ -11,6 +11,7 @@ use ferroflow_store::import::{
     check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run,
     deleted_version_record, missing_parent, stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord,
     MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord, RunRecord, StoreCounts, DELETED_VERSIONS_SQL,
+    RUN_DELETED_TIMES_SQL,
 };
 
 use crate::db::{execute, query, query_opt};
@@ -376,6 +377,11 @@ impl ImportStore for PgStore {
     async fn deleted_model_versions(&self) -> Result<Vec<ModelVersionRecord>> {
         let rows = query(&self.db.client().await?, DELETED_VERSIONS_SQL, &[]).await?;
         Ok(rows.iter().map(|row| deleted_version_record(row.get(0), row.get(1), row.get(2), row.get(3))).collect())
+    }
+
+    async fn run_deleted_times(&self) -> Result<Vec<(String, i64)>> {
+        let rows = query(&self.db.client().await?, RUN_DELETED_TIMES_SQL, &[]).await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
     async fn import_experiments(&self, batch: Vec<ExperimentRecord>) -> Result<()> {

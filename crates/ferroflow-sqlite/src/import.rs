@@ -7,6 +7,7 @@ use ferroflow_store::import::{
     check_experiment, check_experiment_id_free, check_logged_model, check_model_version, check_run,
     deleted_version_record, missing_parent, stored_point, summarize, ExperimentRecord, ImportStore, LoggedModelRecord,
     MetricRecord, ModelVersionRecord, Point, RegisteredModelRecord, RunRecord, StoreCounts, DELETED_VERSIONS_SQL,
+    RUN_DELETED_TIMES_SQL,
 };
 use ferroflow_store::logged_models::LoggedModelMetricRow;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -384,6 +385,16 @@ impl ImportStore for SqliteStore {
                 let rows = statement
                     .query_map([], |row| Ok(deleted_version_record(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
                     .map_err(db_error)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+            })
+            .await
+    }
+
+    async fn run_deleted_times(&self) -> Result<Vec<(String, i64)>> {
+        self.db
+            .read(|conn| {
+                let mut statement = conn.prepare_cached(RUN_DELETED_TIMES_SQL).map_err(db_error)?;
+                let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db_error)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
             })
             .await

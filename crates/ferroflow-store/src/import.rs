@@ -246,7 +246,14 @@ pub trait ImportStore: Send + Sync + 'static {
     /// The deleted versions (hidden from every read, kept so their numbers are never
     /// reused), by model name and version, for an export to carry their numbers.
     async fn deleted_model_versions(&self) -> Result<Vec<ModelVersionRecord>>;
+    /// When each deleted run was deleted, by run id: no read shows it, and garbage
+    /// collection's `--older-than` counts from it, so an export carries it.
+    async fn run_deleted_times(&self) -> Result<Vec<(String, i64)>>;
 }
+
+/// [`ImportStore::run_deleted_times`]' query, the same on both SQL schemas.
+pub const RUN_DELETED_TIMES_SQL: &str =
+    "SELECT run_uuid, deleted_time FROM runs WHERE deleted_time IS NOT NULL ORDER BY run_uuid";
 
 /// [`ImportStore::deleted_model_versions`]' query, the same on both SQL schemas; its
 /// rows are (name, version, creation_time, last_updated_time).

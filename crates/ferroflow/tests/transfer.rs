@@ -62,7 +62,7 @@ fn make_export(dir: &Path, runs: usize, points: usize) {
             end_time: Some(20_000 + r as i64),
             lifecycle_stage: if r % 3 == 2 { "deleted" } else { "active" }.into(),
             artifact_uri: format!("mlflow-artifacts:/{}/{r:032x}/artifacts", (r % 3 + 1) * 10),
-            deleted_time: None,
+            deleted_time: (r % 3 == 2).then_some(30_000 + r as i64),
             params: vec![Tag::new("lr", format!("{}", 0.1 * r as f64))],
             tags: vec![Tag::new("mlflow.runName", format!("run-{r}")), Tag::new("k", "v")],
             dataset_inputs: vec![DatasetInputRecord {
@@ -260,6 +260,11 @@ fn a_round_trip_through_postgresql_gives_the_same_export() {
     let versions = &from_sqlite.iter().find(|(name, _)| name == "model_versions.jsonl").unwrap().1;
     let deleted: ModelVersionRecord = serde_json::from_str(versions.lines().last().unwrap()).unwrap();
     assert_eq!((deleted.version, deleted.current_stage.as_str(), deleted.source), (3, "Deleted_Internal", None));
+    // A deleted run's deletion time travels too (gc --older-than counts from it).
+    let runs = &from_sqlite.iter().find(|(name, _)| name == "runs.jsonl").unwrap().1;
+    let run_two: RunRecord =
+        serde_json::from_str(runs.lines().find(|l| l.contains(&format!("{:032x}", 2))).unwrap()).unwrap();
+    assert_eq!((run_two.lifecycle_stage.as_str(), run_two.deleted_time), ("deleted", Some(30_002)));
     ok(ferroflow(&["import", "--from", first.to_str().unwrap(), "--to", &postgres]));
     let from_postgres = export_of(&postgres, &tmp.path().join("second"));
     assert_same_export(&from_postgres, &from_sqlite);

@@ -221,6 +221,28 @@ pub async fn import_keeps_ids_and_reads_back<S: Store>(store: &S) {
     let numbers: Vec<(&str, i64, &str)> =
         deleted.iter().map(|v| (v.name.as_str(), v.version, v.current_stage.as_str())).collect();
     assert_eq!(numbers, vec![("classifier", 2, "Deleted_Internal"), ("classifier", 4, "Deleted_Internal")]);
+
+    // A deleted run keeps its deletion time through an import, and an export reads it
+    // back (with the times of runs deleted through the API), for gc --older-than.
+    assert_eq!(store.run_deleted_times().await.unwrap(), vec![]);
+    const DELETED_RUN: &str = "fedcba9876543210fedcba9876543210";
+    let deleted_run = RunRecord {
+        run_id: DELETED_RUN.into(),
+        lifecycle_stage: "deleted".into(),
+        deleted_time: Some(1_600_000_009_000),
+        dataset_inputs: vec![],
+        model_inputs: vec![],
+        model_outputs: vec![],
+        ..self::run()
+    };
+    store.import_runs(vec![deleted_run]).await.unwrap();
+    let before = crate::common::now_millis();
+    store.delete_run(RUN).await.unwrap();
+    let times = store.run_deleted_times().await.unwrap();
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert_eq!(times[1], (DELETED_RUN.to_string(), 1_600_000_009_000));
+    assert_eq!(times[0].0, RUN);
+    assert!(times[0].1 >= before, "{times:?}");
 }
 
 pub async fn import_twice_changes_nothing<S: Store>(store: &S) {

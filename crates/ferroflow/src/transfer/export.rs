@@ -2,12 +2,14 @@
 //! one reader serves every backend), written in the [`format`](super::format).
 //!
 //! Read through the public operations, an export holds what MLflow's API shows:
-//! deleted runs and experiments are included (with their stage); a run's `deleted_time`
-//! and deleted logged models are not, and webhooks are written without their secrets.
+//! deleted runs and experiments are included (with their stage, and a run's
+//! `deleted_time` from [`ImportStore::run_deleted_times`]); deleted logged models are not,
+//! and webhooks are written without their secrets.
 //! Deleted (hidden) model versions, which no read shows, are exported as their numbers
 //! only ([`ImportStore::deleted_model_versions`]), so the target never reuses them.
 //!
 //! [`ImportStore::deleted_model_versions`]: ferroflow_store::import::ImportStore::deleted_model_versions
+//! [`ImportStore::run_deleted_times`]: ferroflow_store::import::ImportStore::run_deleted_times
 
 use std::path::Path;
 
@@ -98,6 +100,7 @@ pub async fn export(
     let mut runs_out = LineWriter::create(dir, format::RUNS)?;
     let mut metrics_out = LineWriter::create(dir, format::METRICS)?;
     let experiment_ids: Vec<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
+    let deleted_times: std::collections::HashMap<String, i64> = store.run_deleted_times().await?.into_iter().collect();
     for experiment_id in &experiment_ids {
         let mut token = None;
         loop {
@@ -122,7 +125,7 @@ pub async fn export(
                     end_time: info.end_time,
                     lifecycle_stage: stage(info.lifecycle_stage),
                     artifact_uri: info.artifact_uri.clone(),
-                    deleted_time: None,
+                    deleted_time: deleted_times.get(&info.run_id).copied(),
                     params: tags(&run.data.params),
                     tags: tags(&run.data.tags),
                     dataset_inputs: run
