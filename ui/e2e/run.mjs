@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chartTests } from './charts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -276,6 +277,8 @@ try {
     assert.equal(await page.locator('main script').count(), 0);
     await shot('hostile-run');
   });
+
+  chartTests({ test, page, base, seed, shot });
 
   for (const t of tests) {
     const started = Date.now();

@@ -70,3 +70,27 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def seed_charts(path):
+    """The metric explorer's data, in an experiment of its own (the tests above count the
+    runs of "ui-e2e"): two runs left RUNNING, for live points, with a loss curve, an lr
+    param and a team tag each. Adds `live_experiment_id` and runs `live-0`, `live-1`."""
+    client = MlflowClient()
+    exp_id = client.create_experiment("ui-e2e-live")
+    with open(path) as f:
+        seeded = json.load(f)
+    for i in range(2):
+        run = client.create_run(exp_id, run_name=f"live-{i}", tags={"team": "ab"[i]})
+        client.log_param(run.info.run_id, "lr", "0.1")
+        for step in range(10):
+            client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1) + i * 0.05, step=step)
+            client.log_metric(run.info.run_id, "epoch", step // 5, step=step)
+        seeded["runs"][f"live-{i}"] = run.info.run_id
+    seeded["live_experiment_id"] = exp_id
+    with open(path, "w") as f:
+        json.dump(seeded, f)
+
+
+if __name__ == "__main__":
+    seed_charts(sys.argv[1])
