@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{query_string, spawn_app, TestApp};
+use common::{query_string, spawn_app, spawn_app_with, TestApp, TestAppOptions};
 use serde_json::{json, Value};
 
 const CHART: &str = "/ajax-api/ferroflow/v1/charts/series";
@@ -186,4 +186,23 @@ async fn a_live_chart_receives_a_logged_point() {
     let points = next_event(&mut response, &mut buffer, "points").await;
     assert_eq!(points["series"].as_array().unwrap().len(), 1);
     assert_eq!(points["series"][0]["steps"], json!([3]));
+}
+
+/// The connection loop ends a connection silent for `--keep-alive-timeout` once its
+/// handler has answered; a quiet live chart outlives it on its keep-alive comments.
+#[tokio::test]
+async fn a_quiet_live_chart_outlives_the_keep_alive_timeout() {
+    let mut options = TestAppOptions::default();
+    options.config.connections.keep_alive_timeout = Duration::from_secs(2);
+    let app = spawn_app_with(options).await;
+    let run = app.create_run("0").await;
+    let query = query_string(&[("run_ids", &run), ("metric_keys", "loss")]);
+    let mut response = app.client.get(app.url(&format!("{LIVE}?{query}"))).send().await.unwrap();
+    let mut buffer = String::new();
+    next_event(&mut response, &mut buffer, "ready").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    app.log_metric(&run, "loss", json!(1.5), 10, 4).await;
+    let points = next_event(&mut response, &mut buffer, "points").await;
+    assert_eq!(points["series"][0]["steps"], json!([4]));
+    assert!(buffer.is_empty() || !buffer.contains("error"));
 }

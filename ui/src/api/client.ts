@@ -214,14 +214,21 @@ export async function chartSeries(opts: {
 }
 
 /** Subscribes to new points of these series (`charts/live`, server-sent events); returns
- * the function that closes the stream. */
+ * the function that closes the stream. The browser reconnects a dropped stream by itself;
+ * `onReconnect` is then called, since points logged in between were not pushed. */
 export function subscribeChart(
   runIds: string[],
   metricKeys: string[],
   onPoints: (series: ChartSeries[]) => void,
+  onReconnect?: () => void,
 ): () => void {
   const url = `${FERROFLOW_API}/charts/live${queryString({ run_ids: runIds, metric_keys: metricKeys })}`;
   const source = new EventSource(url);
+  let opened = false;
+  source.addEventListener('open', () => {
+    if (opened) onReconnect?.();
+    opened = true;
+  });
   source.addEventListener('points', (e) => {
     const data = JSON.parse((e as MessageEvent<string>).data) as { series?: ChartSeries[] };
     onPoints((data.series ?? []).map(decodeSeries));

@@ -8,8 +8,9 @@
 //! * `charts/live` (GET, `text/event-stream`): new points of the same series, pushed.
 //!   The stream checks the store every [`LIVE_INTERVAL`] (one read per subscription, so
 //!   it works the same on replicas sharing PostgreSQL) for points past each series' last
-//!   step and sends them as a `points` event; comments keep idle connections open, and
-//!   the stream ends when the client goes away.
+//!   step and sends them as a `points` event; comments keep idle connections open (sent
+//!   at a third of `--keep-alive-timeout`, at most every 15 s), and the stream ends when
+//!   the client goes away.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -253,6 +254,7 @@ pub async fn live(
     rpc: Rpc<LiveMessage>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let (run_ids, metric_keys) = runs_and_keys(rpc.message.run_ids, rpc.message.metric_keys)?;
+    let app_keep_alive = app.config.connections.keep_alive_timeout;
     let cursors = ranges(&run_ids, &metric_keys, (i64::MIN, i64::MAX)).into_iter().map(|r| (r, None)).collect();
     let mut ticker = tokio::time::interval(LIVE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -264,5 +266,9 @@ pub async fn live(
             Err(event) => (Ok(event), None),
         })
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+    // The connection loop (serve.rs) counts a connection whose handler has answered as
+    // idle, and ends it after `--keep-alive-timeout` without a byte either way: the
+    // comments are sent well within that, so a quiet chart's stream stays open.
+    let quiet = (app_keep_alive / 3).clamp(Duration::from_secs(1), Duration::from_secs(15));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(quiet).text("keep-alive")))
 }

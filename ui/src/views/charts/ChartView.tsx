@@ -12,7 +12,7 @@ import { type ChartLine, LineChart, PALETTE } from '../../components/LineChart';
 import { Link, navigate } from '../../router';
 import { align, groupStats, type Series } from './group';
 import { type ChartState, decodeChartState, encodeChartState, type XAxis } from './state';
-import { alignByMetric, appendPoints, ema, outlierRange } from './transform';
+import { alignByMetric, appendPoints, ema, fillGaps, outlierRange } from './transform';
 
 const seriesId = (runId: string, key: string) => `${runId}\u0000${key}`;
 
@@ -89,7 +89,10 @@ function buildChart(
   const plotted = series.filter((s) => s.points.length > 0);
   let lines: ChartLine[];
   if (state.group) {
-    lines = groupStats(plotted, aligned).map((g, i) => ({
+    // Members' downsampled points fall on different steps: each is interpolated between
+    // its own points so the group's mean and band are taken at every x.
+    const filled = { xs: aligned.xs, ys: aligned.ys.map((col) => fillGaps(aligned.xs, col)) };
+    lines = groupStats(plotted, filled).map((g, i) => ({
       label: `${g.group} (${g.runs} run${g.runs === 1 ? '' : 's'})`,
       values: ema(g.mean, state.smoothing),
       band: g.runs > 1 ? [g.min, g.max] : undefined,
@@ -136,7 +139,7 @@ export function ChartView(props: { experimentId: string; query: URLSearchParams 
   const xMetric = typeof state.x === 'object' ? state.x.metric : undefined;
   const fetchKeys = [...new Set(xMetric ? [...metrics, xMetric] : metrics)];
   const rangeKey = state.range ? state.range.join(':') : '';
-  const [loaded, loadError] = useLoad(
+  const [loaded, loadError, reload] = useLoad(
     async () =>
       runIds.length && fetchKeys.length
         ? chartSeries({ runIds, metricKeys: fetchKeys, range: state.range })
@@ -154,31 +157,36 @@ export function ChartView(props: { experimentId: string; query: URLSearchParams 
   useEffect(() => {
     if (!running || fetchKeys.length === 0) return;
     const high = state.range?.[1] ?? Number.POSITIVE_INFINITY;
-    return subscribeChart(runIds, fetchKeys, (fresh) => {
-      setLiveCount((n) => n + 1);
-      setData((prev) => {
-        const next = new Map(prev);
-        for (const s of fresh) {
-          const keep = s.steps.map((step, i) => (step <= high ? i : -1)).filter((i) => i >= 0);
-          const more = {
-            steps: keep.map((i) => s.steps[i]),
-            timestamps: keep.map((i) => s.timestamps[i]),
-            values: keep.map((i) => s.values[i]),
-          };
-          const id = seriesId(s.run_id, s.key);
-          const old = next.get(id);
-          if (!old) {
-            next.set(id, { ...s, ...more, total_points: more.steps.length });
-            continue;
+    return subscribeChart(
+      runIds,
+      fetchKeys,
+      (fresh) => {
+        setLiveCount((n) => n + 1);
+        setData((prev) => {
+          const next = new Map(prev);
+          for (const s of fresh) {
+            const keep = s.steps.map((step, i) => (step <= high ? i : -1)).filter((i) => i >= 0);
+            const more = {
+              steps: keep.map((i) => s.steps[i]),
+              timestamps: keep.map((i) => s.timestamps[i]),
+              values: keep.map((i) => s.values[i]),
+            };
+            const id = seriesId(s.run_id, s.key);
+            const old = next.get(id);
+            if (!old) {
+              next.set(id, { ...s, ...more, total_points: more.steps.length });
+              continue;
+            }
+            const merged = appendPoints(old, more);
+            const added = merged.steps.length - old.steps.length;
+            if (added > 0)
+              next.set(id, { ...old, ...merged, total_points: old.total_points + added });
           }
-          const merged = appendPoints(old, more);
-          const added = merged.steps.length - old.steps.length;
-          if (added > 0)
-            next.set(id, { ...old, ...merged, total_points: old.total_points + added });
-        }
-        return next;
-      });
-    });
+          return next;
+        });
+      },
+      reload,
+    );
   }, [running, runIds.join(','), fetchKeys.join(','), rangeKey]);
 
   const update = (change: Partial<ChartState>) => {

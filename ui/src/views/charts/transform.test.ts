@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignByMetric, appendPoints, ema, outlierRange, quantile } from './transform';
+import { alignByMetric, appendPoints, ema, fillGaps, outlierRange, quantile } from './transform';
 
 describe('ema', () => {
   it('returns the values unchanged at weight 0', () => {
@@ -60,5 +60,17 @@ describe('appendPoints', () => {
       values: [1, 2, 3, 4],
     });
     expect(appendPoints(a, { steps: [1], timestamps: [1], values: [9] })).toBe(a);
+  });
+});
+
+describe('fillGaps', () => {
+  it('interpolates inner gaps only', () => {
+    const out = fillGaps([0, 1, 2, 4, 5], [null, 2, null, 6, null]);
+    expect([out[0], out[1], out[3], out[4]]).toEqual([null, 2, 6, null]);
+    expect(out[2]).toBeCloseTo(10 / 3, 12);
+  });
+  it('keeps NaN where it is and interpolates across it', () => {
+    expect(fillGaps([0, 1, 2], [0, Number.NaN, 2])).toEqual([0, Number.NaN, 2]);
+    expect(fillGaps([0, 1, 2, 3], [0, null, Number.NaN, 3])).toEqual([0, 1, Number.NaN, 3]);
   });
 });

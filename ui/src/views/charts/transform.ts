@@ -95,3 +95,25 @@ export function appendPoints(into: Columns, more: Columns): Columns {
     values: [...into.values, ...keep.map((i) => more.values[i])],
   };
 }
+
+/**
+ * A column with its inner gaps filled by linear interpolation in x between the series'
+ * own neighbouring points (never past its first or last point), so that runs whose
+ * downsampled points fall on different steps can still be averaged at every x.
+ */
+export function fillGaps(xs: number[], col: (number | null)[]): (number | null)[] {
+  const out = col.slice();
+  let prev = -1;
+  for (let i = 0; i < col.length; i++) {
+    const v = col[i];
+    if (v === null || !Number.isFinite(v)) continue;
+    if (prev >= 0 && i - prev > 1) {
+      const a = col[prev] as number;
+      const span = xs[i] - xs[prev];
+      for (let j = prev + 1; j < i; j++)
+        if (out[j] === null) out[j] = span > 0 ? a + ((v - a) * (xs[j] - xs[prev])) / span : a;
+    }
+    prev = i;
+  }
+  return out;
+}
