@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chartTests } from './charts.mjs';
 import { runPageTests } from './run-page.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -334,6 +335,7 @@ try {
   });
 
   runPageTests({ test, page, base, seed, shot, problems });
+  chartTests({ test, page, base, seed, shot });
 
   for (const t of tests) {
     const started = Date.now();

@@ -68,8 +68,6 @@ def main():
         json.dump({"experiment_id": exp_id, "runs": runs, "model": "ui-e2e-model"}, f)
 
 
-if __name__ == "__main__":
-    main()
 
 
 # ---- the run page (e2e/run-page.mjs): its own experiment, so the counts above stay.
@@ -141,5 +139,28 @@ def seed_run_page(client, out_path):
         json.dump(ids, f)
 
 
+def seed_charts(path):
+    """The metric explorer's data, in an experiment of its own (the tests above count the
+    runs of "ui-e2e"): two runs left RUNNING, for live points, with a loss curve, an lr
+    param and a team tag each. Adds `live_experiment_id` and runs `live-0`, `live-1`."""
+    client = MlflowClient()
+    exp_id = client.create_experiment("ui-e2e-live")
+    with open(path) as f:
+        seeded = json.load(f)
+    for i in range(2):
+        run = client.create_run(exp_id, run_name=f"live-{i}", tags={"team": "ab"[i]})
+        client.log_param(run.info.run_id, "lr", "0.1")
+        for step in range(10):
+            client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1) + i * 0.05, step=step)
+            client.log_metric(run.info.run_id, "epoch", step // 5, step=step)
+        seeded["runs"][f"live-{i}"] = run.info.run_id
+    seeded["live_experiment_id"] = exp_id
+    with open(path, "w") as f:
+        json.dump(seeded, f)
+
+
 if __name__ == "__main__":
+    # Each part adds its ids to the JSON file the first one writes.
+    main()
     seed_run_page(MlflowClient(), sys.argv[1])
+    seed_charts(sys.argv[1])

@@ -37,8 +37,8 @@ use ferroflow_core::types::{
 };
 use ferroflow_core::Result;
 use ferroflow_store::{
-    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
-    TrackingStore, UpdateRun,
+    BulkIntervalQuery, ChartSeries, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
+    SearchRuns, SeriesRange, TrackingStore, UpdateRun,
 };
 
 pub use db::{PgDatabase, PgOptions};
@@ -175,6 +175,10 @@ impl TrackingStore for PgStore {
         max_results: usize,
     ) -> Result<Vec<Metric>> {
         search::history_bulk(&self.db.client().await?, &run_ids, &metric_key, max_results).await
+    }
+
+    async fn chart_series(&self, ranges: Vec<SeriesRange>, buckets: usize) -> Result<Vec<ChartSeries>> {
+        search::chart_series(&self.db.client().await?, &ranges, buckets).await
     }
 
     async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>> {

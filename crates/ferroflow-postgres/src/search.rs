@@ -5,7 +5,10 @@
 //! takes among the searched runs, and then searched as the list of matching values.
 //! Experiments are filtered in memory by the core evaluator (`ferroflow_store::in_memory`).
 
+use std::collections::HashMap;
+
 use deadpool_postgres::GenericClient;
+use ferroflow_core::downsample::{ChartPoint, Downsampler};
 use ferroflow_core::paging::{decode_offset, page_from};
 use ferroflow_core::search::{self, Entity, Filter, Value};
 use ferroflow_core::types::{DatasetSummary, Experiment, Metric, Page, Run};
@@ -16,7 +19,7 @@ use ferroflow_sql::{Dialect, Param, Sql};
 use ferroflow_store::common::stages;
 use ferroflow_store::in_memory::sample_indices;
 use ferroflow_store::series::Shape;
-use ferroflow_store::{BulkIntervalQuery, SearchExperiments, SearchRuns};
+use ferroflow_store::{BulkIntervalQuery, ChartSeries, SearchExperiments, SearchRuns, SeriesRange};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -176,6 +179,81 @@ pub(crate) async fn bulk_interval(client: &impl GenericClient, query: &BulkInter
         result.extend(sample_series(client, (run.pk, key_id), &shape, query.steps, query.max_results, names).await?);
     }
     Ok(result)
+}
+
+/// The chart read ([`ferroflow_store::TrackingStore::chart_series`]): the runs, keys and
+/// last steps of every series in three statements (so a live chart's check for new
+/// points is three round trips when there are none), then one range scan per series
+/// whose last step reaches its range, fed through the downsampler.
+pub(crate) async fn chart_series(
+    client: &impl GenericClient,
+    ranges: &[SeriesRange],
+    buckets: usize,
+) -> Result<Vec<ChartSeries>> {
+    let mut run_ids: Vec<&str> = ranges.iter().map(|r| r.run_id.as_str()).collect();
+    run_ids.sort_unstable();
+    run_ids.dedup();
+    let mut keys: Vec<&str> = ranges.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let run_pks: HashMap<String, i64> =
+        query(client, "SELECT run_uuid, run_pk FROM runs WHERE run_uuid = ANY($1)", &[&run_ids])
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+    let key_ids: HashMap<String, i32> =
+        query(client, "SELECT key, key_id FROM metric_keys WHERE key = ANY($1)", &[&keys])
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+    let pks: Vec<i64> = run_pks.values().copied().collect();
+    let ids: Vec<i32> = key_ids.values().copied().collect();
+    let last_steps: HashMap<(i64, i32), i64> = query(
+        client,
+        "SELECT run_pk, key_id, step FROM latest_metrics WHERE run_pk = ANY($1) AND key_id = ANY($2)",
+        &[&pks, &ids],
+    )
+    .await?
+    .iter()
+    .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+    .collect();
+    let mut answer = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let mut series = ChartSeries {
+            run_id: range.run_id.clone(),
+            key: range.key.clone(),
+            total: 0,
+            sampled: false,
+            points: Vec::new(),
+            last_step: None,
+        };
+        let ids = run_pks.get(&range.run_id).zip(key_ids.get(&range.key)).map(|(pk, id)| (*pk, *id));
+        if let Some((run_pk, key_id)) = ids {
+            series.last_step = last_steps.get(&(run_pk, key_id)).copied();
+            let (low, high) = range.steps;
+            if series.last_step.is_some_and(|last| last >= low) {
+                let rows = query(
+                    client,
+                    "SELECT step, timestamp, value FROM metrics WHERE run_pk = $1 AND key_id = $2 \
+                     AND step BETWEEN $3 AND $4 ORDER BY step, timestamp, value",
+                    &[&run_pk, &key_id, &low, &high],
+                )
+                .await?;
+                if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+                    let mut sampler = Downsampler::new(first.get(0), last.get(0), buckets);
+                    for row in &rows {
+                        sampler.push(ChartPoint { step: row.get(0), timestamp: row.get(1), value: row.get(2) });
+                    }
+                    series.total = sampler.count();
+                    (series.points, series.sampled) = sampler.finish();
+                }
+            }
+        }
+        answer.push(series);
+    }
+    Ok(answer)
 }
 
 /// MLflow's `get_metric_history_bulk`: the runs by id in byte order (a run named twice

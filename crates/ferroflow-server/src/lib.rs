@@ -136,6 +136,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/2.0/mlflow", rpcs())
         .nest("/ajax-api/2.0/mlflow", rpcs().merge(tracking::ajax_routes()))
+        // ferroflow's own UI endpoints (whole charts, live points), where MLflow has none.
+        .nest(handlers::charts::PREFIX, handlers::charts::routes())
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks

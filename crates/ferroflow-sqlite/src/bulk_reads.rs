@@ -2,10 +2,14 @@
 //! history (`metrics/get-history-bulk`) and the datasets of experiments
 //! (`experiments/search-datasets`).
 
+use std::collections::HashMap;
+
+use ferroflow_core::downsample::{ChartPoint, Downsampler};
 use ferroflow_core::types::{DatasetSummary, Metric};
 use ferroflow_core::validation::parse_experiment_id;
 use ferroflow_core::Result;
-use rusqlite::{params, Connection};
+use ferroflow_store::{ChartSeries, SeriesRange};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::db_error;
 use crate::runs;
@@ -37,6 +41,94 @@ pub(crate) fn history_bulk(
         }));
     }
     Ok(points)
+}
+
+/// The chart read ([`ferroflow_store::TrackingStore::chart_series`]): per series, its
+/// last step from `latest_metrics`, its first step in range by the primary key, then one
+/// scan of the range in primary-key order through the downsampler.
+pub(crate) fn chart_series(conn: &Connection, ranges: &[SeriesRange], buckets: usize) -> Result<Vec<ChartSeries>> {
+    let mut run_pks: HashMap<&str, Option<i64>> = HashMap::new();
+    let mut key_ids: HashMap<&str, Option<i64>> = HashMap::new();
+    let mut answer = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let mut series = ChartSeries {
+            run_id: range.run_id.clone(),
+            key: range.key.clone(),
+            total: 0,
+            sampled: false,
+            points: Vec::new(),
+            last_step: None,
+        };
+        let run_pk = match run_pks.get(range.run_id.as_str()) {
+            Some(pk) => *pk,
+            None => {
+                let pk = runs::find(conn, &range.run_id).ok().map(|run| run.pk);
+                run_pks.insert(&range.run_id, pk);
+                pk
+            }
+        };
+        let key_id = match key_ids.get(range.key.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = runs::existing_metric_key_id(conn, &range.key)?;
+                key_ids.insert(&range.key, id);
+                id
+            }
+        };
+        if let (Some(run_pk), Some(key_id)) = (run_pk, key_id) {
+            read_series(conn, run_pk, key_id, range.steps, buckets, &mut series)?;
+        }
+        answer.push(series);
+    }
+    Ok(answer)
+}
+
+fn read_series(
+    conn: &Connection,
+    run_pk: i64,
+    key_id: i64,
+    (low, high): (i64, i64),
+    buckets: usize,
+    series: &mut ChartSeries,
+) -> Result<()> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT step FROM latest_metrics WHERE run_pk = ?1 AND key_id = ?2")
+        .map_err(db_error)?
+        .query_row(params![run_pk, key_id], |row| row.get(0))
+        .optional()
+        .map_err(db_error)?;
+    series.last_step = last;
+    let Some(last) = last.filter(|last| *last >= low) else { return Ok(()) };
+    let first: Option<i64> = conn
+        .prepare_cached(
+            "SELECT step FROM metrics WHERE run_pk = ?1 AND key_id = ?2 AND step >= ?3 ORDER BY step LIMIT 1",
+        )
+        .map_err(db_error)?
+        .query_row(params![run_pk, key_id, low], |row| row.get(0))
+        .optional()
+        .map_err(db_error)?;
+    let Some(first) = first.filter(|first| *first <= high) else { return Ok(()) };
+    let high = high.min(last);
+    let mut sampler = Downsampler::new(first, high, buckets);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT step, timestamp, value, is_nan FROM metrics \
+             WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step, timestamp, value, is_nan",
+        )
+        .map_err(db_error)?;
+    let mut rows = statement.query(params![run_pk, key_id, first, high]).map_err(db_error)?;
+    while let Some(row) = rows.next().map_err(db_error)? {
+        let is_nan: bool = row.get(3).map_err(db_error)?;
+        let value: f64 = row.get(2).map_err(db_error)?;
+        sampler.push(ChartPoint {
+            step: row.get(0).map_err(db_error)?,
+            timestamp: row.get(1).map_err(db_error)?,
+            value: if is_nan { f64::NAN } else { value },
+        });
+    }
+    series.total = sampler.count();
+    (series.points, series.sampled) = sampler.finish();
+    Ok(())
 }
 
 /// The key MLflow reads a dataset input's context from.

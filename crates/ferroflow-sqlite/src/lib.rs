@@ -27,8 +27,8 @@ use ferroflow_core::types::{
 };
 use ferroflow_core::Result;
 use ferroflow_store::{
-    BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
-    TrackingStore, UpdateRun,
+    BulkIntervalQuery, ChartSeries, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments,
+    SearchRuns, SeriesRange, TrackingStore, UpdateRun,
 };
 
 pub use db::{SyncMode, DEFAULT_QUERY_TIMEOUT};
@@ -201,6 +201,18 @@ impl TrackingStore for SqliteStore {
         max_results: usize,
     ) -> Result<Vec<Metric>> {
         self.db.read(move |conn| bulk_reads::history_bulk(conn, run_ids, &metric_key, max_results)).await
+    }
+
+    async fn chart_series(&self, ranges: Vec<SeriesRange>, buckets: usize) -> Result<Vec<ChartSeries>> {
+        // As for bulk-interval: the series split across the cores, polled together.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let share = ranges.len().div_ceil(cores).max(8);
+        let reads = ranges.chunks(share).map(|part| {
+            let part = part.to_vec();
+            self.db.read(move |conn| bulk_reads::chart_series(conn, &part, buckets))
+        });
+        let parts = futures_util::future::try_join_all(reads).await?;
+        Ok(parts.into_iter().flatten().collect())
     }
 
     async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>> {

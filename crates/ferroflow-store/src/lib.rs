@@ -20,6 +20,7 @@ pub use logged_models::LoggedModelStore;
 pub use registry::RegistryStore;
 
 use async_trait::async_trait;
+use ferroflow_core::downsample::ChartPoint;
 use ferroflow_core::types::{
     DatasetInput, DatasetSummary, Experiment, ExperimentTag, Metric, ModelInput, ModelOutput, Page, Param, Run,
     RunInfo, RunStatus, RunTag, ViewType,
@@ -99,6 +100,29 @@ pub struct BulkIntervalQuery {
     pub max_results: usize,
 }
 
+/// One series of a chart read: a run's metric key over an inclusive step range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesRange {
+    pub run_id: String,
+    pub key: String,
+    pub steps: (i64, i64),
+}
+
+/// One series of a chart answer ([`TrackingStore::chart_series`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartSeries {
+    pub run_id: String,
+    pub key: String,
+    /// How many stored points lie in the requested range.
+    pub total: u64,
+    /// Whether `points` are the range's per-bucket extremes rather than all its points.
+    pub sampled: bool,
+    pub points: Vec<ChartPoint>,
+    /// The highest step of the whole series (whatever the range); `None` when it has no
+    /// points (or the run is unknown).
+    pub last_step: Option<i64>,
+}
+
 #[async_trait]
 pub trait TrackingStore: Send + Sync + 'static {
     /// Returns the new experiment's id.
@@ -142,6 +166,12 @@ pub trait TrackingStore: Send + Sync + 'static {
         metric_key: String,
         max_results: usize,
     ) -> Result<Vec<Metric>>;
+    /// Each series' points in its step range, in (step, timestamp, value) order, reduced
+    /// by [`ferroflow_core::downsample::Downsampler`] to at most two points per bucket
+    /// when it has more than `buckets`; buckets span the steps from the range's first
+    /// point to its last. One answer per range, in order; an unknown run or key gives an
+    /// empty series. Values are what the store returns elsewhere (±∞ as stored).
+    async fn chart_series(&self, ranges: Vec<SeriesRange>, buckets: usize) -> Result<Vec<ChartSeries>>;
     /// The distinct (dataset, input context) pairs that runs of `experiment_ids` took as
     /// inputs, at most `max_results`, in the order the datasets were first logged.
     async fn search_datasets(&self, experiment_ids: Vec<String>, max_results: usize) -> Result<Vec<DatasetSummary>>;

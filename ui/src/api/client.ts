@@ -12,6 +12,8 @@ import type {
 } from './types';
 
 export const API = '/ajax-api/2.0/mlflow';
+/** ferroflow's own UI endpoints (whole charts, live points); MLflow has no such paths. */
+export const FERROFLOW_API = '/ajax-api/ferroflow/v1';
 export const ARTIFACTS = '/ajax-api/2.0/mlflow-artifacts/artifacts';
 
 /** An error answer from the server, with its MLflow error code and message. */
@@ -206,6 +208,74 @@ export async function metricHistoryBulk(
   return r.metrics ?? [];
 }
 
+/** One (run, metric) series of a chart, as columns in step order. */
+export interface ChartSeries {
+  run_id: string;
+  key: string;
+  /** Stored points in the requested range (`steps.length` of them were sent). */
+  total_points: number;
+  /** Whether the points are per-bucket min/max rather than all of them. */
+  sampled: boolean;
+  last_step?: number;
+  steps: number[];
+  timestamps: number[];
+  values: number[];
+}
+
+/** Values arrive as numbers, or as "NaN" / "Infinity" / "-Infinity". */
+function decodeSeries(s: ChartSeries): ChartSeries {
+  return { ...s, values: s.values.map((v) => (typeof v === 'number' ? v : Number(v))) };
+}
+
+/** A whole chart in one call: every run × metric, downsampled on the server to at most
+ * two points (min and max) per bucket, raw when shorter (`charts/series`). */
+export async function chartSeries(opts: {
+  runIds: string[];
+  metricKeys: string[];
+  range?: [number, number] | null;
+  buckets?: number;
+}): Promise<ChartSeries[]> {
+  const r = await call<{ series?: ChartSeries[] }>(
+    'POST',
+    'charts/series',
+    {
+      run_ids: opts.runIds,
+      metric_keys: opts.metricKeys,
+      start_step: opts.range?.[0],
+      end_step: opts.range?.[1],
+      buckets: opts.buckets ?? 1000,
+    },
+    FERROFLOW_API,
+  );
+  return (r.series ?? []).map(decodeSeries);
+}
+
+/** Subscribes to new points of these series (`charts/live`, server-sent events); returns
+ * the function that closes the stream. The browser reconnects a dropped stream by itself;
+ * `onReconnect` is then called, since points logged in between were not pushed. */
+export function subscribeChart(
+  runIds: string[],
+  metricKeys: string[],
+  onPoints: (series: ChartSeries[]) => void,
+  onReconnect?: () => void,
+): () => void {
+  const url = `${FERROFLOW_API}/charts/live${queryString({ run_ids: runIds, metric_keys: metricKeys })}`;
+  const source = new EventSource(url);
+  let opened = false;
+  source.addEventListener('open', () => {
+    if (opened) onReconnect?.();
+    opened = true;
+  });
+  source.addEventListener('points', (e) => {
+    const data = JSON.parse((e as MessageEvent<string>).data) as { series?: ChartSeries[] };
+    onPoints((data.series ?? []).map(decodeSeries));
+  });
+  source.addEventListener('error', () => {
+    // EventSource reconnects by itself; a server-side `error` event ends this stream.
+  });
+  return () => source.close();
+}
+
 // ---- artifacts
 
 export async function listArtifacts(runId: string, path?: string): Promise<FileInfo[]> {
@@ -309,9 +379,7 @@ export const transitionStage = (name: string, version: string, stage: string, ar
 export const setAlias = (name: string, alias: string, version: string) =>
   call('POST', 'registered-models/alias', { name, alias, version });
 
-// ---- ferroflow's own UI endpoints (under /ajax-api/ferroflow/v1, which MLflow 404s)
-
-export const FERROFLOW_API = '/ajax-api/ferroflow/v1';
+// ---- parameter importance (ferroflow's own endpoint, under FERROFLOW_API)
 
 export interface ParamImportance {
   key: string;

@@ -1,5 +1,6 @@
-// A uPlot line chart with optional min/max bands. The legend is drawn by Preact (escaped
-// text), not by uPlot.
+// A uPlot line chart with optional min/max bands, a log or clipped y axis, a time x
+// axis, and drag-to-zoom reported to the caller (which refetches the finer range). The
+// legend is drawn by Preact (escaped text), not by uPlot.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -35,11 +36,22 @@ export function LineChart(props: {
   lines: ChartLine[];
   xLabel: string;
   height?: number;
+  /** x values are Unix seconds, drawn as dates and times. */
+  xTime?: boolean;
+  logY?: boolean;
+  /** A fixed y range (e.g. one that ignores outliers); automatic when absent. */
+  yRange?: [number, number] | null;
+  /** Called with the x range the user dragged over. */
+  onZoom?: (lo: number, hi: number) => void;
+  label?: string;
 }) {
   const ref = useRef<HTMLDivElement>(null);
+  const zoom = useRef(props.onZoom);
+  zoom.current = props.onZoom;
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
+    const { yRange } = props;
     const data: (number | null)[][] = [props.xs];
     const series: uPlot.Series[] = [{ label: props.xLabel }];
     const bands: uPlot.Band[] = [];
@@ -64,7 +76,24 @@ export function LineChart(props: {
         width: Math.max(400, el.clientWidth),
         height: props.height ?? 360,
         legend: { show: false },
-        scales: { x: { time: false } },
+        scales: {
+          x: { time: props.xTime ?? false },
+          y: {
+            distr: props.logY ? 3 : 1,
+            ...(yRange ? { range: (): uPlot.Range.MinMax => [yRange[0], yRange[1]] } : {}),
+          },
+        },
+        hooks: {
+          setSelect: [
+            (u) => {
+              const onZoom = zoom.current;
+              if (!onZoom || u.select.width < 2) return;
+              const lo = u.posToVal(u.select.left, 'x');
+              const hi = u.posToVal(u.select.left + u.select.width, 'x');
+              onZoom(Math.min(lo, hi), Math.max(lo, hi));
+            },
+          ],
+        },
         axes: [
           { stroke: axisColor, grid, label: props.xLabel },
           { stroke: axisColor, grid },
@@ -83,14 +112,23 @@ export function LineChart(props: {
       resize.disconnect();
       plot.destroy();
     };
-  }, [props.xs, props.lines, props.xLabel, props.height]);
+  }, [
+    props.xs,
+    props.lines,
+    props.xLabel,
+    props.height,
+    props.xTime,
+    props.logY,
+    props.yRange?.[0],
+    props.yRange?.[1],
+  ]);
 
   return (
-    <figure class="chart">
+    <figure class="chart" aria-label={props.label}>
       <div ref={ref} class="chart-canvas" />
       <ul class="legend" aria-label="legend">
-        {props.lines.map((l) => (
-          <li key={l.label}>
+        {props.lines.map((l, i) => (
+          <li key={i}>
             <span class="swatch" style={{ background: l.color }} />
             {l.label}
           </li>

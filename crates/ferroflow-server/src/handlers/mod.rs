@@ -1,5 +1,6 @@
 pub mod artifacts;
 pub mod artifacts_ui;
+pub mod charts;
 pub mod graphql;
 pub mod insights;
 pub mod logged_models;

@@ -98,3 +98,99 @@ pub async fn search_datasets_lists_distinct_pairs<S: Store>(store: &S) {
     let error = store.search_datasets(vec!["abc".into()], 1000).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidParameterValue);
 }
+
+fn chart_range(run_id: &str, key: &str, steps: (i64, i64)) -> crate::SeriesRange {
+    crate::SeriesRange { run_id: run_id.to_string(), key: key.to_string(), steps }
+}
+
+fn bits(points: &[ferroflow_core::downsample::ChartPoint]) -> Vec<(i64, i64, u64)> {
+    points.iter().map(|p| (p.step, p.timestamp, p.value.to_bits())).collect()
+}
+
+/// The chart read: short series raw and bit-exact, long ones reduced to each bucket's
+/// extremes (the reference downsampler's answer over the stored history), step ranges,
+/// last steps, unknown runs and keys.
+pub async fn chart_series_downsamples_by_bucket<S: Store>(store: &S) {
+    use ferroflow_core::downsample::{downsample, ChartPoint};
+    let (a, b) = (new_run(store, "0").await, new_run(store, "0").await);
+    let long: Vec<Metric> = (0..100)
+        .map(|i| {
+            let value = match i {
+                57 => 1000.0,
+                10 => f64::NAN,
+                _ => (i % 7) as f64 * 0.1,
+            };
+            Metric::new("loss", value, 1_000 + i, i)
+        })
+        .collect();
+    log_metrics(store, &a, long).await;
+    let short = vec![
+        Metric::new("loss", 0.1 + 0.2, 5, 3),
+        Metric::new("loss", f64::NAN, 6, 4),
+        Metric::new("loss", -1.5e-300, 7, 9),
+    ];
+    log_metrics(store, &b, short).await;
+    let stored = |run: &str| {
+        let run = run.to_string();
+        async move {
+            let query = crate::MetricHistoryQuery {
+                run_id: run,
+                metric_key: "loss".into(),
+                max_results: None,
+                page_token: None,
+            };
+            let mut points: Vec<ChartPoint> = store
+                .get_metric_history(query)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|m| ChartPoint { step: m.step, timestamp: m.timestamp, value: m.value })
+                .collect();
+            points.sort_by(|x, y| x.step.cmp(&y.step).then(x.timestamp.cmp(&y.timestamp)));
+            points
+        }
+    };
+    let all = (i64::MIN, i64::MAX);
+    let ranges = vec![
+        chart_range(&a, "loss", all),
+        chart_range(&b, "loss", all),
+        chart_range("unknown", "loss", all),
+        chart_range(&a, "missing", all),
+        chart_range(&a, "loss", (20, 29)),
+        chart_range(&a, "loss", (100, i64::MAX)),
+    ];
+    let answer = store.chart_series(ranges, 10).await.unwrap();
+    assert_eq!(answer.len(), 6);
+
+    let long = &answer[0];
+    assert_eq!((long.run_id.as_str(), long.key.as_str()), (a.as_str(), "loss"));
+    assert_eq!((long.total, long.sampled, long.last_step), (100, true, Some(99)));
+    assert!(long.points.len() <= 20);
+    assert!(long.points.iter().any(|p| p.step == 57 && p.value == 1000.0), "the spike survives");
+    assert!(long.points.iter().any(|p| p.step == 10 && p.value.is_nan()), "so does the NaN");
+    let (expected, _) = downsample(&stored(&a).await, 0, 99, 10);
+    assert_eq!(bits(&long.points), bits(&expected));
+
+    let short = &answer[1];
+    assert_eq!((short.total, short.sampled, short.last_step), (3, false, Some(9)));
+    assert_eq!(bits(&short.points), bits(&stored(&b).await));
+    assert_eq!(short.points[0].value.to_bits(), (0.1f64 + 0.2).to_bits());
+
+    for empty in &answer[2..4] {
+        assert_eq!((empty.total, empty.sampled, empty.last_step), (0, false, None));
+        assert!(empty.points.is_empty());
+    }
+    let window = &answer[4];
+    assert_eq!((window.total, window.sampled), (10, false));
+    assert_eq!(window.points.iter().map(|p| p.step).collect::<Vec<_>>(), (20..30).collect::<Vec<_>>());
+    let after = &answer[5];
+    assert_eq!((after.total, after.last_step), (0, Some(99)));
+    assert!(after.points.is_empty());
+
+    // A point logged later is what a range past the last step finds.
+    log_metrics(store, &a, vec![Metric::new("loss", 2.5, 5_000, 120)]).await;
+    let live = store.chart_series(vec![chart_range(&a, "loss", (100, i64::MAX))], 10).await.unwrap();
+    assert_eq!(live[0].last_step, Some(120));
+    assert_eq!(bits(&live[0].points), vec![(120, 5_000, 2.5f64.to_bits())]);
+}

@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
         $crate::conformance_cases!($make; bulk_reads;
             history_bulk_orders_by_run_then_time_and_caps,
             search_datasets_lists_distinct_pairs,
+            chart_series_downsamples_by_bucket,
         );
         $crate::registry_conformance_cases!($make);
         $crate::logged_model_conformance_cases!($make);
