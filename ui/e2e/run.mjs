@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runPageTests } from './run-page.mjs';
+import { runsTableTests } from './runs-table.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -334,6 +335,7 @@ try {
   });
 
   runPageTests({ test, page, base, seed, shot, problems });
+  runsTableTests({ test, page, base, seed, shot, problems });
 
   for (const t of tests) {
     const started = Date.now();

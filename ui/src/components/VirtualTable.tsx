@@ -29,6 +29,8 @@ export interface VirtualTableProps<T> {
   onEndReached?: () => void;
   selected?: Set<string>;
   onToggle?: (key: string) => void;
+  /** The header's checkbox: ticks every loaded row, or unticks them all when all are. */
+  onToggleAll?: (select: boolean) => void;
   label: string;
 }
 
@@ -59,6 +61,15 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   }, [last?.index, rows.length]);
 
   const selectable = !!props.onToggle;
+  const selectedLoaded = props.selected
+    ? props.rows.reduce((n, r) => n + (props.selected?.has(props.rowKey(r)) ? 1 : 0), 0)
+    : 0;
+  const allSelected = props.rows.length > 0 && selectedLoaded === props.rows.length;
+  const someSelected = selectedLoaded > 0 && !allSelected;
+  const allRef = useRef<HTMLInputElement>(null);
+  useLayoutEffect(() => {
+    if (allRef.current) allRef.current.indeterminate = someSelected;
+  });
   const template = `${selectable ? '36px ' : ''}${props.columns.map((c) => `${c.width}px`).join(' ')}`;
   const totalWidth = props.columns.reduce((s, c) => s + c.width, selectable ? 36 : 0);
 
@@ -70,7 +81,21 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
           role="row"
           style={{ gridTemplateColumns: template, width: totalWidth }}
         >
-          {selectable && <div role="columnheader" class="cell" />}
+          {selectable && (
+            <div role="columnheader" class="cell">
+              {props.onToggleAll && (
+                <input
+                  type="checkbox"
+                  ref={allRef}
+                  aria-label="select all loaded rows"
+                  title="Select all loaded rows"
+                  checked={allSelected}
+                  disabled={props.rows.length === 0}
+                  onChange={() => props.onToggleAll?.(!allSelected)}
+                />
+              )}
+            </div>
+          )}
           {props.columns.map((c) => {
             const active = props.sort?.key === c.id;
             const aria = active ? (props.sort?.desc ? 'descending' : 'ascending') : 'none';

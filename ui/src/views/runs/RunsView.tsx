@@ -1,12 +1,13 @@
 // The runs table of one experiment: virtualised, paged through runs/search's page_token,
 // sorted on the server (order_by), filtered in the search language, state in the URL.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { getExperiment, searchRuns } from '../../api/client';
-import type { Run } from '../../api/types';
+import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
+import type { Run, ViewType } from '../../api/types';
 import { ErrorBox, StatusBadge, useLoad } from '../../components/common';
 import { type Column, VirtualTable } from '../../components/VirtualTable';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link, navigate } from '../../router';
+import { bulkMessage, runBulk } from './bulk';
 import { decodeRunsState, encodeRunsState, orderByClause, type RunsState } from './state';
 
 const FIRST_PAGE = 500;
@@ -32,6 +33,11 @@ export function RunsView(props: { experimentId: string; search: string }) {
   const next = useRef<string | undefined>(undefined);
   const generation = useRef(0);
   const busy = useRef(false);
+  // Bumped to fetch the rows again (after a delete or restore).
+  const [reloads, setReloads] = useState(0);
+  const [confirming, setConfirming] = useState(false);
+  const [acting, setActing] = useState(false);
+  const [notice, setNotice] = useState('');
 
   const update = (patch: Partial<RunsState>) => {
     const s = { ...state, ...patch };
@@ -44,6 +50,7 @@ export function RunsView(props: { experimentId: string; search: string }) {
     experimentIds: [props.experimentId],
     filter: state.filter,
     orderBy: orderByClause(state.sort),
+    viewType: state.view,
   };
   const queryKey = JSON.stringify(query);
 
@@ -67,7 +74,7 @@ export function RunsView(props: { experimentId: string; search: string }) {
           setLoading(false);
         }
       });
-  }, [queryKey]);
+  }, [queryKey, reloads]);
 
   useEffect(() => setFilterText(state.filter), [state.filter]);
 
@@ -123,6 +130,16 @@ export function RunsView(props: { experimentId: string; search: string }) {
       sortable: true,
       render: (r) => <StatusBadge status={r.info.status} />,
     },
+    ...(state.view === 'ACTIVE_ONLY'
+      ? []
+      : [
+          {
+            id: 'attributes.lifecycle_stage',
+            header: 'State',
+            width: 80,
+            render: (r: Run) => r.info.lifecycle_stage,
+          },
+        ]),
     {
       id: 'attributes.run_name',
       header: 'Name',
@@ -188,6 +205,35 @@ export function RunsView(props: { experimentId: string; search: string }) {
     else s.add(id);
     update({ selected: [...s] });
   };
+  const toggleAll = (select: boolean) => {
+    const s = new Set(selected);
+    for (const r of rows) {
+      if (select) s.add(r.info.run_id);
+      else s.delete(r.info.run_id);
+    }
+    update({ selected: [...s] });
+  };
+  // The ticked runs that each action applies to (only loaded rows: their lifecycle is known).
+  const deletable = rows.filter(
+    (r) => selected.has(r.info.run_id) && r.info.lifecycle_stage !== 'deleted',
+  );
+  const restorable = rows.filter(
+    (r) => selected.has(r.info.run_id) && r.info.lifecycle_stage === 'deleted',
+  );
+  const act = async (verb: string, targets: Run[], fn: (id: string) => Promise<unknown>) => {
+    setConfirming(false);
+    setActing(true);
+    setNotice('');
+    const result = await runBulk(
+      targets.map((r) => r.info.run_id),
+      fn,
+    );
+    setActing(false);
+    setNotice(bulkMessage(verb, result));
+    const failed = new Set(result.failed.map((f) => f.id));
+    update({ selected: state.selected.filter((id) => failed.has(id)) });
+    setReloads((n) => n + 1);
+  };
   const onSort = (key: string) => {
     const desc = state.sort?.key === key ? !state.sort.desc : key === 'attributes.start_time';
     update({ sort: { key, desc } });
@@ -216,6 +262,18 @@ export function RunsView(props: { experimentId: string; search: string }) {
           />
           <button type="submit">Filter</button>
         </form>
+        <label>
+          Show{' '}
+          <select
+            aria-label="lifecycle"
+            value={state.view}
+            onChange={(e) => update({ view: e.currentTarget.value as ViewType, selected: [] })}
+          >
+            <option value="ACTIVE_ONLY">Active</option>
+            <option value="DELETED_ONLY">Deleted</option>
+            <option value="ALL">All</option>
+          </select>
+        </label>
         <ColumnPicker keys={keys} chosen={chosen} onChange={(cols) => update({ columns: cols })} />
         <button
           type="button"
@@ -243,7 +301,49 @@ export function RunsView(props: { experimentId: string; search: string }) {
         >
           Compare selected ({selected.size})
         </button>
+        {state.view !== 'DELETED_ONLY' && (
+          <button
+            type="button"
+            disabled={deletable.length === 0 || acting}
+            onClick={() => setConfirming(true)}
+          >
+            Delete selected ({deletable.length})
+          </button>
+        )}
+        {state.view !== 'ACTIVE_ONLY' && (
+          <button
+            type="button"
+            disabled={restorable.length === 0 || acting}
+            onClick={() => act('Restored', restorable, restoreRun)}
+          >
+            Restore selected ({restorable.length})
+          </button>
+        )}
       </div>
+      {confirming && deletable.length > 0 && (
+        <div class="confirm" role="alertdialog" aria-label="confirm delete">
+          <span>
+            Delete {deletable.length} run{deletable.length === 1 ? '' : 's'}? They can be restored
+            from the Deleted view.
+          </span>
+          <button
+            type="button"
+            // biome-ignore lint/a11y/noAutofocus: the confirmation takes focus when it opens
+            autoFocus
+            onClick={() => act('Deleted', deletable, deleteRun)}
+          >
+            Delete {deletable.length} run{deletable.length === 1 ? '' : 's'}
+          </button>
+          <button type="button" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </div>
+      )}
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       <ErrorBox error={error} />
       <p class="muted" aria-live="polite">
         {rows.length} runs loaded{next.current ? ' (more on scroll)' : ''}
@@ -259,6 +359,7 @@ export function RunsView(props: { experimentId: string; search: string }) {
         onEndReached={loadMore}
         selected={selected}
         onToggle={toggle}
+        onToggleAll={toggleAll}
       />
     </section>
   );

@@ -8,14 +8,24 @@ describe('runs URL state', () => {
       sort: { key: 'metrics.val,loss', desc: true },
       columns: ['params.lr', 'metrics.val,loss', 'tags.a%b'],
       selected: ['r1', 'r2'],
+      view: 'DELETED_ONLY',
     };
     const encoded = encodeRunsState(state);
     expect(decodeRunsState(encoded)).toEqual(state);
   });
 
   it('is empty for the default state', () => {
-    expect(encodeRunsState({ filter: '', sort: null, columns: [], selected: [] })).toBe('');
-    expect(decodeRunsState('')).toEqual({ filter: '', sort: null, columns: [], selected: [] });
+    const empty: RunsState = {
+      filter: '',
+      sort: null,
+      columns: [],
+      selected: [],
+      view: 'ACTIVE_ONLY',
+    };
+    expect(encodeRunsState(empty)).toBe('');
+    expect(decodeRunsState('')).toEqual(empty);
+    expect(decodeRunsState('?view=bogus').view).toBe('ACTIVE_ONLY');
+    expect(decodeRunsState('?view=ALL').view).toBe('ALL');
   });
 
   it('builds order_by clauses with quoted keys', () => {

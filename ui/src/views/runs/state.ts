@@ -1,5 +1,7 @@
 // The runs table's state, kept in the URL query so that a link reproduces the view:
 // ?filter=<search string>&sort=<column>&desc=1&cols=params.lr,metrics.loss&sel=<run ids>
+//  &view=DELETED_ONLY|ALL (the runs' lifecycle, `run_view_type`; active runs by default)
+import type { ViewType } from '../../api/types';
 
 export interface Sort {
   /** A column id: `attributes.start_time`, `params.lr`, `metrics.loss`, `tags.x`. */
@@ -12,6 +14,7 @@ export interface RunsState {
   sort: Sort | null;
   columns: string[];
   selected: string[];
+  view: ViewType;
 }
 
 export const DEFAULT_SORT: Sort = { key: 'attributes.start_time', desc: true };
@@ -29,6 +32,10 @@ function joinList(items: string[]): string {
   return items.map((s) => s.replace(/%/g, '%25').replace(/,/g, '%2C')).join(',');
 }
 
+function viewType(value: string | null): ViewType {
+  return value === 'DELETED_ONLY' || value === 'ALL' ? value : 'ACTIVE_ONLY';
+}
+
 export function decodeRunsState(search: string): RunsState {
   const q = new URLSearchParams(search);
   const sortKey = q.get('sort');
@@ -37,6 +44,7 @@ export function decodeRunsState(search: string): RunsState {
     sort: sortKey ? { key: sortKey, desc: q.get('desc') === '1' } : null,
     columns: list(q.get('cols')),
     selected: list(q.get('sel')),
+    view: viewType(q.get('view')),
   };
 }
 
@@ -49,6 +57,7 @@ export function encodeRunsState(state: RunsState): string {
   }
   if (state.columns.length) q.set('cols', joinList(state.columns));
   if (state.selected.length) q.set('sel', joinList(state.selected));
+  if (state.view !== 'ACTIVE_ONLY') q.set('view', state.view);
   const s = q.toString();
   return s ? `?${s}` : '';
 }
