@@ -61,4 +61,62 @@ export function runsTableTests({ test, page, base, seed, shot }) {
     await page.getByText('4 runs loaded').waitFor();
     assert.deepEqual(await names(), ['rt-a1', 'rt-a2', 'rt-a3', 'rt-a4']);
   });
+
+  test('runs table: completion of keys in the filter box, driven by the keyboard', async () => {
+    await page.goto(`${base}/experiments/${rt.a.experiment_id}`);
+    await page.getByText('4 runs loaded').waitFor();
+    const box = page.getByRole('combobox', { name: 'filter runs' });
+    const list = page.getByRole('listbox', { name: 'filter completions' });
+    const options = () => list.getByRole('option').allTextContents();
+    const activeOption = async () => {
+      const id = await box.getAttribute('aria-activedescendant');
+      return id && page.locator(`[id="${id}"]`).textContent();
+    };
+    await box.click();
+    await box.pressSequentially('params.');
+    await list.waitFor();
+    assert.equal(await box.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await options(), ['params.batch_size', 'params.`dropout rate`']);
+    assert.equal(await activeOption(), 'params.batch_size');
+    await box.press('ArrowDown');
+    assert.equal(await activeOption(), 'params.`dropout rate`');
+    assert.equal(
+      await list
+        .getByRole('option', { name: 'params.`dropout rate`' })
+        .getAttribute('aria-selected'),
+      'true',
+    );
+    await box.press('ArrowUp');
+    assert.equal(await activeOption(), 'params.batch_size');
+    await shot('runs-completion');
+    await box.press('Enter');
+    await list.waitFor({ state: 'detached' });
+    assert.equal(await box.inputValue(), 'params.batch_size ');
+    assert.equal(await page.getByText('4 runs loaded').count(), 1, 'accepting does not submit');
+    await box.pressSequentially("= '64'");
+    assert.equal(await list.count(), 0, 'no completion of values');
+    await box.press('Enter');
+    await page.getByText('2 runs loaded').waitFor();
+    assert.deepEqual(await names(), ['rt-a2', 'rt-a4']);
+    assert.match(decodeURIComponent(page.url()), /filter=params\.batch_size/);
+    // A key word of the middle of a key, Tab to accept; a key with a space is backticked.
+    await box.fill('');
+    await box.pressSequentially('ropo');
+    await list.getByRole('option', { name: 'params.`dropout rate`' }).waitFor();
+    await box.press('Tab');
+    assert.equal(await box.inputValue(), 'params.`dropout rate` ');
+    await box.pressSequentially("= '0.2' AND own");
+    assert.equal(await activeOption(), 'tags.owner');
+    // Escape closes the list and keeps the text.
+    await box.press('Escape');
+    await list.waitFor({ state: 'detached' });
+    assert.equal(await box.getAttribute('aria-expanded'), 'false');
+    await box.pressSequentially('e');
+    await box.press('Enter');
+    assert.equal(await box.inputValue(), "params.`dropout rate` = '0.2' AND tags.owner ");
+    await box.pressSequentially("= 'ana'");
+    await box.press('Enter');
+    await page.getByText('2 runs loaded').waitFor();
+    assert.deepEqual(await names(), ['rt-a2', 'rt-a4']);
+  });
 }

@@ -8,6 +8,8 @@ import { type Column, VirtualTable } from '../../components/VirtualTable';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link, navigate } from '../../router';
 import { bulkMessage, runBulk } from './bulk';
+import type { CompletionKeys } from './complete';
+import { FilterBox } from './FilterBox';
 import { decodeRunsState, encodeRunsState, orderByClause, type RunsState } from './state';
 
 const FIRST_PAGE = 500;
@@ -98,20 +100,26 @@ export function RunsView(props: { experimentId: string; search: string }) {
       });
   };
 
-  // Keys seen in the loaded runs, for the column picker.
-  const keys = useMemo(() => {
+  // Keys seen in the loaded runs, for the filter's completion (every tag) and the column
+  // picker (no `mlflow.` system tags).
+  const [keys, completionKeys] = useMemo((): [string[], CompletionKeys] => {
     const params = new Set<string>();
     const metrics = new Set<string>();
     const tags = new Set<string>();
     for (const r of rows.slice(0, 2000)) {
       for (const p of r.data.params ?? []) params.add(p.key);
       for (const m of r.data.metrics ?? []) metrics.add(m.key);
-      for (const t of r.data.tags ?? []) if (!t.key.startsWith('mlflow.')) tags.add(t.key);
+      for (const t of r.data.tags ?? []) tags.add(t.key);
     }
+    const sorted = (s: Set<string>) => [...s].sort();
+    const complete = { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
     return [
-      ...[...params].sort().map((k) => `params.${k}`),
-      ...[...metrics].sort().map((k) => `metrics.${k}`),
-      ...[...tags].sort().map((k) => `tags.${k}`),
+      [
+        ...complete.params.map((k) => `params.${k}`),
+        ...complete.metrics.map((k) => `metrics.${k}`),
+        ...complete.tags.filter((k) => !k.startsWith('mlflow.')).map((k) => `tags.${k}`),
+      ],
+      complete,
     ];
   }, [rows]);
 
@@ -253,12 +261,11 @@ export function RunsView(props: { experimentId: string; search: string }) {
             update({ filter: filterText.trim() });
           }}
         >
-          <input
-            class="mono"
-            aria-label="filter runs"
-            placeholder="metrics.loss < 0.5 AND params.lr IN ('0.1', '0.01')"
+          <FilterBox
             value={filterText}
-            onInput={(e) => setFilterText(e.currentTarget.value)}
+            onChange={setFilterText}
+            keys={completionKeys}
+            placeholder="metrics.loss < 0.5 AND params.lr IN ('0.1', '0.01')"
           />
           <button type="submit">Filter</button>
         </form>
