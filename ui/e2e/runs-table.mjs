@@ -119,4 +119,54 @@ export function runsTableTests({ test, page, base, seed, shot }) {
     await page.getByText('2 runs loaded').waitFor();
     assert.deepEqual(await names(), ['rt-a2', 'rt-a4']);
   });
+
+  test('runs table: two experiments ticked in the list, their runs in one table', async () => {
+    await page.goto(`${base}/`);
+    await page.getByLabel('select experiment ui-e2e-runs-table', { exact: true }).check();
+    await page.getByLabel('select experiment ui-e2e-runs-table-b', { exact: true }).check();
+    await page.getByRole('button', { name: 'Open runs (2)' }).click();
+    await page.waitForURL(`${base}/runs?exp=${rt.a.experiment_id},${rt.b.experiment_id}`);
+    await page.locator('h1', { hasText: 'Runs of 2 experiments' }).waitFor();
+    await page.getByText('6 runs loaded').waitFor();
+    assert.deepEqual(await names(), ['rt-a1', 'rt-a2', 'rt-a3', 'rt-a4', 'rt-b1', 'rt-b2']);
+    // The experiment column names each run's experiment.
+    await page.waitForFunction(() =>
+      document.querySelector('[data-col="experiment"]')?.textContent?.startsWith('ui-e2e'),
+    );
+    const byRun = Object.fromEntries(
+      await page.$$eval('[aria-label="runs"] [role=row][data-key]', (rows) =>
+        rows.map((r) => [
+          r.querySelector('[data-col="attributes.run_name"]').textContent,
+          r.querySelector('[data-col="experiment"]').textContent,
+        ]),
+      ),
+    );
+    assert.equal(byRun['rt-a1'], 'ui-e2e-runs-table');
+    assert.equal(byRun['rt-b2'], 'ui-e2e-runs-table-b');
+    await shot('runs-two-experiments');
+    // Filtering searches both; the URL keeps both experiments and the filter.
+    await page.getByLabel('filter runs').fill("params.batch_size = '32'");
+    await page.getByLabel('filter runs').press('Enter');
+    await page.getByText('3 runs loaded').waitFor();
+    assert.deepEqual(await names(), ['rt-a1', 'rt-a3', 'rt-b1']);
+    assert.match(
+      page.url(),
+      new RegExp(`/runs\\?exp=${rt.a.experiment_id},${rt.b.experiment_id}&filter=`),
+    );
+    await page.reload();
+    await page.getByText('3 runs loaded').waitFor();
+    // Runs of two experiments cannot be charted together (the chart is per experiment);
+    // a run of the second experiment charts under its own experiment.
+    await tick('rt-a1');
+    await tick('rt-b1');
+    assert.equal(await page.getByRole('button', { name: 'Chart selected (2)' }).isDisabled(), true);
+    await page
+      .locator('[aria-label="runs"] [role=row][data-key]', { hasText: 'rt-a1' })
+      .getByLabel('select row')
+      .uncheck();
+    await page.getByRole('button', { name: 'Chart selected (1)' }).click();
+    await page.waitForURL(
+      `${base}/experiments/${rt.b.experiment_id}/chart?runs=${rt.b.runs['rt-b1']}`,
+    );
+  });
 }

@@ -1,4 +1,4 @@
-// The runs table of one experiment: virtualised, paged through runs/search's page_token,
+// The runs table of one experiment or several (an "Experiment" column then): virtualised, paged through runs/search's page_token,
 // sorted on the server (order_by), filtered in the search language, state in the URL.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
@@ -10,8 +10,9 @@ import { Link, navigate } from '../../router';
 import { bulkMessage, runBulk } from './bulk';
 import type { CompletionKeys } from './complete';
 import { FilterBox } from './FilterBox';
-import { decodeRunsState, encodeRunsState, orderByClause, type RunsState } from './state';
+import { decodeRunsState, orderByClause, type RunsState, runsUrl } from './state';
 
+const ONE_EXPERIMENT = 'The chart and the comparison take runs of one experiment';
 const FIRST_PAGE = 500;
 const NEXT_PAGE = 2000;
 
@@ -25,9 +26,17 @@ function cellValue(run: Run, column: string): string | number | undefined {
   return undefined;
 }
 
-export function RunsView(props: { experimentId: string; search: string }) {
+export function RunsView(props: {
+  experimentIds: string[];
+  search: string;
+  /** Opened as /runs?exp=…: stay on that form even with one experiment. */
+  multi?: boolean;
+}) {
+  const ids = props.experimentIds;
+  const multi = ids.length > 1;
   const state = useMemo(() => decodeRunsState(props.search), [props.search]);
-  const [experiment] = useLoad(() => getExperiment(props.experimentId), [props.experimentId]);
+  const [experiments] = useLoad(() => Promise.all(ids.map(getExperiment)), [ids.join(',')]);
+  const names = new Map((experiments ?? []).map((x) => [x.experiment_id, x.name]));
   const [rows, setRows] = useState<Run[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
@@ -43,13 +52,11 @@ export function RunsView(props: { experimentId: string; search: string }) {
 
   const update = (patch: Partial<RunsState>) => {
     const s = { ...state, ...patch };
-    navigate(`/experiments/${encodeURIComponent(props.experimentId)}${encodeRunsState(s)}`, {
-      replace: true,
-    });
+    navigate(runsUrl(ids, s, props.multi), { replace: true });
   };
 
   const query = {
-    experimentIds: [props.experimentId],
+    experimentIds: ids,
     filter: state.filter,
     orderBy: orderByClause(state.sort),
     viewType: state.view,
@@ -160,6 +167,21 @@ export function RunsView(props: { experimentId: string; search: string }) {
         </Link>
       ),
     },
+    ...(multi
+      ? [
+          {
+            id: 'experiment',
+            header: 'Experiment',
+            width: 160,
+            title: (r: Run) => names.get(r.info.experiment_id) ?? r.info.experiment_id,
+            render: (r: Run) => (
+              <Link href={`/experiments/${encodeURIComponent(r.info.experiment_id)}`}>
+                {names.get(r.info.experiment_id) ?? r.info.experiment_id}
+              </Link>
+            ),
+          },
+        ]
+      : []),
     {
       id: 'attributes.start_time',
       header: 'Started',
@@ -213,6 +235,21 @@ export function RunsView(props: { experimentId: string; search: string }) {
     else s.add(id);
     update({ selected: [...s] });
   };
+  // The chart and the comparison live under one experiment's path and read its runs: the
+  // experiment of the ticked runs (the first experiment when none is loaded), or none when
+  // they belong to several.
+  const selectedExperiments = new Set(
+    rows.filter((r) => selected.has(r.info.run_id)).map((r) => r.info.experiment_id),
+  );
+  const pageExperiment =
+    selectedExperiments.size > 1 ? undefined : ([...selectedExperiments][0] ?? ids[0]);
+  const openSelected = (page: 'chart' | 'compare') =>
+    pageExperiment &&
+    navigate(
+      `/experiments/${encodeURIComponent(pageExperiment)}/${page}?runs=${[...selected]
+        .map(encodeURIComponent)
+        .join(',')}`,
+    );
   const toggleAll = (select: boolean) => {
     const s = new Set(selected);
     for (const r of rows) {
@@ -250,9 +287,19 @@ export function RunsView(props: { experimentId: string; search: string }) {
   return (
     <section class="runs-view">
       <nav class="crumbs">
-        <Link href="/">Experiments</Link> / <span>{experiment?.name ?? props.experimentId}</span>
+        <Link href="/">Experiments</Link> /{' '}
+        {multi ? (
+          ids.map((id, i) => (
+            <span key={id}>
+              {i > 0 && ', '}
+              <Link href={`/experiments/${encodeURIComponent(id)}`}>{names.get(id) ?? id}</Link>
+            </span>
+          ))
+        ) : (
+          <span>{names.get(ids[0]) ?? ids[0]}</span>
+        )}
       </nav>
-      <h1>{experiment?.name ?? 'Runs'}</h1>
+      <h1>{multi ? `Runs of ${ids.length} experiments` : (names.get(ids[0]) ?? 'Runs')}</h1>
       <div class="toolbar">
         <form
           class="filter"
@@ -284,27 +331,17 @@ export function RunsView(props: { experimentId: string; search: string }) {
         <ColumnPicker keys={keys} chosen={chosen} onChange={(cols) => update({ columns: cols })} />
         <button
           type="button"
-          disabled={selected.size === 0}
-          onClick={() =>
-            navigate(
-              `/experiments/${encodeURIComponent(props.experimentId)}/chart?runs=${[...selected]
-                .map(encodeURIComponent)
-                .join(',')}`,
-            )
-          }
+          disabled={selected.size === 0 || !pageExperiment}
+          title={pageExperiment ? undefined : ONE_EXPERIMENT}
+          onClick={() => openSelected('chart')}
         >
           Chart selected ({selected.size})
         </button>
         <button
           type="button"
-          disabled={selected.size < 2}
-          onClick={() =>
-            navigate(
-              `/experiments/${encodeURIComponent(props.experimentId)}/compare?runs=${[...selected]
-                .map(encodeURIComponent)
-                .join(',')}`,
-            )
-          }
+          disabled={selected.size < 2 || !pageExperiment}
+          title={pageExperiment ? undefined : ONE_EXPERIMENT}
+          onClick={() => openSelected('compare')}
         >
           Compare selected ({selected.size})
         </button>

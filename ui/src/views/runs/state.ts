@@ -1,6 +1,7 @@
 // The runs table's state, kept in the URL query so that a link reproduces the view:
 // ?filter=<search string>&sort=<column>&desc=1&cols=params.lr,metrics.loss&sel=<run ids>
 //  &view=DELETED_ONLY|ALL (the runs' lifecycle, `run_view_type`; active runs by default)
+// One experiment's runs are at /experiments/<id>, several experiments' at /runs?exp=<id>,<id>.
 import type { ViewType } from '../../api/types';
 
 export interface Sort {
@@ -71,4 +72,19 @@ export function orderByClause(sort: Sort | null): string[] {
   const name = s.key.slice(dot + 1);
   const quoted = kind === 'attributes' ? name : `\`${name.replace(/`/g, '')}\``;
   return [`${kind}.${quoted} ${s.desc ? 'DESC' : 'ASC'}`];
+}
+
+/** The experiment ids of `/runs?exp=1,2`, in order, without duplicates or blanks. */
+export function decodeExperimentIds(value: string | null): string[] {
+  return [...new Set((value ?? '').split(',').map((s) => s.trim()))].filter(Boolean);
+}
+
+/** The runs table's URL: `/experiments/<id>` for one experiment (unless `multi`, which keeps
+ * the `/runs?exp=` form a user opened), `/runs?exp=<ids>` for several. */
+export function runsUrl(experimentIds: string[], state: RunsState, multi = false): string {
+  const q = encodeRunsState(state);
+  if (experimentIds.length === 1 && !multi)
+    return `/experiments/${encodeURIComponent(experimentIds[0])}${q}`;
+  const exp = `exp=${experimentIds.map(encodeURIComponent).join(',')}`;
+  return `/runs?${exp}${q ? `&${q.slice(1)}` : ''}`;
 }
