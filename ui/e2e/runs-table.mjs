@@ -169,4 +169,53 @@ export function runsTableTests({ test, page, base, seed, shot }) {
       `${base}/experiments/${rt.b.experiment_id}/chart?runs=${rt.b.runs['rt-b1']}`,
     );
   });
+
+  test('runs table: tag columns in the picker, keyboard row navigation', async () => {
+    await page.goto(`${base}/experiments/${rt.a.experiment_id}`);
+    await page.getByText('4 runs loaded').waitFor();
+    await page.locator('summary', { hasText: 'Columns' }).click();
+    const tags = page.getByRole('list', { name: 'Tags columns' });
+    assert.deepEqual(await tags.locator('label').allTextContents(), [' tags.owner', ' tags.team']);
+    await tags.getByLabel('tags.owner').check();
+    await page.waitForURL(/cols=.*tags\.owner/);
+    await page.locator('summary', { hasText: 'Columns' }).click();
+    const owners = await page.$$eval('[aria-label="runs"] [data-col="tags.owner"]', (c) =>
+      c.map((x) => x.textContent),
+    );
+    assert.deepEqual(owners, ['ana', 'bo', 'ana', 'bo']);
+    // Rows are one Tab stop; arrows move, Space ticks, Enter opens.
+    const focused = () =>
+      page.evaluate(() => {
+        const row = document.activeElement?.closest('[role=row][data-key]');
+        return row?.querySelector('[data-col="attributes.run_name"]')?.textContent;
+      });
+    await page.locator('[aria-label="runs"] [role=row][data-index="0"]').focus();
+    assert.equal(await focused(), 'rt-a4');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await focused(), 'rt-a3');
+    await page.keyboard.press('Space');
+    await page.waitForURL(new RegExp(`sel=${rt.a.runs['rt-a3']}`));
+    assert.equal(
+      await page
+        .locator('[role=row][aria-selected=true]')
+        .locator('[data-col="attributes.run_name"]')
+        .textContent(),
+      'rt-a3',
+    );
+    assert.equal(await focused(), 'rt-a3', 'focus stays on the row');
+    await page.keyboard.press('End');
+    assert.equal(await focused(), 'rt-a1');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focused(), 'rt-a2');
+    await page.keyboard.press('Home');
+    assert.equal(await focused(), 'rt-a4');
+    await page.keyboard.press('Space');
+    await page.getByRole('button', { name: 'Compare selected (2)' }).waitFor();
+    await shot('runs-keyboard');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/runs/${rt.a.runs['rt-a2']}`);
+    await page.locator('h1', { hasText: 'rt-a2' }).waitFor();
+  });
 }

@@ -8,6 +8,7 @@ import { type Column, VirtualTable } from '../../components/VirtualTable';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link, navigate } from '../../router';
 import { bulkMessage, runBulk } from './bulk';
+import { pickerGroups, tagKeysByFrequency } from './columns';
 import type { CompletionKeys } from './complete';
 import { FilterBox } from './FilterBox';
 import { decodeRunsState, orderByClause, type RunsState, runsUrl } from './state';
@@ -113,7 +114,8 @@ export function RunsView(props: {
     const params = new Set<string>();
     const metrics = new Set<string>();
     const tags = new Set<string>();
-    for (const r of rows.slice(0, 2000)) {
+    const sample = rows.slice(0, 2000);
+    for (const r of sample) {
       for (const p of r.data.params ?? []) params.add(p.key);
       for (const m of r.data.metrics ?? []) metrics.add(m.key);
       for (const t of r.data.tags ?? []) tags.add(t.key);
@@ -124,7 +126,7 @@ export function RunsView(props: {
       [
         ...complete.params.map((k) => `params.${k}`),
         ...complete.metrics.map((k) => `metrics.${k}`),
-        ...complete.tags.filter((k) => !k.startsWith('mlflow.')).map((k) => `tags.${k}`),
+        ...tagKeysByFrequency(sample).map((k) => `tags.${k}`),
       ],
       complete,
     ];
@@ -404,6 +406,7 @@ export function RunsView(props: {
         selected={selected}
         onToggle={toggle}
         onToggleAll={toggleAll}
+        onOpen={(r) => navigate(`/runs/${encodeURIComponent(r.info.run_id)}`)}
       />
     </section>
   );
@@ -415,8 +418,7 @@ function ColumnPicker(props: {
   onChange: (c: string[]) => void;
 }) {
   const [text, setText] = useState('');
-  const all = [...new Set([...props.chosen, ...props.keys])];
-  const shown = all.filter((k) => k.toLowerCase().includes(text.toLowerCase())).slice(0, 200);
+  const groups = pickerGroups(props.keys, props.chosen, text);
   const chosen = new Set(props.chosen);
   return (
     <details class="picker">
@@ -428,25 +430,34 @@ function ColumnPicker(props: {
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
         />
-        <ul>
-          {shown.map((k) => (
-            <li key={k}>
-              <label>
-                <input
-                  type="checkbox"
-                  checked={chosen.has(k)}
-                  onChange={() =>
-                    props.onChange(
-                      chosen.has(k) ? props.chosen.filter((c) => c !== k) : [...props.chosen, k],
-                    )
-                  }
-                />{' '}
-                {k}
-              </label>
-            </li>
-          ))}
-        </ul>
-        {all.length > shown.length && <p class="muted">{all.length - shown.length} more…</p>}
+        {groups.map((g) => (
+          <div key={g.label} class="picker-group">
+            <p class="muted picker-label">
+              {g.label} ({g.shown.length + g.more})
+            </p>
+            <ul aria-label={`${g.label} columns`}>
+              {g.shown.map((k) => (
+                <li key={k}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={chosen.has(k)}
+                      onChange={() =>
+                        props.onChange(
+                          chosen.has(k)
+                            ? props.chosen.filter((c) => c !== k)
+                            : [...props.chosen, k],
+                        )
+                      }
+                    />{' '}
+                    {k}
+                  </label>
+                </li>
+              ))}
+            </ul>
+            {g.more > 0 && <p class="muted">{g.more} more…</p>}
+          </div>
+        ))}
       </div>
     </details>
   );
