@@ -1,6 +1,6 @@
 // The runs table of one experiment or several (an "Experiment" column then): virtualised, paged through runs/search's page_token,
 // sorted on the server (order_by), filtered in the search language, state in the URL.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
 import type { Run, ViewType } from '../../api/types';
 import { ErrorBox, StatusBadge, useLoad } from '../../components/common';
@@ -367,23 +367,11 @@ export function RunsView(props: {
         )}
       </div>
       {confirming && deletable.length > 0 && (
-        <div class="confirm" role="alertdialog" aria-label="confirm delete">
-          <span>
-            Delete {deletable.length} run{deletable.length === 1 ? '' : 's'}? They can be restored
-            from the Deleted view.
-          </span>
-          <button
-            type="button"
-            // biome-ignore lint/a11y/noAutofocus: the confirmation takes focus when it opens
-            autoFocus
-            onClick={() => act('Deleted', deletable, deleteRun)}
-          >
-            Delete {deletable.length} run{deletable.length === 1 ? '' : 's'}
-          </button>
-          <button type="button" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </div>
+        <ConfirmDelete
+          count={deletable.length}
+          onConfirm={() => act('Deleted', deletable, deleteRun)}
+          onCancel={() => setConfirming(false)}
+        />
       )}
       {notice && (
         <p class="notice" role="status">
@@ -409,6 +397,29 @@ export function RunsView(props: {
         onOpen={(r) => navigate(`/runs/${encodeURIComponent(r.info.run_id)}`)}
       />
     </section>
+  );
+}
+
+/** The inline confirmation of a delete; it takes the focus, Escape cancels. */
+function ConfirmDelete(props: { count: number; onConfirm: () => void; onCancel: () => void }) {
+  const button = useRef<HTMLButtonElement>(null);
+  useLayoutEffect(() => button.current?.focus(), []);
+  const runs = `${props.count} run${props.count === 1 ? '' : 's'}`;
+  return (
+    <div
+      class="confirm"
+      role="alertdialog"
+      aria-label="confirm delete"
+      onKeyDown={(e) => e.key === 'Escape' && props.onCancel()}
+    >
+      <span>Delete {runs}? They can be restored from the Deleted view.</span>
+      <button type="button" ref={button} onClick={props.onConfirm}>
+        Delete {runs}
+      </button>
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
   );
 }
 
