@@ -1,5 +1,7 @@
-// The runs table of one experiment or several (an "Experiment" column then): virtualised, paged through runs/search's page_token,
-// sorted on the server (order_by), filtered in the search language, state in the URL.
+// The runs table of one experiment or several (with an "Experiment" column): virtualised,
+// paged through runs/search's page_token, sorted on the server (order_by), filtered in the
+// search language (with completion of keys), ticked runs deleted or restored, state in the
+// URL.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
 import type { Run, ViewType } from '../../api/types';
