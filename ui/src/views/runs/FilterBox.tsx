@@ -42,12 +42,12 @@ export function FilterBox(props: {
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
-    if (!open) return;
+    if (!open || e.isComposing) return;
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
       e.preventDefault();
       const step = e.key === 'ArrowDown' ? 1 : -1;
       setActive((current + step + options.length) % options.length);
-    } else if (e.key === 'Enter' || e.key === 'Tab') {
+    } else if (e.key === 'Enter' || (e.key === 'Tab' && !e.shiftKey)) {
       e.preventDefault();
       accept(options[current]);
     } else if (e.key === 'Escape') {
@@ -65,7 +65,7 @@ export function FilterBox(props: {
         aria-label="filter runs"
         aria-autocomplete="list"
         aria-expanded={open}
-        aria-controls={LIST_ID}
+        aria-controls={open ? LIST_ID : undefined}
         aria-activedescendant={open ? optionId(current) : undefined}
         autoComplete="off"
         spellcheck={false}
