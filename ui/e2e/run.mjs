@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { chartTests } from './charts.mjs';
 import { runPageTests } from './run-page.mjs';
+import { runsTableTests } from './runs-table.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -336,6 +337,7 @@ try {
 
   runPageTests({ test, page, base, seed, shot, problems });
   chartTests({ test, page, base, seed, shot });
+  runsTableTests({ test, page, base, seed, shot, problems });
 
   for (const t of tests) {
     const started = Date.now();

@@ -159,8 +159,35 @@ def seed_charts(path):
         json.dump(seeded, f)
 
 
+
+
+# ---- the runs table (e2e/runs-table.mjs): two experiments of their own, so the counts
+# above stay: delete/restore, completion of keys, several experiments at once.
+def seed_runs_table(client, out_path):
+    ids = {}
+    for name, runs in (
+        ("ui-e2e-runs-table", [("rt-a1", "32"), ("rt-a2", "64"), ("rt-a3", "32"), ("rt-a4", "64")]),
+        ("ui-e2e-runs-table-b", [("rt-b1", "32"), ("rt-b2", "128")]),
+    ):
+        exp_id = mlflow.create_experiment(name)
+        mlflow.set_experiment(experiment_id=exp_id)
+        ids[name] = {"experiment_id": exp_id, "runs": {}}
+        for i, (run_name, batch) in enumerate(runs):
+            with mlflow.start_run(run_name=run_name) as run:
+                mlflow.log_params({"batch_size": batch, "dropout rate": "0.2"})
+                mlflow.log_metric("val_acc", 0.6 + i * 0.05)
+                mlflow.set_tags({"owner": "ana" if i % 2 else "bo", "team": "nlp"})
+                ids[name]["runs"][run_name] = run.info.run_id
+    with open(out_path) as f:
+        out = json.load(f)
+    out["runs_table"] = {"a": ids["ui-e2e-runs-table"], "b": ids["ui-e2e-runs-table-b"]}
+    with open(out_path, "w") as f:
+        json.dump(out, f)
+
+
 if __name__ == "__main__":
     # Each part adds its ids to the JSON file the first one writes.
     main()
     seed_run_page(MlflowClient(), sys.argv[1])
     seed_charts(sys.argv[1])
+    seed_runs_table(MlflowClient(), sys.argv[1])

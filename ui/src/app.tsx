@@ -6,6 +6,7 @@ import { ExperimentsView } from './views/experiments/ExperimentsView';
 import { ModelsView } from './views/registry/ModelsView';
 import { ModelView } from './views/registry/ModelView';
 import { RunsView } from './views/runs/RunsView';
+import { decodeExperimentIds } from './views/runs/state';
 
 // The run page is its own chunk, loaded on first visit: it carries the markdown and YAML
 // parsers, which no other page needs.
@@ -25,7 +26,11 @@ function Page() {
   if (path === '/' || path === '/experiments') return <ExperimentsView query={query} />;
   if (path === '/models') return <ModelsView query={query} />;
   const exp = match('/experiments/:id', path);
-  if (exp) return <RunsView experimentId={exp.id} search={url.search} />;
+  if (exp) return <RunsView experimentIds={[exp.id]} search={url.search} />;
+  if (path === '/runs' || path === '/runs/') {
+    const ids = decodeExperimentIds(query.get('exp'));
+    if (ids.length) return <RunsView experimentIds={ids} search={url.search} multi />;
+  }
   const chart = match('/experiments/:id/chart', path);
   if (chart) return <ChartView experimentId={chart.id} query={query} />;
   const compare = match('/experiments/:id/compare', path);

@@ -160,6 +160,9 @@ export const setTag = (runId: string, key: string, value: string) =>
   call('POST', 'runs/set-tag', { run_id: runId, key, value });
 export const deleteTag = (runId: string, key: string) =>
   call('POST', 'runs/delete-tag', { run_id: runId, key });
+/** Marks a run deleted (MLflow's soft delete: `runs/restore` brings it back). */
+export const deleteRun = (runId: string) => call('POST', 'runs/delete', { run_id: runId });
+export const restoreRun = (runId: string) => call('POST', 'runs/restore', { run_id: runId });
 
 /** A search-language string literal: `'text'` with `\\` and `'` escaped. */
 export function quote(text: string): string {

@@ -1,4 +1,5 @@
-// Experiments: search by name, create, rename, delete and restore.
+// Experiments: search by name, create, rename, delete and restore; tick several to open
+// their runs in one table (/runs?exp=…).
 import { useState } from 'preact/hooks';
 import {
   createExperiment,
@@ -12,6 +13,7 @@ import type { Experiment, ViewType } from '../../api/types';
 import { ErrorBox, useLoad } from '../../components/common';
 import { formatTime } from '../../format';
 import { Link, navigate } from '../../router';
+import { decodeRunsState, runsUrl } from '../runs/state';
 
 export function ExperimentsView(props: { query: URLSearchParams }) {
   const search = props.query.get('q') ?? '';
@@ -20,10 +22,15 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
   const [newName, setNewName] = useState('');
   const [actionError, setActionError] = useState<unknown>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  const [ticked, setTicked] = useState<string[]>([]);
   const [experiments, loadError, reload] = useLoad(
     () => searchExperiments({ filter: experimentNameFilter(search), viewType: view }),
     [search, view],
   );
+
+  // Only the ticked experiments still listed (a new search may hide some).
+  const listed = new Set((experiments ?? []).map((x) => x.experiment_id));
+  const open = ticked.filter((id) => listed.has(id));
 
   const setQuery = (q: string, v: ViewType) => {
     const p = new URLSearchParams();
@@ -74,6 +81,13 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
             <option value="ALL">All</option>
           </select>
         </label>
+        <button
+          type="button"
+          disabled={open.length === 0}
+          onClick={() => navigate(runsUrl(open, decodeRunsState('')))}
+        >
+          Open runs ({open.length})
+        </button>
         <form
           class="push"
           onSubmit={(e) => {
@@ -100,6 +114,9 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
       <table class="grid" aria-label="experiments">
         <thead>
           <tr>
+            <th>
+              <span class="visually-hidden">Select</span>
+            </th>
             <th>Name</th>
             <th>ID</th>
             <th>Last update</th>
@@ -113,6 +130,14 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
               key={x.experiment_id}
               x={x}
               editing={editing === x.experiment_id}
+              ticked={ticked.includes(x.experiment_id)}
+              onTick={() =>
+                setTicked((t) =>
+                  t.includes(x.experiment_id)
+                    ? t.filter((id) => id !== x.experiment_id)
+                    : [...t, x.experiment_id],
+                )
+              }
               onEdit={() => setEditing(x.experiment_id)}
               onRename={(name) =>
                 act(async () => {
@@ -135,6 +160,8 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
 function ExperimentRow(props: {
   x: Experiment;
   editing: boolean;
+  ticked: boolean;
+  onTick: () => void;
   onEdit: () => void;
   onRename: (name: string) => void;
   onCancel: () => void;
@@ -145,6 +172,14 @@ function ExperimentRow(props: {
   const [name, setName] = useState(x.name);
   return (
     <tr data-experiment={x.experiment_id}>
+      <td>
+        <input
+          type="checkbox"
+          aria-label={`select experiment ${x.name}`}
+          checked={props.ticked}
+          onChange={props.onTick}
+        />
+      </td>
       <td>
         {props.editing ? (
           <form

@@ -1,14 +1,21 @@
-// The runs table of one experiment: virtualised, paged through runs/search's page_token,
-// sorted on the server (order_by), filtered in the search language, state in the URL.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { getExperiment, searchRuns } from '../../api/client';
-import type { Run } from '../../api/types';
+// The runs table of one experiment or several (with an "Experiment" column): virtualised,
+// paged through runs/search's page_token, sorted on the server (order_by), filtered in the
+// search language (with completion of keys), ticked runs deleted or restored, state in the
+// URL.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
+import type { Run, ViewType } from '../../api/types';
 import { ErrorBox, StatusBadge, useLoad } from '../../components/common';
 import { type Column, VirtualTable } from '../../components/VirtualTable';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link, navigate } from '../../router';
-import { decodeRunsState, encodeRunsState, orderByClause, type RunsState } from './state';
+import { bulkMessage, runBulk } from './bulk';
+import { pickerGroups, tagKeysByFrequency } from './columns';
+import type { CompletionKeys } from './complete';
+import { FilterBox } from './FilterBox';
+import { decodeRunsState, orderByClause, type RunsState, runsUrl } from './state';
 
+const ONE_EXPERIMENT = 'The chart and the comparison take runs of one experiment';
 const FIRST_PAGE = 500;
 const NEXT_PAGE = 2000;
 
@@ -22,9 +29,17 @@ function cellValue(run: Run, column: string): string | number | undefined {
   return undefined;
 }
 
-export function RunsView(props: { experimentId: string; search: string }) {
+export function RunsView(props: {
+  experimentIds: string[];
+  search: string;
+  /** Opened as /runs?exp=…: stay on that form even with one experiment. */
+  multi?: boolean;
+}) {
+  const ids = props.experimentIds;
+  const multi = ids.length > 1;
   const state = useMemo(() => decodeRunsState(props.search), [props.search]);
-  const [experiment] = useLoad(() => getExperiment(props.experimentId), [props.experimentId]);
+  const [experiments] = useLoad(() => Promise.all(ids.map(getExperiment)), [ids.join(',')]);
+  const names = new Map((experiments ?? []).map((x) => [x.experiment_id, x.name]));
   const [rows, setRows] = useState<Run[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
@@ -32,18 +47,22 @@ export function RunsView(props: { experimentId: string; search: string }) {
   const next = useRef<string | undefined>(undefined);
   const generation = useRef(0);
   const busy = useRef(false);
+  // Bumped to fetch the rows again (after a delete or restore).
+  const [reloads, setReloads] = useState(0);
+  const [confirming, setConfirming] = useState(false);
+  const [acting, setActing] = useState(false);
+  const [notice, setNotice] = useState('');
 
   const update = (patch: Partial<RunsState>) => {
     const s = { ...state, ...patch };
-    navigate(`/experiments/${encodeURIComponent(props.experimentId)}${encodeRunsState(s)}`, {
-      replace: true,
-    });
+    navigate(runsUrl(ids, s, props.multi), { replace: true });
   };
 
   const query = {
-    experimentIds: [props.experimentId],
+    experimentIds: ids,
     filter: state.filter,
     orderBy: orderByClause(state.sort),
+    viewType: state.view,
   };
   const queryKey = JSON.stringify(query);
 
@@ -67,7 +86,7 @@ export function RunsView(props: { experimentId: string; search: string }) {
           setLoading(false);
         }
       });
-  }, [queryKey]);
+  }, [queryKey, reloads]);
 
   useEffect(() => setFilterText(state.filter), [state.filter]);
 
@@ -91,20 +110,27 @@ export function RunsView(props: { experimentId: string; search: string }) {
       });
   };
 
-  // Keys seen in the loaded runs, for the column picker.
-  const keys = useMemo(() => {
+  // Keys seen in the loaded runs, for the filter's completion (every tag) and the column
+  // picker (no `mlflow.` system tags).
+  const [keys, completionKeys] = useMemo((): [string[], CompletionKeys] => {
     const params = new Set<string>();
     const metrics = new Set<string>();
     const tags = new Set<string>();
-    for (const r of rows.slice(0, 2000)) {
+    const sample = rows.slice(0, 2000);
+    for (const r of sample) {
       for (const p of r.data.params ?? []) params.add(p.key);
       for (const m of r.data.metrics ?? []) metrics.add(m.key);
-      for (const t of r.data.tags ?? []) if (!t.key.startsWith('mlflow.')) tags.add(t.key);
+      for (const t of r.data.tags ?? []) tags.add(t.key);
     }
+    const sorted = (s: Set<string>) => [...s].sort();
+    const complete = { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
     return [
-      ...[...params].sort().map((k) => `params.${k}`),
-      ...[...metrics].sort().map((k) => `metrics.${k}`),
-      ...[...tags].sort().map((k) => `tags.${k}`),
+      [
+        ...complete.params.map((k) => `params.${k}`),
+        ...complete.metrics.map((k) => `metrics.${k}`),
+        ...tagKeysByFrequency(sample).map((k) => `tags.${k}`),
+      ],
+      complete,
     ];
   }, [rows]);
 
@@ -123,6 +149,16 @@ export function RunsView(props: { experimentId: string; search: string }) {
       sortable: true,
       render: (r) => <StatusBadge status={r.info.status} />,
     },
+    ...(state.view === 'ACTIVE_ONLY'
+      ? []
+      : [
+          {
+            id: 'attributes.lifecycle_stage',
+            header: 'State',
+            width: 80,
+            render: (r: Run) => r.info.lifecycle_stage,
+          },
+        ]),
     {
       id: 'attributes.run_name',
       header: 'Name',
@@ -135,6 +171,21 @@ export function RunsView(props: { experimentId: string; search: string }) {
         </Link>
       ),
     },
+    ...(multi
+      ? [
+          {
+            id: 'experiment',
+            header: 'Experiment',
+            width: 160,
+            title: (r: Run) => names.get(r.info.experiment_id) ?? r.info.experiment_id,
+            render: (r: Run) => (
+              <Link href={`/experiments/${encodeURIComponent(r.info.experiment_id)}`}>
+                {names.get(r.info.experiment_id) ?? r.info.experiment_id}
+              </Link>
+            ),
+          },
+        ]
+      : []),
     {
       id: 'attributes.start_time',
       header: 'Started',
@@ -188,6 +239,50 @@ export function RunsView(props: { experimentId: string; search: string }) {
     else s.add(id);
     update({ selected: [...s] });
   };
+  // The chart and the comparison live under one experiment's path and read its runs: the
+  // experiment of the ticked runs (the first experiment when none is loaded), or none when
+  // they belong to several.
+  const selectedExperiments = new Set(
+    rows.filter((r) => selected.has(r.info.run_id)).map((r) => r.info.experiment_id),
+  );
+  const pageExperiment =
+    selectedExperiments.size > 1 ? undefined : ([...selectedExperiments][0] ?? ids[0]);
+  const openSelected = (page: 'chart' | 'compare') =>
+    pageExperiment &&
+    navigate(
+      `/experiments/${encodeURIComponent(pageExperiment)}/${page}?runs=${[...selected]
+        .map(encodeURIComponent)
+        .join(',')}`,
+    );
+  const toggleAll = (select: boolean) => {
+    const s = new Set(selected);
+    for (const r of rows) {
+      if (select) s.add(r.info.run_id);
+      else s.delete(r.info.run_id);
+    }
+    update({ selected: [...s] });
+  };
+  // The ticked runs that each action applies to (only loaded rows: their lifecycle is known).
+  const deletable = rows.filter(
+    (r) => selected.has(r.info.run_id) && r.info.lifecycle_stage !== 'deleted',
+  );
+  const restorable = rows.filter(
+    (r) => selected.has(r.info.run_id) && r.info.lifecycle_stage === 'deleted',
+  );
+  const act = async (verb: string, targets: Run[], fn: (id: string) => Promise<unknown>) => {
+    setConfirming(false);
+    setActing(true);
+    setNotice('');
+    const result = await runBulk(
+      targets.map((r) => r.info.run_id),
+      fn,
+    );
+    setActing(false);
+    setNotice(bulkMessage(verb, result));
+    const failed = new Set(result.failed.map((f) => f.id));
+    update({ selected: state.selected.filter((id) => failed.has(id)) });
+    setReloads((n) => n + 1);
+  };
   const onSort = (key: string) => {
     const desc = state.sort?.key === key ? !state.sort.desc : key === 'attributes.start_time';
     update({ sort: { key, desc } });
@@ -196,9 +291,19 @@ export function RunsView(props: { experimentId: string; search: string }) {
   return (
     <section class="runs-view">
       <nav class="crumbs">
-        <Link href="/">Experiments</Link> / <span>{experiment?.name ?? props.experimentId}</span>
+        <Link href="/">Experiments</Link> /{' '}
+        {multi ? (
+          ids.map((id, i) => (
+            <span key={id}>
+              {i > 0 && ', '}
+              <Link href={`/experiments/${encodeURIComponent(id)}`}>{names.get(id) ?? id}</Link>
+            </span>
+          ))
+        ) : (
+          <span>{names.get(ids[0]) ?? ids[0]}</span>
+        )}
       </nav>
-      <h1>{experiment?.name ?? 'Runs'}</h1>
+      <h1>{multi ? `Runs of ${ids.length} experiments` : (names.get(ids[0]) ?? 'Runs')}</h1>
       <div class="toolbar">
         <form
           class="filter"
@@ -207,43 +312,74 @@ export function RunsView(props: { experimentId: string; search: string }) {
             update({ filter: filterText.trim() });
           }}
         >
-          <input
-            class="mono"
-            aria-label="filter runs"
-            placeholder="metrics.loss < 0.5 AND params.lr IN ('0.1', '0.01')"
+          <FilterBox
             value={filterText}
-            onInput={(e) => setFilterText(e.currentTarget.value)}
+            onChange={setFilterText}
+            keys={completionKeys}
+            placeholder="metrics.loss < 0.5 AND params.lr IN ('0.1', '0.01')"
           />
           <button type="submit">Filter</button>
         </form>
+        <label>
+          Show{' '}
+          <select
+            aria-label="lifecycle"
+            value={state.view}
+            onChange={(e) => update({ view: e.currentTarget.value as ViewType, selected: [] })}
+          >
+            <option value="ACTIVE_ONLY">Active</option>
+            <option value="DELETED_ONLY">Deleted</option>
+            <option value="ALL">All</option>
+          </select>
+        </label>
         <ColumnPicker keys={keys} chosen={chosen} onChange={(cols) => update({ columns: cols })} />
         <button
           type="button"
-          disabled={selected.size === 0}
-          onClick={() =>
-            navigate(
-              `/experiments/${encodeURIComponent(props.experimentId)}/chart?runs=${[...selected]
-                .map(encodeURIComponent)
-                .join(',')}`,
-            )
-          }
+          disabled={selected.size === 0 || !pageExperiment}
+          title={pageExperiment ? undefined : ONE_EXPERIMENT}
+          onClick={() => openSelected('chart')}
         >
           Chart selected ({selected.size})
         </button>
         <button
           type="button"
-          disabled={selected.size < 2}
-          onClick={() =>
-            navigate(
-              `/experiments/${encodeURIComponent(props.experimentId)}/compare?runs=${[...selected]
-                .map(encodeURIComponent)
-                .join(',')}`,
-            )
-          }
+          disabled={selected.size < 2 || !pageExperiment}
+          title={pageExperiment ? undefined : ONE_EXPERIMENT}
+          onClick={() => openSelected('compare')}
         >
           Compare selected ({selected.size})
         </button>
+        {state.view !== 'DELETED_ONLY' && (
+          <button
+            type="button"
+            disabled={deletable.length === 0 || acting}
+            onClick={() => setConfirming(true)}
+          >
+            Delete selected ({deletable.length})
+          </button>
+        )}
+        {state.view !== 'ACTIVE_ONLY' && (
+          <button
+            type="button"
+            disabled={restorable.length === 0 || acting}
+            onClick={() => act('Restored', restorable, restoreRun)}
+          >
+            Restore selected ({restorable.length})
+          </button>
+        )}
       </div>
+      {confirming && deletable.length > 0 && (
+        <ConfirmDelete
+          count={deletable.length}
+          onConfirm={() => act('Deleted', deletable, deleteRun)}
+          onCancel={() => setConfirming(false)}
+        />
+      )}
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       <ErrorBox error={error} />
       <p class="muted" aria-live="polite">
         {rows.length} runs loaded{next.current ? ' (more on scroll)' : ''}
@@ -259,8 +395,33 @@ export function RunsView(props: { experimentId: string; search: string }) {
         onEndReached={loadMore}
         selected={selected}
         onToggle={toggle}
+        onToggleAll={toggleAll}
+        onOpen={(r) => navigate(`/runs/${encodeURIComponent(r.info.run_id)}`)}
       />
     </section>
+  );
+}
+
+/** The inline confirmation of a delete; it takes the focus, Escape cancels. */
+function ConfirmDelete(props: { count: number; onConfirm: () => void; onCancel: () => void }) {
+  const button = useRef<HTMLButtonElement>(null);
+  useLayoutEffect(() => button.current?.focus(), []);
+  const runs = `${props.count} run${props.count === 1 ? '' : 's'}`;
+  return (
+    <div
+      class="confirm"
+      role="alertdialog"
+      aria-label="confirm delete"
+      onKeyDown={(e) => e.key === 'Escape' && props.onCancel()}
+    >
+      <span>Delete {runs}? They can be restored from the Deleted view.</span>
+      <button type="button" ref={button} onClick={props.onConfirm}>
+        Delete {runs}
+      </button>
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
   );
 }
 
@@ -270,8 +431,7 @@ function ColumnPicker(props: {
   onChange: (c: string[]) => void;
 }) {
   const [text, setText] = useState('');
-  const all = [...new Set([...props.chosen, ...props.keys])];
-  const shown = all.filter((k) => k.toLowerCase().includes(text.toLowerCase())).slice(0, 200);
+  const groups = pickerGroups(props.keys, props.chosen, text);
   const chosen = new Set(props.chosen);
   return (
     <details class="picker">
@@ -283,25 +443,34 @@ function ColumnPicker(props: {
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
         />
-        <ul>
-          {shown.map((k) => (
-            <li key={k}>
-              <label>
-                <input
-                  type="checkbox"
-                  checked={chosen.has(k)}
-                  onChange={() =>
-                    props.onChange(
-                      chosen.has(k) ? props.chosen.filter((c) => c !== k) : [...props.chosen, k],
-                    )
-                  }
-                />{' '}
-                {k}
-              </label>
-            </li>
-          ))}
-        </ul>
-        {all.length > shown.length && <p class="muted">{all.length - shown.length} more…</p>}
+        {groups.map((g) => (
+          <div key={g.label} class="picker-group">
+            <p class="muted picker-label">
+              {g.label} ({g.shown.length + g.more})
+            </p>
+            <ul aria-label={`${g.label} columns`}>
+              {g.shown.map((k) => (
+                <li key={k}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={chosen.has(k)}
+                      onChange={() =>
+                        props.onChange(
+                          chosen.has(k)
+                            ? props.chosen.filter((c) => c !== k)
+                            : [...props.chosen, k],
+                        )
+                      }
+                    />{' '}
+                    {k}
+                  </label>
+                </li>
+              ))}
+            </ul>
+            {g.more > 0 && <p class="muted">{g.more} more…</p>}
+          </div>
+        ))}
       </div>
     </details>
   );

@@ -1,5 +1,8 @@
 // The runs table's state, kept in the URL query so that a link reproduces the view:
 // ?filter=<search string>&sort=<column>&desc=1&cols=params.lr,metrics.loss&sel=<run ids>
+//  &view=DELETED_ONLY|ALL (the runs' lifecycle, `run_view_type`; active runs by default)
+// One experiment's runs are at /experiments/<id>, several experiments' at /runs?exp=<id>,<id>.
+import type { ViewType } from '../../api/types';
 
 export interface Sort {
   /** A column id: `attributes.start_time`, `params.lr`, `metrics.loss`, `tags.x`. */
@@ -12,6 +15,7 @@ export interface RunsState {
   sort: Sort | null;
   columns: string[];
   selected: string[];
+  view: ViewType;
 }
 
 export const DEFAULT_SORT: Sort = { key: 'attributes.start_time', desc: true };
@@ -29,6 +33,10 @@ function joinList(items: string[]): string {
   return items.map((s) => s.replace(/%/g, '%25').replace(/,/g, '%2C')).join(',');
 }
 
+function viewType(value: string | null): ViewType {
+  return value === 'DELETED_ONLY' || value === 'ALL' ? value : 'ACTIVE_ONLY';
+}
+
 export function decodeRunsState(search: string): RunsState {
   const q = new URLSearchParams(search);
   const sortKey = q.get('sort');
@@ -37,6 +45,7 @@ export function decodeRunsState(search: string): RunsState {
     sort: sortKey ? { key: sortKey, desc: q.get('desc') === '1' } : null,
     columns: list(q.get('cols')),
     selected: list(q.get('sel')),
+    view: viewType(q.get('view')),
   };
 }
 
@@ -49,6 +58,7 @@ export function encodeRunsState(state: RunsState): string {
   }
   if (state.columns.length) q.set('cols', joinList(state.columns));
   if (state.selected.length) q.set('sel', joinList(state.selected));
+  if (state.view !== 'ACTIVE_ONLY') q.set('view', state.view);
   const s = q.toString();
   return s ? `?${s}` : '';
 }
@@ -62,4 +72,19 @@ export function orderByClause(sort: Sort | null): string[] {
   const name = s.key.slice(dot + 1);
   const quoted = kind === 'attributes' ? name : `\`${name.replace(/`/g, '')}\``;
   return [`${kind}.${quoted} ${s.desc ? 'DESC' : 'ASC'}`];
+}
+
+/** The experiment ids of `/runs?exp=1,2`, in order, without duplicates or blanks. */
+export function decodeExperimentIds(value: string | null): string[] {
+  return [...new Set((value ?? '').split(',').map((s) => s.trim()))].filter(Boolean);
+}
+
+/** The runs table's URL: `/experiments/<id>` for one experiment (unless `multi`, which keeps
+ * the `/runs?exp=` form a user opened), `/runs?exp=<ids>` for several. */
+export function runsUrl(experimentIds: string[], state: RunsState, multi = false): string {
+  const q = encodeRunsState(state);
+  if (experimentIds.length === 1 && !multi)
+    return `/experiments/${encodeURIComponent(experimentIds[0])}${q}`;
+  const exp = `exp=${experimentIds.map(encodeURIComponent).join(',')}`;
+  return `/runs?${exp}${q ? `&${q.slice(1)}` : ''}`;
 }
