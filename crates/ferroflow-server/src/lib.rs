@@ -136,18 +136,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/2.0/mlflow", rpcs())
         .nest("/ajax-api/2.0/mlflow", rpcs().merge(tracking::ajax_routes()))
-        // ferroflow's own UI endpoints (whole charts, live points), where MLflow has none.
-        .nest(handlers::charts::PREFIX, handlers::charts::routes())
+        // ferroflow's own UI endpoints (whole charts, live points, parameter importance),
+        // under a prefix MLflow's server 404s.
+        .nest(
+            handlers::charts::PREFIX,
+            handlers::charts::routes()
+                .merge(handlers::insights::routes())
+                .layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n))),
+        )
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks
         // its own 10 MB limit with MLflow's answer (see `artifacts_ui`).
         .merge(handlers::artifacts_ui::routes())
-        // ferroflow's own endpoints for its web UI, under a prefix MLflow's server 404s.
-        .nest(
-            "/ajax-api/ferroflow/v1",
-            handlers::insights::routes().layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n))),
-        )
         .nest("/api/3.0/mlflow", server_info.clone())
         .nest("/ajax-api/3.0/mlflow", server_info)
         // `/graphql` only at the root, as MLflow serves it (with its own body limit).

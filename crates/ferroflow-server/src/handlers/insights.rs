@@ -1,4 +1,4 @@
-//! ferroflow's own analysis endpoints for the web UI, under `/ajax-api/ferroflow/v1`
+//! ferroflow's own analysis endpoints for the web UI, under [`super::charts::PREFIX`]
 //! (a prefix MLflow's server answers 404, so no MLflow call changes meaning).
 //!
 //! `POST /ajax-api/ferroflow/v1/param-importance`: which params matter for a metric over
