@@ -4,6 +4,7 @@
 # that file is bench/run.sh's). See bench/README.md ("The web UI").
 #
 #   bench/ui.sh              10,000-run table, 100 runs × 100,000 points chart (~10 min)
+#   BENCH_WORKDIR=<dir> BENCH_REUSE=1 bench/ui.sh   measure again over the data of an earlier run
 #   bench/ui.sh --quick      small data (2,000 runs, 100 × 2,000 points); writes
 #                            bench/work/RESULTS-ui.md instead
 set -euo pipefail
@@ -21,7 +22,7 @@ echo "bench-ui: building ferroflow (release)"
 cargo build --release --quiet -p ferroflow --manifest-path "$root/Cargo.toml"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-workdir="$here/work/ui-$(date -u +%Y%m%d-%H%M%S)"
+workdir="${BENCH_WORKDIR:-$here/work/ui-$(date -u +%Y%m%d-%H%M%S)}"
 mkdir -p "$workdir"
 FERROFLOW_BIN="${FERROFLOW_BIN:-$target/release/ferroflow}" MLFLOW_BIN="$venv/bin/mlflow" \
   BENCH_PYTHON="$venv/bin/python" BENCH_WORKDIR="$workdir" BENCH_RESULTS="$results" \

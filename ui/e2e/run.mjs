@@ -9,12 +9,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { chartTests } from './charts.mjs';
+import { freePort } from './net.mjs';
 import { runPageTests } from './run-page.mjs';
 import { runsTableTests } from './runs-table.mjs';
 
@@ -25,16 +25,6 @@ const bin = process.env.FERROFLOW_BIN ?? join(targetDir, 'debug/ferroflow');
 const python = process.env.MLFLOW_PYTHON ?? join(repo, '.venv/mlflow3/bin/python');
 const out = join(here, '../test-results');
 mkdirSync(out, { recursive: true });
-
-const freePort = () =>
-  new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 
 async function waitUp(url, child) {
   for (let i = 0; i < 200; i++) {

@@ -221,14 +221,7 @@ pub(crate) async fn chart_series(
     .collect();
     let mut answer = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let mut series = ChartSeries {
-            run_id: range.run_id.clone(),
-            key: range.key.clone(),
-            total: 0,
-            sampled: false,
-            points: Vec::new(),
-            last_step: None,
-        };
+        let mut series = ChartSeries::empty(&range.run_id, &range.key);
         let ids = run_pks.get(&range.run_id).zip(key_ids.get(&range.key)).map(|(pk, id)| (*pk, *id));
         if let Some((run_pk, key_id)) = ids {
             series.last_step = last_steps.get(&(run_pk, key_id)).copied();

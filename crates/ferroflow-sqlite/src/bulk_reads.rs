@@ -51,14 +51,7 @@ pub(crate) fn chart_series(conn: &Connection, ranges: &[SeriesRange], buckets: u
     let mut key_ids: HashMap<&str, Option<i64>> = HashMap::new();
     let mut answer = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let mut series = ChartSeries {
-            run_id: range.run_id.clone(),
-            key: range.key.clone(),
-            total: 0,
-            sampled: false,
-            points: Vec::new(),
-            last_step: None,
-        };
+        let mut series = ChartSeries::empty(&range.run_id, &range.key);
         let run_pk = match run_pks.get(range.run_id.as_str()) {
             Some(pk) => *pk,
             None => {

@@ -123,6 +123,20 @@ pub struct ChartSeries {
     pub last_step: Option<i64>,
 }
 
+impl ChartSeries {
+    /// The answer for a series before (or without) any stored points.
+    pub fn empty(run_id: &str, key: &str) -> Self {
+        Self {
+            run_id: run_id.to_owned(),
+            key: key.to_owned(),
+            total: 0,
+            sampled: false,
+            points: Vec::new(),
+            last_step: None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait TrackingStore: Send + Sync + 'static {
     /// Returns the new experiment's id.

@@ -1,6 +1,7 @@
 // The metric explorer's state, kept in the URL query so that a link reproduces the view:
 // ?runs=<ids>&metric=<keys>&group=<param>|gtag=<tag>&x=step|wall|relative|metric:<key>
 //  &log=1&smooth=<0..0.99>&outliers=1&from=<step>&to=<step>
+import { decodeList, encodeList } from '../../urlList';
 
 export type XAxis = 'step' | 'wall' | 'relative' | { metric: string };
 
@@ -20,18 +21,6 @@ export interface ChartState {
   range: [number, number] | null;
 }
 
-function list(value: string | null): string[] {
-  if (!value) return [];
-  return value
-    .split(',')
-    .map((s) => decodeURIComponent(s))
-    .filter(Boolean);
-}
-
-function joinList(items: string[]): string {
-  return items.map((s) => s.replace(/%/g, '%25').replace(/,/g, '%2C')).join(',');
-}
-
 function int(value: string | null): number | null {
   if (value === null || !/^-?\d+$/.test(value)) return null;
   const n = Number(value);
@@ -47,8 +36,8 @@ export function decodeChartState(search: string | URLSearchParams): ChartState {
   const param = q.get('group');
   const tag = q.get('gtag');
   return {
-    runs: list(q.get('runs')).slice(0, 100),
-    metrics: list(q.get('metric')).slice(0, 10),
+    runs: decodeList(q.get('runs')).slice(0, 100),
+    metrics: decodeList(q.get('metric')).slice(0, 10),
     group: param ? { kind: 'param', key: param } : tag ? { kind: 'tag', key: tag } : null,
     x:
       x === 'wall' || x === 'relative'
@@ -65,8 +54,8 @@ export function decodeChartState(search: string | URLSearchParams): ChartState {
 
 export function encodeChartState(s: ChartState): string {
   const q = new URLSearchParams();
-  if (s.runs.length) q.set('runs', joinList(s.runs));
-  if (s.metrics.length) q.set('metric', joinList(s.metrics));
+  if (s.runs.length) q.set('runs', encodeList(s.runs));
+  if (s.metrics.length) q.set('metric', encodeList(s.metrics));
   if (s.group?.kind === 'param') q.set('group', s.group.key);
   if (s.group?.kind === 'tag') q.set('gtag', s.group.key);
   if (s.x !== 'step') q.set('x', typeof s.x === 'string' ? s.x : `metric:${s.x.metric}`);

@@ -2,7 +2,9 @@
 // ?filter=<search string>&sort=<column>&desc=1&cols=params.lr,metrics.loss&sel=<run ids>
 //  &view=DELETED_ONLY|ALL (the runs' lifecycle, `run_view_type`; active runs by default)
 // One experiment's runs are at /experiments/<id>, several experiments' at /runs?exp=<id>,<id>.
+
 import type { ViewType } from '../../api/types';
+import { decodeList, encodeList } from '../../urlList';
 
 export interface Sort {
   /** A column id: `attributes.start_time`, `params.lr`, `metrics.loss`, `tags.x`. */
@@ -20,19 +22,6 @@ export interface RunsState {
 
 export const DEFAULT_SORT: Sort = { key: 'attributes.start_time', desc: true };
 
-function list(value: string | null): string[] {
-  if (!value) return [];
-  return value
-    .split(',')
-    .map((s) => decodeURIComponent(s))
-    .filter(Boolean);
-}
-
-function joinList(items: string[]): string {
-  // Commas inside keys are escaped so the list splits back the same way.
-  return items.map((s) => s.replace(/%/g, '%25').replace(/,/g, '%2C')).join(',');
-}
-
 function viewType(value: string | null): ViewType {
   return value === 'DELETED_ONLY' || value === 'ALL' ? value : 'ACTIVE_ONLY';
 }
@@ -43,8 +32,8 @@ export function decodeRunsState(search: string): RunsState {
   return {
     filter: q.get('filter') ?? '',
     sort: sortKey ? { key: sortKey, desc: q.get('desc') === '1' } : null,
-    columns: list(q.get('cols')),
-    selected: list(q.get('sel')),
+    columns: decodeList(q.get('cols')),
+    selected: decodeList(q.get('sel')),
     view: viewType(q.get('view')),
   };
 }
@@ -56,8 +45,8 @@ export function encodeRunsState(state: RunsState): string {
     q.set('sort', state.sort.key);
     if (state.sort.desc) q.set('desc', '1');
   }
-  if (state.columns.length) q.set('cols', joinList(state.columns));
-  if (state.selected.length) q.set('sel', joinList(state.selected));
+  if (state.columns.length) q.set('cols', encodeList(state.columns));
+  if (state.selected.length) q.set('sel', encodeList(state.selected));
   if (state.view !== 'ACTIVE_ONLY') q.set('view', state.view);
   const s = q.toString();
   return s ? `?${s}` : '';
