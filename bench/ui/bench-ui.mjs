@@ -26,6 +26,8 @@ const sizes = {
   chartPoints: Number(env('BENCH_CHART_POINTS', 100000)),
 };
 const REPEAT = Number(env('BENCH_REPEAT', 3));
+// BENCH_UIS=ferroflow measures one UI (a quick look; the results file is then not written).
+const UIS_MEASURED = env('BENCH_UIS', 'ferroflow,mlflow').split(',');
 const LIMIT_MS = 60_000;
 mkdirSync(workdir, { recursive: true });
 
@@ -383,13 +385,12 @@ const ratio = (ff, ml) => {
 let browser;
 const results = { sizes, importSeconds, figures: {} };
 try {
-  await startServer('ferroflow');
-  await startServer('mlflow');
+  for (const kind of UIS_MEASURED) await startServer(kind);
   browser = await chromium.launch({
     executablePath: env('CHROMIUM', '/usr/bin/chromium'),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
   });
-  for (const kind of ['ferroflow', 'mlflow']) {
+  for (const kind of UIS_MEASURED) {
     const firstRows = [];
     for (let i = 0; i < REPEAT; i++) firstRows.push(await timeToFirstRows(browser, kind));
     const scroll = await scrollTable(browser, kind);
@@ -416,8 +417,8 @@ try {
 }
 writeFileSync(join(workdir, 'results.json'), JSON.stringify(results, null, 2));
 
-const ff = results.figures.ferroflow;
-const ml = results.figures.mlflow;
+const ff = results.figures.ferroflow ?? {};
+const ml = results.figures.mlflow ?? {};
 const lines = [
   '<!-- ui-bench:start -->',
   '## Web UI: ferroflow vs MLflow 3.17.2\'s UI',
@@ -451,7 +452,7 @@ function scrollCell(s) {
 
 const section = lines.join('\n');
 console.log(section);
-const resultsPath = env('BENCH_RESULTS');
+const resultsPath = UIS_MEASURED.length === 2 ? env('BENCH_RESULTS') : undefined;
 if (resultsPath) {
   let text = '';
   try {

@@ -12,9 +12,13 @@ import { type ChartLine, LineChart, PALETTE } from '../../components/LineChart';
 import { Link, navigate } from '../../router';
 import { align, groupStats, type Series } from './group';
 import { type ChartState, decodeChartState, encodeChartState, type XAxis } from './state';
-import { alignByMetric, appendPoints, ema, fillGaps, outlierRange } from './transform';
+import { alignByMetric, appendPoints, ema, fillGaps, outlierRange, snapToGrid } from './transform';
 
 const seriesId = (runId: string, key: string) => `${runId}\u0000${key}`;
+
+/** Buckets per series asked of the server, and the shared x grid's cells per bucket. */
+const BUCKETS = 1000;
+const GRID_PER_BUCKET = 4;
 
 /** The tag prefix of the group-by options: `#` is not allowed in MLflow keys. */
 const TAG = '#';
@@ -61,6 +65,14 @@ function buildChart(
   state: ChartState,
 ): BuiltChart {
   const series: Series[] = [];
+  const raw: {
+    id: string;
+    label: string;
+    group?: string;
+    xs: number[];
+    values: number[];
+    pointSteps: number[];
+  }[] = [];
   const steps: { x: number; step: number }[] = [];
   let shown = 0;
   let stored = 0;
@@ -77,14 +89,27 @@ function buildChart(
     if (!last || s.steps[at] > last.step)
       last = { step: s.steps[at], value: s.values[at], run: label };
     const { xs, values, steps: pointSteps } = xOf(state.x, s, run, data);
+    raw.push({ id: run.info.run_id, label, group: groupValue(run, state), xs, values, pointSteps });
+  }
+  // Downsampled series go on one shared grid of x values (see snapToGrid); raw ones, and
+  // an x axis of another metric, keep their own x values.
+  const snapped =
+    sampled && typeof state.x !== 'object'
+      ? snapToGrid(
+          raw.map((r) => r.xs),
+          GRID_PER_BUCKET * BUCKETS,
+        )
+      : raw.map((r) => r.xs);
+  raw.forEach((r, k) => {
+    const xs = snapped[k];
     const points = [];
     for (let i = 0; i < xs.length; i++) {
-      if (state.logY && !(values[i] > 0)) continue;
-      points.push({ step: xs[i], value: values[i] });
-      steps.push({ x: xs[i], step: pointSteps[i] });
+      if (state.logY && !(r.values[i] > 0)) continue;
+      points.push({ step: xs[i], value: r.values[i] });
+      steps.push({ x: xs[i], step: r.pointSteps[i] });
     }
-    series.push({ id: run.info.run_id, label, group: groupValue(run, state), points });
-  }
+    series.push({ id: r.id, label: r.label, group: r.group, points });
+  });
   const aligned = align(series.filter((s) => s.points.length > 0));
   const plotted = series.filter((s) => s.points.length > 0);
   let lines: ChartLine[];
@@ -142,7 +167,7 @@ export function ChartView(props: { experimentId: string; query: URLSearchParams 
   const [loaded, loadError, reload] = useLoad(
     async () =>
       runIds.length && fetchKeys.length
-        ? chartSeries({ runIds, metricKeys: fetchKeys, range: state.range })
+        ? chartSeries({ runIds, metricKeys: fetchKeys, range: state.range, buckets: BUCKETS })
         : [],
     [runIds.join(','), fetchKeys.join(','), rangeKey],
   );
@@ -204,9 +229,16 @@ export function ChartView(props: { experimentId: string; query: URLSearchParams 
   const stored = charts.reduce((n, c) => n + c.stored, 0);
 
   const zoomTo = (chart: BuiltChart, lo: number, hi: number) => {
-    const inside = chart.steps.filter((p) => p.x >= lo && p.x <= hi).map((p) => p.step);
-    if (inside.length === 0) return;
-    update({ range: [Math.min(...inside), Math.max(...inside)] });
+    // A loop, not Math.min(...steps): a spread of 200,000 arguments overflows the stack.
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (const p of chart.steps) {
+      if (p.x < lo || p.x > hi) continue;
+      if (p.step < low) low = p.step;
+      if (p.step > high) high = p.step;
+    }
+    if (low > high) return;
+    update({ range: [low, high] });
   };
 
   const groupOption = state.group

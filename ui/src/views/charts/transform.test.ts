@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { alignByMetric, appendPoints, ema, fillGaps, outlierRange, quantile } from './transform';
+import {
+  alignByMetric,
+  appendPoints,
+  ema,
+  fillGaps,
+  outlierRange,
+  quantile,
+  snapToGrid,
+} from './transform';
 
 describe('ema', () => {
   it('returns the values unchanged at weight 0', () => {
@@ -72,5 +80,41 @@ describe('fillGaps', () => {
   it('keeps NaN where it is and interpolates across it', () => {
     expect(fillGaps([0, 1, 2], [0, Number.NaN, 2])).toEqual([0, Number.NaN, 2]);
     expect(fillGaps([0, 1, 2, 3], [0, null, Number.NaN, 3])).toEqual([0, 1, Number.NaN, 3]);
+  });
+});
+
+describe('snapToGrid', () => {
+  it('puts every series on one grid, keeping order and each point', () => {
+    const snapped = snapToGrid(
+      [
+        [0, 3, 4, 10],
+        [1, 7, 9.6, 10],
+      ],
+      10,
+    );
+    expect(snapped).toEqual([
+      [0, 3, 4, 10],
+      [1, 7, 10, 10],
+    ]);
+    const union = new Set(snapped.flat());
+    expect([...union].every((x) => Number.isInteger(x))).toBe(true);
+  });
+
+  it('moves a point that lands on its predecessor to the next cell', () => {
+    expect(snapToGrid([[0, 0.1, 0.2, 10]], 100)).toEqual([[0, 0.1, 0.2, 10]]);
+    expect(snapToGrid([[0, 0.01, 0.02, 10]], 100)).toEqual([[0, 0.1, 0.2, 10]]);
+  });
+
+  it('bounds the shared x axis by the number of cells', () => {
+    const series = Array.from({ length: 50 }, (_, s) =>
+      Array.from({ length: 400 }, (_, i) => i * 250 + ((s * 37) % 250)),
+    );
+    const union = new Set(snapToGrid(series, 800).flat());
+    expect(union.size).toBeLessThanOrEqual(801);
+    expect(new Set(series.flat()).size).toBeGreaterThan(5000);
+  });
+
+  it('leaves a single x alone', () => {
+    expect(snapToGrid([[5, 5]], 10)).toEqual([[5, 5]]);
   });
 });

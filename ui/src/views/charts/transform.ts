@@ -117,3 +117,35 @@ export function fillGaps(xs: number[], col: (number | null)[]): (number | null)[
   }
   return out;
 }
+
+/**
+ * Moves downsampled points onto one grid of `cells` equal steps over all series' x range,
+ * so that the chart's shared x axis holds at most `cells + 1` values. Each server bucket
+ * keeps its min and its max at their own steps, so the series rarely share an x. Aligned
+ * as they come, 100 series × 2,000 points make a 200,000-row table, which is what made
+ * a large chart slow to draw. A point keeps its value; it moves at most to the next free
+ * cell after the previous point's (order is kept), so spikes survive. With the grid four
+ * times finer than the server's buckets, the shift is a fraction of a bucket.
+ */
+export function snapToGrid(xsList: number[][], cells: number): number[][] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const xs of xsList)
+    for (const x of xs) {
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+  if (!(hi > lo) || cells < 1) return xsList;
+  const width = (hi - lo) / cells;
+  return xsList.map((xs) => {
+    const out: number[] = [];
+    let last = -1;
+    for (const x of xs) {
+      // Past the last cell (a crowded end), a point shares the last grid x.
+      const cell = Math.min(cells, Math.max(Math.round((x - lo) / width), last + 1));
+      out.push(lo + cell * width);
+      last = cell;
+    }
+    return out;
+  });
+}
