@@ -303,6 +303,26 @@ try {
     await page.goto(`${base}/models`);
     await page.getByText('@champion → v2').waitFor();
     await shot('models');
+    // Model tags: add one on the model page, then find the model by it.
+    await page.getByRole('link', { name: seed.model }).click();
+    await page.getByLabel('new tag key').fill('team');
+    await page.getByLabel('new tag value').fill('vision');
+    await page.getByRole('button', { name: 'Add tag' }).click();
+    await page
+      .locator('[aria-label="model tags"] tr[data-tag=team] .tag-value', { hasText: 'vision' })
+      .waitFor();
+    await page.goto(`${base}/models?q=${encodeURIComponent("tags.team = 'vision'")}`);
+    await page.getByRole('link', { name: seed.model }).waitFor();
+    await page.goto(`${base}/models?q=${encodeURIComponent("tags.team = 'audio'")}`);
+    await page.getByText('No registered models.').waitFor();
+    // Removing an alias.
+    await page.goto(`${base}/models/${encodeURIComponent(seed.model)}`);
+    await page.getByRole('button', { name: 'remove alias champion' }).click();
+    await page.getByText('Alias @champion removed.').waitFor();
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-version="2"] .aliases')?.textContent === '',
+    );
+    assert.equal(await page.getByRole('button', { name: 'remove alias champion' }).count(), 0);
   });
 
   test('hostile run name, tag and description render inert', async () => {

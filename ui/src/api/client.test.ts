@@ -3,6 +3,7 @@ import {
   artifactUrl,
   experimentNameFilter,
   loggedModelFileUrl,
+  nameOrFilter,
   queryString,
   quote,
 } from './client';
@@ -40,5 +41,18 @@ describe('api helpers', () => {
     expect(loggedModelFileUrl('m-1', 's3://b/m-1', 'a b.txt')).toBe(
       '/ajax-api/2.0/mlflow/logged-models/m-1/artifacts/files?artifact_file_path=a+b.txt',
     );
+  });
+});
+
+describe('nameOrFilter', () => {
+  it('matches names containing plain text, quoted for the search language', () => {
+    expect(nameOrFilter('cls')).toBe("name ILIKE '%cls%'");
+    expect(nameOrFilter(" it's ")).toBe("name ILIKE '%it\\'s%'");
+    expect(nameOrFilter('')).toBe('');
+  });
+  it('passes a filter with a comparison through as typed', () => {
+    expect(nameOrFilter(" tags.team = 'vision' ")).toBe("tags.team = 'vision'");
+    expect(nameOrFilter("name like 'cls-%'")).toBe("name like 'cls-%'");
+    expect(nameOrFilter("tags.stage != 'dev'")).toBe("tags.stage != 'dev'");
   });
 });

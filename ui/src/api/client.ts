@@ -41,7 +41,7 @@ export function queryString(query: Query): string {
 }
 
 async function call<T>(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: object,
   prefix = API,
@@ -52,8 +52,9 @@ async function call<T>(
       : `${prefix}/${path}`;
   const response = await fetch(url, {
     method,
-    headers: method === 'POST' ? { 'Content-Type': 'application/json' } : undefined,
-    body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined,
+    // POST and DELETE carry a JSON body, as MLflow's client sends them.
+    headers: method === 'GET' ? undefined : { 'Content-Type': 'application/json' },
+    body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
   });
   const text = await response.text();
   let json: unknown = {};
@@ -110,6 +111,13 @@ export const restoreExperiment = (id: string) =>
 export function experimentNameFilter(text: string): string {
   const t = text.trim();
   return t ? `name ILIKE '%${t.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}%'` : '';
+}
+
+/** A search box's text as a filter: text with a comparison (`tags.team = 'vision'`,
+ * `name LIKE 'cls-%'`) is a filter of the search language as typed; plain text matches
+ * the names that contain it. */
+export function nameOrFilter(text: string): string {
+  return /(=|\bI?LIKE\b)/i.test(text) ? text.trim() : experimentNameFilter(text);
 }
 
 // ---- runs
@@ -381,6 +389,16 @@ export const transitionStage = (name: string, version: string, stage: string, ar
 
 export const setAlias = (name: string, alias: string, version: string) =>
   call('POST', 'registered-models/alias', { name, alias, version });
+export const deleteAlias = (name: string, alias: string) =>
+  call('DELETE', 'registered-models/alias', { name, alias });
+export const setModelTag = (name: string, key: string, value: string) =>
+  call('POST', 'registered-models/set-tag', { name, key, value });
+export const deleteModelTag = (name: string, key: string) =>
+  call('DELETE', 'registered-models/delete-tag', { name, key });
+export const setVersionTag = (name: string, version: string, key: string, value: string) =>
+  call('POST', 'model-versions/set-tag', { name, version, key, value });
+export const deleteVersionTag = (name: string, version: string, key: string) =>
+  call('DELETE', 'model-versions/delete-tag', { name, version, key });
 
 // ---- parameter importance (ferroflow's own endpoint, under FERROFLOW_API)
 

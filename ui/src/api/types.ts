@@ -92,6 +92,8 @@ export interface ModelVersion {
   description?: string;
   source?: string;
   run_id?: string;
+  /** MLflow 3: the logged model this version registers. */
+  model_id?: string;
   status?: string;
   tags?: KeyValue[];
   aliases?: string[];

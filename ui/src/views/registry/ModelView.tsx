@@ -1,13 +1,18 @@
-// One registered model: versions with stages and aliases; transition and set-alias actions.
+// One registered model: versions with stages, aliases, tags and sources; transition,
+// set-alias and remove-alias actions; the model's tags editable.
 import { useState } from 'preact/hooks';
 import {
+  deleteAlias,
+  deleteModelTag,
   getRegisteredModel,
   searchModelVersions,
   setAlias,
+  setModelTag,
   transitionStage,
 } from '../../api/client';
 import type { ModelVersion } from '../../api/types';
-import { ErrorBox, KeyValueTable, useLoad } from '../../components/common';
+import { ErrorBox, useLoad } from '../../components/common';
+import { TagsEditor } from '../../components/TagsEditor';
 import { formatTime } from '../../format';
 import { Link } from '../../router';
 
@@ -56,11 +61,16 @@ export function ModelView(props: { name: string }) {
         </p>
       )}
       {model?.description && <pre class="description">{model.description}</pre>}
-      <KeyValueTable
-        label="model tags"
-        rows={(model?.tags ?? []).map((t) => ({ key: t.key, value: t.value }))}
-        empty="No tags."
-      />
+      <h2>Tags</h2>
+      {model && (
+        <TagsEditor
+          label="model tags"
+          tags={model.tags ?? []}
+          onSet={(key, value) => setModelTag(props.name, key, value)}
+          onDelete={(key) => deleteModelTag(props.name, key)}
+          onChange={reloadModel}
+        />
+      )}
       <h2>Versions</h2>
       <table class="grid" aria-label="versions">
         <thead>
@@ -68,7 +78,8 @@ export function ModelView(props: { name: string }) {
             <th>Version</th>
             <th>Stage</th>
             <th>Aliases</th>
-            <th>Source run</th>
+            <th>Source</th>
+            <th>Tags</th>
             <th>Created</th>
             <th>Transition</th>
           </tr>
@@ -79,6 +90,7 @@ export function ModelView(props: { name: string }) {
               key={v.version}
               v={v}
               aliases={aliasesOf(v)}
+              onRemoveAlias={(a) => act(() => deleteAlias(props.name, a), `Alias @${a} removed.`)}
               onTransition={(stage) =>
                 act(
                   () => transitionStage(props.name, v.version, stage),
@@ -129,6 +141,7 @@ export function ModelView(props: { name: string }) {
 function VersionRow(props: {
   v: ModelVersion;
   aliases: string[];
+  onRemoveAlias: (alias: string) => void;
   onTransition: (stage: string) => void;
 }) {
   const { v } = props;
@@ -138,13 +151,38 @@ function VersionRow(props: {
     <tr data-version={v.version}>
       <td>{v.version}</td>
       <td class="stage">{current}</td>
-      <td class="aliases">{props.aliases.map((a) => `@${a}`).join(' ')}</td>
       <td>
-        {v.run_id ? (
-          <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{v.run_id.slice(0, 12)}</Link>
-        ) : (
-          ''
+        <span class="aliases">{props.aliases.map((a) => `@${a}`).join(' ')}</span>
+        {props.aliases.map((a) => (
+          <button
+            key={a}
+            type="button"
+            class="link danger"
+            aria-label={`remove alias ${a}`}
+            title={`Remove @${a}`}
+            onClick={() => props.onRemoveAlias(a)}
+          >
+            ×
+          </button>
+        ))}
+      </td>
+      <td>
+        {v.run_id && (
+          <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>run {v.run_id.slice(0, 12)}</Link>
         )}
+        {v.model_id && <div class="muted small">logged model {v.model_id}</div>}
+        {v.source && (
+          <div class="mono small" title={v.source}>
+            {v.source}
+          </div>
+        )}
+      </td>
+      <td class="small">
+        {(v.tags ?? []).map((t) => (
+          <div key={t.key}>
+            {t.key}={t.value}
+          </div>
+        ))}
       </td>
       <td>{formatTime(v.creation_timestamp)}</td>
       <td>

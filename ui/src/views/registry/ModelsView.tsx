@@ -1,6 +1,7 @@
-// Registered models: list and search by name.
+// Registered models: list and search, by name or with a filter of MLflow's search
+// language (`tags.team = 'vision'`, `name LIKE 'cls-%'`).
 import { useState } from 'preact/hooks';
-import { searchRegisteredModels } from '../../api/client';
+import { nameOrFilter, searchRegisteredModels } from '../../api/client';
 import { ErrorBox, useLoad } from '../../components/common';
 import { formatTime } from '../../format';
 import { Link, navigate } from '../../router';
@@ -8,7 +9,7 @@ import { Link, navigate } from '../../router';
 export function ModelsView(props: { query: URLSearchParams }) {
   const q = props.query.get('q') ?? '';
   const [text, setText] = useState(q);
-  const filter = q ? `name ILIKE '%${q.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}%'` : '';
+  const filter = nameOrFilter(q);
   const [models, error] = useLoad(() => searchRegisteredModels(filter), [filter]);
   return (
     <section>
@@ -23,7 +24,7 @@ export function ModelsView(props: { query: URLSearchParams }) {
         <input
           type="search"
           aria-label="search models"
-          placeholder="Search by name"
+          placeholder="Search by name, or a filter: tags.team = 'vision'"
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
         />

@@ -5,21 +5,23 @@ import { useState } from 'preact/hooks';
 import {
   artifactUrl,
   childRuns,
+  deleteTag,
   getExperiment,
   getRun,
   listArtifacts,
   listLoggedModelArtifacts,
   loggedModelFileUrl,
   loggedModelsOfRun,
+  setTag,
 } from '../../api/client';
 import type { LoggedModel, Run } from '../../api/types';
 import { ErrorBox, KeyValueTable, StatusBadge, useLoad } from '../../components/common';
+import { TagsEditor } from '../../components/TagsEditor';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link } from '../../router';
 import { ArtifactBrowser } from './ArtifactBrowser';
 import { Description, NOTE_TAG } from './Description';
 import { ReproPanel } from './ReproPanel';
-import { TagsEditor } from './Tags';
 
 const runHref = (id: string) => `/runs/${encodeURIComponent(id)}`;
 const notRecorded = <span class="muted">not recorded</span>;
@@ -111,7 +113,12 @@ export function RunView(props: { runId: string }) {
             }))}
           />
           <h2>Tags</h2>
-          <TagsEditor runId={info.run_id} tags={tags} onChange={reload} />
+          <TagsEditor
+            tags={tags}
+            onSet={(key, value) => setTag(info.run_id, key, value)}
+            onDelete={(key) => deleteTag(info.run_id, key)}
+            onChange={reload}
+          />
           <h2>Reproducibility</h2>
           <ReproPanel run={run} models={modelsError ? NO_MODELS : models} />
         </div>

@@ -1,13 +1,21 @@
-// The run's tags: user tags editable (add, edit a value, delete: runs/set-tag and
-// runs/delete-tag); MLflow's own `mlflow.*` tags listed apart, read-only.
+// Tags of a run, a registered model or a model version: user tags editable (add, edit a
+// value, delete, through the owner's set/delete calls); MLflow's own `mlflow.*` tags
+// listed apart, read-only.
 import { useState } from 'preact/hooks';
-import { deleteTag, setTag } from '../../api/client';
-import type { KeyValue } from '../../api/types';
-import { ErrorBox } from '../../components/common';
+import type { KeyValue } from '../api/types';
+import { ErrorBox } from './common';
 
 export const isSystemTag = (key: string) => key.startsWith('mlflow.');
 
-export function TagsEditor(props: { runId: string; tags: KeyValue[]; onChange: () => void }) {
+export function TagsEditor(props: {
+  tags: KeyValue[];
+  onSet: (key: string, value: string) => Promise<unknown>;
+  onDelete: (key: string) => Promise<unknown>;
+  /** Called after a change was saved, to reload the owner. */
+  onChange: () => void;
+  /** The table's accessible name (default `tags`). */
+  label?: string;
+}) {
   const user = props.tags.filter((t) => !isSystemTag(t.key));
   const system = props.tags.filter((t) => isSystemTag(t.key) && t.key !== 'mlflow.note.content');
   const [editing, setEditing] = useState<string | null>(null);
@@ -33,7 +41,7 @@ export function TagsEditor(props: { runId: string; tags: KeyValue[]; onChange: (
   };
 
   const save = async (key: string) => {
-    if (await run(() => setTag(props.runId, key, draft))) setEditing(null);
+    if (await run(() => props.onSet(key, draft))) setEditing(null);
   };
   const add = async (e: Event) => {
     e.preventDefault();
@@ -43,7 +51,7 @@ export function TagsEditor(props: { runId: string; tags: KeyValue[]; onChange: (
       setError(new Error('mlflow.* tags are MLflow’s own; choose another key.'));
       return;
     }
-    if (await run(() => setTag(props.runId, key, newValue))) {
+    if (await run(() => props.onSet(key, newValue))) {
       setNewKey('');
       setNewValue('');
     }
@@ -55,7 +63,7 @@ export function TagsEditor(props: { runId: string; tags: KeyValue[]; onChange: (
       {user.length === 0 ? (
         <p class="muted">No tags.</p>
       ) : (
-        <table class="kv" aria-label="tags">
+        <table class="kv" aria-label={props.label ?? 'tags'}>
           <tbody>
             {user.map((t) => (
               <tr key={t.key} data-tag={t.key}>
@@ -105,7 +113,7 @@ export function TagsEditor(props: { runId: string; tags: KeyValue[]; onChange: (
                         class="link danger"
                         aria-label={`delete tag ${t.key}`}
                         disabled={busy}
-                        onClick={() => run(() => deleteTag(props.runId, t.key))}
+                        onClick={() => run(() => props.onDelete(t.key))}
                       >
                         Delete
                       </button>
