@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::db_error;
 use crate::runs;
+use crate::series;
 
 /// MLflow's `get_metric_history_bulk`: the runs by id in byte order, each run's points by
 /// (timestamp, step, value), `max_results` points in all.
@@ -103,12 +104,7 @@ fn read_series(
     let Some(first) = first.filter(|first| *first <= high) else { return Ok(()) };
     let high = high.min(last);
     let mut sampler = Downsampler::new(first, high, buckets);
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT step, timestamp, value, is_nan FROM metrics \
-             WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step, timestamp, value, is_nan",
-        )
-        .map_err(db_error)?;
+    let mut statement = conn.prepare_cached(series::STEP_RANGE_SQL).map_err(db_error)?;
     let mut rows = statement.query(params![run_pk, key_id, first, high]).map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
         let is_nan: bool = row.get(3).map_err(db_error)?;

@@ -172,12 +172,7 @@ fn sample_by_scan(
             .map_err(db_error)?,
     };
     let kept = sample_indices(total as usize, max_results);
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT step, timestamp, value, is_nan FROM metrics \
-             WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step, timestamp, value, is_nan",
-        )
-        .map_err(db_error)?;
+    let mut statement = conn.prepare_cached(series::STEP_RANGE_SQL).map_err(db_error)?;
     let mut rows = statement.query(params![run_pk, key_id, low, high]).map_err(db_error)?;
     let mut points = Vec::with_capacity(kept.len());
     let mut next = kept.iter().peekable();

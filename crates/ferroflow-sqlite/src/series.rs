@@ -132,3 +132,9 @@ impl StoredSeries {
         StoredSeries { run_pk, key_id, series }
     }
 }
+
+/// One series' stored points with steps in `?3..=?4`, in primary-key order (an index range
+/// scan): bulk-interval's sampling and the chart read both walk it. Binds run_pk, key_id,
+/// the low and the high step; columns step, timestamp, value, is_nan.
+pub(crate) const STEP_RANGE_SQL: &str = "SELECT step, timestamp, value, is_nan FROM metrics \
+     WHERE run_pk = ?1 AND key_id = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step, timestamp, value, is_nan";

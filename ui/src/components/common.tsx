@@ -56,3 +56,31 @@ export function useLoad<T>(
 export function StatusBadge(props: { status: string }) {
   return <span class={`status status-${props.status.toLowerCase()}`}>{props.status}</span>;
 }
+
+/** A labelled `<select>` of keys (metric or param names), each shown as itself. */
+export function KeySelect(props: {
+  /** The visible label before the list. */
+  caption: string;
+  /** Its accessible name. */
+  label: string;
+  keys: string[];
+  value: string | undefined;
+  onChange: (key: string) => void;
+}) {
+  return (
+    <label>
+      {props.caption}{' '}
+      <select
+        aria-label={props.label}
+        value={props.value ?? ''}
+        onChange={(e) => props.onChange(e.currentTarget.value)}
+      >
+        {props.keys.map((k) => (
+          <option key={k} value={k}>
+            {k}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

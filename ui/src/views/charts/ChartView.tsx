@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type ChartSeries, chartSeries, getRuns, subscribeChart } from '../../api/client';
 import type { Run } from '../../api/types';
-import { ErrorBox, useLoad } from '../../components/common';
+import { ErrorBox, KeySelect, useLoad } from '../../components/common';
 import { type ChartLine, LineChart, PALETTE } from '../../components/LineChart';
 import { Link, navigate } from '../../router';
 import { align, groupStats, type Series } from './group';
@@ -261,20 +261,13 @@ export function ChartView(props: { experimentId: string; query: URLSearchParams 
       </nav>
       <h1>Metric chart</h1>
       <div class="toolbar">
-        <label>
-          Metric{' '}
-          <select
-            aria-label="metric"
-            value={metrics[0] ?? ''}
-            onChange={(e) => update({ metrics: [e.currentTarget.value, ...metrics.slice(1)] })}
-          >
-            {metricKeys.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
+        <KeySelect
+          caption="Metric"
+          label="metric"
+          keys={metricKeys}
+          value={metrics[0]}
+          onChange={(key) => update({ metrics: [key, ...metrics.slice(1)] })}
+        />
         <label>
           Add chart{' '}
           <select

@@ -5,7 +5,7 @@ import type { EChartsCoreOption } from 'echarts/core';
 import { useMemo } from 'preact/hooks';
 import { getExperiment, getRuns, paramImportance } from '../../api/client';
 import type { Run } from '../../api/types';
-import { ErrorBox, useLoad } from '../../components/common';
+import { ErrorBox, KeySelect, useLoad } from '../../components/common';
 import { EChart } from '../../components/EChart';
 import { PALETTE } from '../../components/LineChart';
 import { formatNumber } from '../../format';
@@ -74,20 +74,13 @@ export function CompareView(props: { experimentId: string; query: URLSearchParam
               />{' '}
               Only differences
             </label>
-            <label>
-              Metric{' '}
-              <select
-                aria-label="metric"
-                value={metric}
-                onChange={(e) => update({ metric: e.currentTarget.value })}
-              >
-                {metricKeys.map((k) => (
-                  <option key={k} value={k}>
-                    {k}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <KeySelect
+              caption="Metric"
+              label="metric"
+              keys={metricKeys}
+              value={metric}
+              onChange={(key) => update({ metric: key })}
+            />
           </div>
           <DiffTable runs={ordered} rows={showAll ? rows : rows.filter((r) => r.differs)} />
           {metric && (
@@ -95,22 +88,13 @@ export function CompareView(props: { experimentId: string; query: URLSearchParam
               <h2>Parallel coordinates</h2>
               <ParallelCoordinates runs={ordered} rows={rows} axes={axes} metric={metric} />
               <h2>Scatter</h2>
-              <label>
-                Param{' '}
-                <select
-                  aria-label="scatter param"
-                  value={xParam}
-                  onChange={(e) => update({ x: e.currentTarget.value })}
-                >
-                  {rows
-                    .filter((r) => r.kind === 'param')
-                    .map((r) => (
-                      <option key={r.key} value={r.key}>
-                        {r.key}
-                      </option>
-                    ))}
-                </select>
-              </label>
+              <KeySelect
+                caption="Param"
+                label="scatter param"
+                keys={rows.filter((r) => r.kind === 'param').map((r) => r.key)}
+                value={xParam}
+                onChange={(key) => update({ x: key })}
+              />
               {xParam && <Scatter runs={ordered} rows={rows} param={xParam} metric={metric} />}
               <h2>Parameter importance for {metric}</h2>
               <Importance experimentId={props.experimentId} metric={metric} />
