@@ -1,6 +1,7 @@
 //! ferroflow's pure core: MLflow's entities, its validation rules, its error codes and
 //! its search language. Nothing here does I/O; storage and HTTP build on it.
 
+pub mod auth;
 pub mod downsample;
 pub mod error;
 pub mod importance;

@@ -15,6 +15,7 @@
 
 #[macro_use]
 mod db;
+mod auth;
 mod experiments;
 mod gc;
 mod import;

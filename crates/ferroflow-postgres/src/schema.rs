@@ -24,7 +24,7 @@ use crate::db::{db_error, PgDatabase};
 const MIGRATION_LOCK_KEY: i64 = 0x6665_7272_6f66_6c77;
 
 /// Each entry upgrades the schema by one version; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, crate::auth::SCHEMA];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -3,6 +3,7 @@
 //! encode the answer; every error leaves through [`error::ApiError`].
 //! Each handler module owns its routes.
 
+pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod serve;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use ferroflow_artifacts::{ArtifactRepository, RootRepositories};
 use ferroflow_store::Store;
@@ -23,6 +23,7 @@ use tracing::Level;
 
 pub use handlers::graphql::GraphqlLimits;
 pub use handlers::webhooks::secrets::WebhookSecrets;
+use auth::{Locate, Routes, Rule};
 use handlers::{service, tracking};
 pub use serve::ConnectionLimits;
 
@@ -73,6 +74,8 @@ pub struct AppState {
     /// for listings and downloads as MLflow's server reads them.
     pub roots: Arc<RootRepositories>,
     pub config: Arc<ServerConfig>,
+    /// `--app-name basic-auth`: users, permissions and the guard; `None` serves everyone.
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 impl AppState {
@@ -82,79 +85,133 @@ impl AppState {
             artifacts: artifacts.map(Arc::new),
             roots: Arc::new(RootRepositories::default()),
             config: Arc::new(config),
+            auth: None,
         }
     }
 }
 
-/// The RPCs under `/api/2.0/mlflow/` (and `/ajax-api/2.0/mlflow/` for the web UI).
-fn mlflow_api() -> Router<AppState> {
-    Router::new()
-        .route("/experiments/create", post(tracking::create_experiment))
-        .route("/experiments/get", get(tracking::get_experiment))
-        .route("/experiments/get-by-name", get(tracking::get_experiment_by_name))
-        .route("/experiments/search", post(tracking::search_experiments).get(tracking::search_experiments))
-        .route("/experiments/update", post(tracking::update_experiment))
-        .route("/experiments/delete", post(tracking::delete_experiment))
-        .route("/experiments/restore", post(tracking::restore_experiment))
-        .route("/experiments/set-experiment-tag", post(tracking::set_experiment_tag))
-        .route("/experiments/delete-experiment-tag", post(tracking::delete_experiment_tag))
-        .route("/runs/create", post(tracking::create_run))
-        .route("/runs/get", get(tracking::get_run))
-        .route("/runs/update", post(tracking::update_run))
-        .route("/runs/delete", post(tracking::delete_run))
-        .route("/runs/restore", post(tracking::restore_run))
-        .route("/runs/search", post(tracking::search_runs))
-        .route("/runs/log-metric", post(tracking::log_metric))
-        .route("/runs/log-parameter", post(tracking::log_param))
-        .route("/runs/log-batch", post(tracking::log_batch))
-        .route("/runs/set-tag", post(tracking::set_tag))
-        .route("/runs/delete-tag", post(tracking::delete_tag))
-        .route("/runs/log-inputs", post(tracking::log_inputs))
-        .route("/runs/outputs", post(tracking::log_outputs))
-        .route("/runs/log-model", post(tracking::log_model))
-        .route("/metrics/get-history", get(tracking::get_metric_history))
-        .route("/metrics/get-history-bulk-interval", get(tracking::get_metric_history_bulk_interval))
+/// The RPCs under `/api/2.0/mlflow/` (and `/ajax-api/2.0/mlflow/` for the web UI), each
+/// with the permission it needs (MLflow's basic-auth table; searches filter themselves).
+fn mlflow_api() -> Routes {
+    use ferroflow_core::auth::Action::{Delete, Read, Update};
+    let experiment = |action| Rule::Experiment(action, Locate::ExperimentId);
+    let run = |action| Rule::Experiment(action, Locate::Run);
+    Routes::new()
+        .post("/experiments/create", Rule::Authenticated, tracking::create_experiment)
+        .get("/experiments/get", experiment(Read), tracking::get_experiment)
+        .get(
+            "/experiments/get-by-name",
+            Rule::Experiment(Read, Locate::ExperimentName),
+            tracking::get_experiment_by_name,
+        )
+        .post("/experiments/search", Rule::Authenticated, tracking::search_experiments)
+        .get("/experiments/search", Rule::Authenticated, tracking::search_experiments)
+        .post("/experiments/update", experiment(Update), tracking::update_experiment)
+        .post("/experiments/delete", experiment(Delete), tracking::delete_experiment)
+        .post("/experiments/restore", experiment(Delete), tracking::restore_experiment)
+        .post("/experiments/set-experiment-tag", experiment(Update), tracking::set_experiment_tag)
+        .post("/experiments/delete-experiment-tag", experiment(Update), tracking::delete_experiment_tag)
+        .post("/runs/create", experiment(Update), tracking::create_run)
+        .get("/runs/get", run(Read), tracking::get_run)
+        .post("/runs/update", run(Update), tracking::update_run)
+        .post("/runs/delete", run(Delete), tracking::delete_run)
+        .post("/runs/restore", run(Delete), tracking::restore_run)
+        .post("/runs/search", Rule::Authenticated, tracking::search_runs)
+        .post("/runs/log-metric", run(Update), tracking::log_metric)
+        .post("/runs/log-parameter", run(Update), tracking::log_param)
+        .post("/runs/log-batch", run(Update), tracking::log_batch)
+        .post("/runs/set-tag", run(Update), tracking::set_tag)
+        .post("/runs/delete-tag", run(Update), tracking::delete_tag)
+        .post("/runs/log-inputs", run(Update), tracking::log_inputs)
+        .post("/runs/outputs", run(Update), tracking::log_outputs)
+        .post("/runs/log-model", run(Update), tracking::log_model)
+        .get("/metrics/get-history", run(Read), tracking::get_metric_history)
+        .get(
+            "/metrics/get-history-bulk-interval",
+            Rule::Experiment(Read, Locate::Runs),
+            tracking::get_metric_history_bulk_interval,
+        )
         .merge(handlers::logged_models::routes())
         .merge(handlers::artifacts::api_routes())
         .merge(handlers::registry::routes())
 }
 
-/// The whole application: API routes under both prefixes, service endpoints, logging.
-pub fn router(state: AppState) -> Router {
-    let server_info = Router::new().route("/server-info", get(service::server_info));
+/// Every route of the application with its rule (the users API only with auth on, as
+/// MLflow serves it only from its auth app).
+pub fn routes(state: &AppState) -> Routes {
+    let server_info = || Routes::new().get("/server-info", Rule::Public, service::server_info);
     let rpc_limit = wire::MAX_REQUEST_BYTES as u64;
     let artifact_limit = state.config.max_artifact_bytes;
-    let rpcs = || mlflow_api().layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n)));
+    let auth_on = state.auth.is_some();
+    let rpcs = |ajax: bool| {
+        let mut api = mlflow_api();
+        if ajax {
+            api = api.merge(tracking::ajax_routes());
+        }
+        if auth_on {
+            api = api.merge(handlers::users::routes());
+        }
+        api.with_router(|router| router.layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n))))
+    };
     // Artifact bytes arrive by PUT (whole files and multipart parts); the proxy's other
     // requests are JSON messages under the RPC limit.
     let proxy = || {
-        handlers::artifacts::proxy_routes().layer(middleware::from_fn(move |r: Request, n| {
-            let limit = if r.method() == axum::http::Method::PUT { artifact_limit } else { rpc_limit };
-            refuse_declared_over(limit, r, n)
-        }))
+        handlers::artifacts::proxy_routes().with_router(|router| {
+            router.layer(middleware::from_fn(move |r: Request, n| {
+                let limit = if r.method() == axum::http::Method::PUT { artifact_limit } else { rpc_limit };
+                refuse_declared_over(limit, r, n)
+            }))
+        })
     };
-    Router::new()
-        .nest("/api/2.0/mlflow", rpcs())
-        .nest("/ajax-api/2.0/mlflow", rpcs().merge(tracking::ajax_routes()))
-        // ferroflow's own UI endpoints (whole charts, live points, parameter importance),
-        // under a prefix MLflow's server 404s.
+    let v3 = || {
+        let mut v3 = server_info();
+        if auth_on {
+            v3 = v3.merge(handlers::users::v3_routes());
+        }
+        v3
+    };
+    let mut own = handlers::charts::routes().merge(handlers::insights::routes());
+    if auth_on {
+        own = own.merge(handlers::users::own_routes());
+    }
+    let mut routes = Routes::new()
+        .nest("/api/2.0/mlflow", rpcs(false))
+        .nest("/ajax-api/2.0/mlflow", rpcs(true))
+        // ferroflow's own UI endpoints (whole charts, live points, parameter importance,
+        // login and tokens), under a prefix MLflow's server 404s.
         .nest(
             handlers::charts::PREFIX,
-            handlers::charts::routes()
-                .merge(handlers::insights::routes())
-                .layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n))),
+            own.with_router(|router| {
+                router.layer(middleware::from_fn(move |r, n| refuse_declared_over(rpc_limit, r, n)))
+            }),
         )
         .nest("/api/2.0/mlflow-artifacts", proxy())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy())
         // The web UI's artifact downloads and upload, at MLflow's paths; the upload checks
         // its own 10 MB limit with MLflow's answer (see `artifacts_ui`).
         .merge(handlers::artifacts_ui::routes())
-        .nest("/api/3.0/mlflow", server_info.clone())
-        .nest("/ajax-api/3.0/mlflow", server_info)
+        .nest("/api/3.0/mlflow", v3())
+        .nest("/ajax-api/3.0/mlflow", v3())
         // `/graphql` only at the root, as MLflow serves it (with its own body limit).
         .merge(handlers::graphql::routes())
-        .route("/health", get(service::health))
-        .route("/version", get(service::version))
+        .get("/health", Rule::Public, service::health)
+        .get("/version", Rule::Public, service::version);
+    if auth_on {
+        // Tokens for scripts and CI, under ferroflow's own REST prefix.
+        routes = routes.nest(handlers::users::API_PREFIX, handlers::users::token_routes());
+    }
+    routes
+}
+
+/// The whole application: API routes under both prefixes, service endpoints, logging,
+/// and, with auth on, the guard that checks every route's rule.
+pub fn router(state: AppState) -> Router {
+    let (mut router, table) = routes(&state).into_parts();
+    if let Some(auth) = &state.auth {
+        let guard = auth::rules::Guard { app: state.clone(), auth: Arc::clone(auth), table: Arc::new(table) };
+        router = router.route_layer(middleware::from_fn_with_state(guard, auth::rules::guard));
+    }
+    router
         .fallback(ui::fallback)
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .layer(

@@ -161,7 +161,7 @@ pub async fn serve_with_limits(
                 _ = &mut shutdown => break 'accept,
             }
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -187,7 +187,7 @@ pub async fn serve_with_limits(
         let id = registry.insert(Arc::clone(&state));
         let registry = Arc::clone(&registry);
         let connection =
-            serve_connection(stream, router.clone(), state, Arc::clone(&limits), clock, stop_signal.clone());
+            serve_connection(stream, peer, router.clone(), state, Arc::clone(&limits), clock, stop_signal.clone());
         tokio::spawn(async move {
             connection.await;
             registry.remove(id);
@@ -204,6 +204,7 @@ pub async fn serve_with_limits(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     state: Arc<ConnectionState>,
     limits: Arc<ConnectionLimits>,
@@ -212,7 +213,9 @@ async fn serve_connection(
 ) {
     let io = GuardedIo { inner: stream, state: Arc::clone(&state), limits: Arc::clone(&limits), clock, deadline: None };
     let service_state = Arc::clone(&state);
-    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        // The peer's address, for per-address limits on failed logins.
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         let state = Arc::clone(&service_state);
         state.head_started_ms.store(0, Ordering::Release);
         state.in_flight.fetch_add(1, Ordering::AcqRel);

@@ -53,14 +53,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
                 return Ok(Rpc { message, body_len: body.len() });
             }
         }
-        let raw = if from_query {
-            query_to_json(query.as_deref().unwrap_or(""))
+        let normalized = normalized_message(from_query, query.as_deref().unwrap_or(""), metric_values, &body)?;
+        let message = decode::<T>(normalized, from_query)?;
+        Ok(Rpc { message, body_len: body.len() })
+    }
+}
+
+/// A request's message as one snake_case JSON object: from the query string or the body
+/// (with Python's bare NaN in metric values and double-encoded bodies read as MLflow does).
+fn normalized_message(
+    from_query: bool,
+    query: &str,
+    metric_values: Option<MetricValuePlace>,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let raw = if from_query {
+            query_to_json(query)
         } else {
-            let parsed = match serde_json::from_slice::<Value>(&body) {
+            let parsed = match serde_json::from_slice::<Value>(body) {
                 Ok(parsed) => parsed,
                 // Python's `json` writes NaN and infinities as bare literals, which JSON
                 // lacks; they are read as the values they name, in metric values only.
-                Err(error) => match metric_values.and_then(|place| quote_bare_non_finite(&body, place)) {
+                Err(error) => match metric_values.and_then(|place| quote_bare_non_finite(body, place)) {
                     Some(quoted) => parse_json(&quoted)?,
                     None => return Err(malformed_json(error)),
                 },
@@ -74,10 +88,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Rpc<T> {
         if !raw.is_object() {
             return Err(ApiError::invalid("The request body must be a JSON object."));
         }
-        let normalized = snake_case_keys(raw)?;
-        let message = decode::<T>(normalized, from_query)?;
-        Ok(Rpc { message, body_len: body.len() })
-    }
+    snake_case_keys(raw)
+}
+
+/// The message of a request as [`Rpc`] would read it, untyped: what the auth guard reads
+/// the fields that locate a resource from.
+pub(crate) fn request_fields(is_get: bool, query: &str, path: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let from_query = (is_get && !query.is_empty()) || body.iter().all(u8::is_ascii_whitespace);
+    normalized_message(from_query, query, metric_value_place(path), body)
 }
 
 thread_local! {

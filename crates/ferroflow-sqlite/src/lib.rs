@@ -3,6 +3,7 @@
 //! Writes go through one writer thread that commits concurrent requests together
 //! (group commit); reads use pooled WAL connections and never block writes.
 
+mod auth;
 mod bulk_reads;
 mod db;
 mod experiments;

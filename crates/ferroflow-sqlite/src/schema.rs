@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     crate::series::SCHEMA,
     crate::series::SCHEMA_TIME_ORDERED,
     crate::registry::outbox::SCHEMA,
+    crate::auth::SCHEMA,
 ];
 
 /// v1: the tracking core.

@@ -267,6 +267,7 @@ pub fn experiments(
     let items: Vec<(Experiment, Record)> = all
         .into_iter()
         .filter(|e| request.view_type.includes(e.lifecycle_stage))
+        .filter(|e| ferroflow_core::auth::visible(request.visible.as_ref(), &e.experiment_id))
         .map(|e| {
             let record = experiment_record(&e);
             (e, record)

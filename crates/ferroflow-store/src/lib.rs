@@ -4,6 +4,7 @@
 //! on error, changes nothing. Backends (SQLite, PostgreSQL) implement [`TrackingStore`]
 //! and must all pass the shared [`conformance`] suite.
 
+pub mod auth;
 pub mod common;
 pub mod conformance;
 pub mod gc;
@@ -14,6 +15,7 @@ pub mod registry;
 pub mod registry_rules;
 pub mod series;
 
+pub use auth::AuthStore;
 pub use gc::GcStore;
 pub use import::ImportStore;
 pub use logged_models::LoggedModelStore;
@@ -42,6 +44,8 @@ pub struct SearchExperiments {
     pub view_type: ViewType,
     pub max_results: usize,
     pub page_token: Option<String>,
+    /// Only what this caller may read (`--app-name basic-auth`); `None` is everything.
+    pub visible: Option<ferroflow_core::auth::Visibility>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -195,6 +199,6 @@ pub trait TrackingStore: Send + Sync + 'static {
 pub const MAX_DATASET_SUMMARIES: usize = 1000;
 
 /// Everything a metadata backend provides; the HTTP layer holds one `Arc<dyn Store>`.
-pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore {}
+pub trait Store: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore + AuthStore {}
 
-impl<T: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore> Store for T {}
+impl<T: TrackingStore + RegistryStore + LoggedModelStore + GcStore + ImportStore + AuthStore> Store for T {}

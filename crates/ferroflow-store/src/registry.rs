@@ -45,6 +45,8 @@ pub struct RegistrySearch {
     pub max_results: usize,
     pub order_by: Vec<String>,
     pub page_token: Option<String>,
+    /// Only the models (by name) this caller may read; `None` is every model.
+    pub visible: Option<ferroflow_core::auth::Visibility>,
 }
 
 #[derive(Clone)]

@@ -141,6 +141,20 @@ pub struct ServerArgs {
     /// The most aliases one `/graphql` selection set may hold (MLflow's variable and default).
     #[arg(long, env = "MLFLOW_SERVER_GRAPHQL_MAX_ALIASES", default_value_t = 10)]
     pub graphql_max_aliases: usize,
+    /// `basic-auth` turns authentication and permissions on (MLflow's flag; the only app
+    /// ferroflow has).
+    #[arg(long, env = "FERROFLOW_APP_NAME", value_parser = ["basic-auth"])]
+    pub app_name: Option<String>,
+    /// The same as `--app-name basic-auth`.
+    #[arg(long, env = "FERROFLOW_AUTH")]
+    pub auth: bool,
+    /// With auth on: the level users have where nobody granted them one (MLflow's
+    /// `default_permission`): READ, USE, EDIT, MANAGE or NO_PERMISSIONS.
+    #[arg(long, env = "FERROFLOW_AUTH_DEFAULT_PERMISSION", default_value = "READ")]
+    pub auth_default_permission: String,
+    /// With auth on: hours a web UI login lasts.
+    #[arg(long, env = "FERROFLOW_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub session_hours: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +187,8 @@ pub struct ServerSettings {
     pub connections: ferroflow_server::ConnectionLimits,
     pub query_timeout: Duration,
     pub graphql: ferroflow_server::GraphqlLimits,
+    /// `Some` with `--app-name basic-auth` (or `--auth`).
+    pub auth: Option<ferroflow_server::auth::AuthSettings>,
 }
 
 /// Parses `sqlite:///relative.db` (relative) and `sqlite:////abs.db` (absolute).
@@ -241,6 +257,15 @@ impl ServerArgs {
             graphql: ferroflow_server::GraphqlLimits {
                 max_root_fields: self.graphql_max_root_fields,
                 max_aliases: self.graphql_max_aliases,
+            },
+            auth: match self.auth || self.app_name.is_some() {
+                false => None,
+                true => Some(ferroflow_server::auth::AuthSettings {
+                    default_permission: ferroflow_core::auth::Permission::parse(&self.auth_default_permission)
+                        .map_err(|e| format!("--auth-default-permission: {}", e.message))?,
+                    session_ttl: Duration::from_secs(self.session_hours * 3600),
+                    ..Default::default()
+                }),
             },
         })
     }

@@ -5,6 +5,7 @@ mod db;
 mod gc;
 mod transfer;
 mod transfer_cli;
+mod users;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ enum Command {
     Export(transfer_cli::ExportArgs),
     /// Copy an export folder or a real MLflow database into a store, keeping every id.
     Import(transfer_cli::ImportArgs),
+    /// Manage the users of `--app-name basic-auth` from the shell (`users create-admin`).
+    Users(users::UsersArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Db(args) => db::run(args),
         Command::Export(args) => transfer_cli::export(args),
         Command::Import(args) => transfer_cli::import(args),
+        Command::Users(args) => users::run(args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -185,7 +189,20 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         ],
         graphql: settings.graphql.clone(),
     };
-    let state = AppState::new(store, artifacts, config);
+    let mut state = AppState::new(store, artifacts, config);
+    if let Some(auth) = settings.auth.clone() {
+        let username = std::env::var("FERROFLOW_ADMIN_USERNAME").ok();
+        let password = std::env::var("FERROFLOW_ADMIN_PASSWORD").ok();
+        let created = runtime.block_on(ferroflow_server::auth::bootstrap_admin(
+            state.store.as_ref(),
+            username.as_deref(),
+            password.as_deref(),
+        ))?;
+        if let Some(admin) = created {
+            tracing::info!(%admin, "created the first admin from FERROFLOW_ADMIN_PASSWORD");
+        }
+        state.auth = Some(Arc::new(ferroflow_server::auth::Auth::new(auth)));
+    }
     runtime.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
@@ -203,6 +220,7 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
             serve_artifacts = settings.serve_artifacts,
             max_connections = settings.connections.max_connections,
             webhook_secret_key = %webhook_key_source,
+            auth = state.auth.is_some(),
             "ferroflow {} listening",
             env!("CARGO_PKG_VERSION")
         );

@@ -5,13 +5,14 @@
 //! Every path from a request is validated by [`ArtifactPath::parse`] before it reaches
 //! storage; bodies stream in both directions.
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use std::sync::Arc;
 
 use ferroflow_artifacts::{ArtifactPath, ArtifactRepository, Download, FileInfo, OpenedRoot};
@@ -25,19 +26,32 @@ use crate::wire::{lenient, Rpc};
 use crate::AppState;
 
 /// Routes served under `/api/2.0/mlflow-artifacts` and `/ajax-api/2.0/mlflow-artifacts`.
-pub fn proxy_routes() -> Router<AppState> {
-    Router::new()
-        .route("/artifacts", get(list_proxied).put(empty_path).delete(empty_path))
-        .route("/artifacts/", get(list_proxied).put(empty_path).delete(empty_path))
-        .route("/artifacts/{*path}", get(download).put(upload).delete(delete_artifact))
+/// Paths are checked through their experiment, the first segment of ferroflow's layout.
+pub fn proxy_routes() -> Routes {
+    let listing = Rule::Experiment(Action::Read, Locate::ArtifactPathField);
+    let mut routes = Routes::new();
+    for root in ["/artifacts", "/artifacts/"] {
+        // A path-less upload or delete is refused by the handler; nobody needs more than sign-in for that.
+        routes = routes.get(root, listing, list_proxied).put(root, Rule::Authenticated, empty_path).delete(
+            root,
+            Rule::Authenticated,
+            empty_path,
+        );
+    }
+    routes
+        .get("/artifacts/{*path}", Rule::Experiment(Action::Read, Locate::ArtifactPath), download)
+        .put("/artifacts/{*path}", Rule::Experiment(Action::Update, Locate::ArtifactPath), upload)
+        .delete("/artifacts/{*path}", Rule::Experiment(Action::Delete, Locate::ArtifactPath), delete_artifact)
         .merge(crate::handlers::multipart::routes())
 }
 
 /// Routes under `/api/2.0/mlflow`.
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/artifacts/list", get(list_run_artifacts))
-        .route("/logged-models/{model_id}/artifacts/directories", get(list_logged_model_artifacts))
+pub fn api_routes() -> Routes {
+    Routes::new().get("/artifacts/list", Rule::Experiment(Action::Read, Locate::Run), list_run_artifacts).get(
+        "/logged-models/{model_id}/artifacts/directories",
+        Rule::Experiment(Action::Read, Locate::LoggedModelInPath),
+        list_logged_model_artifacts,
+    )
 }
 
 fn repository(app: &AppState) -> ApiResult<&ArtifactRepository> {

@@ -12,13 +12,13 @@
 //! parameter counts. Paths are checked by [`ArtifactPath::parse`], as the proxy's are;
 //! every kind of artifact root is served through [`Root`].
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use ferroflow_artifacts::ArtifactPath;
 use ferroflow_core::registry::{parse_version, validate_model_name};
 use ferroflow_core::Error;
@@ -35,12 +35,16 @@ pub const UPLOAD_ARTIFACT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 const TOO_LARGE: &str = "Artifact size is too large. Max size is 10MB.";
 
 /// Routes at the server's root, merged beside the API prefixes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/get-artifact", get(get_artifact))
-        .route("/model-versions/get-artifact", get(get_model_version_artifact))
-        .route("/ajax-api/2.0/mlflow/upload-artifact", post(upload_artifact))
-        .route("/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files", get(get_logged_model_artifact))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/get-artifact", Rule::Experiment(Action::Read, Locate::Run), get_artifact)
+        .get("/model-versions/get-artifact", Rule::Model(Action::Read), get_model_version_artifact)
+        .post("/ajax-api/2.0/mlflow/upload-artifact", Rule::Experiment(Action::Update, Locate::Run), upload_artifact)
+        .get(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            Rule::Experiment(Action::Read, Locate::LoggedModelInPath),
+            get_logged_model_artifact,
+        )
 }
 
 /// A query string as Flask's `request.args`: pairs form-decoded, the first of a repeated

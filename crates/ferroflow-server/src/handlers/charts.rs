@@ -12,13 +12,14 @@
 //!   at a third of `--keep-alive-timeout`, at most every 15 s), and the stream ends when
 //!   the client goes away.
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use ferroflow_core::downsample::{DEFAULT_BUCKETS, MAX_BUCKETS};
 use ferroflow_core::Error;
 use ferroflow_store::{ChartSeries, SeriesRange};
@@ -38,8 +39,13 @@ pub const MAX_KEYS: usize = 10;
 /// How often a live subscription checks the store for new points.
 pub const LIVE_INTERVAL: Duration = Duration::from_millis(500);
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/charts/series", get(chart).post(chart)).route("/charts/live", get(live))
+pub fn routes() -> Routes {
+    let read_runs = Rule::Experiment(Action::Read, Locate::Runs);
+    Routes::new().get("/charts/series", read_runs, chart).post("/charts/series", read_runs, chart).get(
+        "/charts/live",
+        read_runs,
+        live,
+    )
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,8 @@
 //! `POST /ajax-api/ferroflow/v1/param-importance`: which params matter for a metric over
 //! the runs of a search (see [`ferroflow_core::importance`]).
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -17,8 +19,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::{lenient, Rpc};
 use crate::AppState;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/param-importance", axum::routing::post(param_importance))
+pub fn routes() -> Routes {
+    Routes::new().post("/param-importance", Rule::Experiment(Action::Read, Locate::ExperimentIds), param_importance)
 }
 
 /// The most runs one analysis reads (the newest first, as the runs table orders them).

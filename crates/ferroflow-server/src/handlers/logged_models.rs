@@ -1,8 +1,9 @@
 //! MLflow 3 logged-model RPCs (`/logged-models/...`).
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ferroflow_core::types::{KeyValue, LoggedModelStatus};
 use ferroflow_store::logged_models::{CreateLoggedModel, LoggedModelOrder, SearchLoggedModels};
 use serde::Deserialize;
@@ -18,14 +19,18 @@ type JsonResult = ApiResult<Json<Value>>;
 /// MLflow's default page size for logged-model searches.
 const DEFAULT_MAX_RESULTS: i64 = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/logged-models", post(create))
-        .route("/logged-models/search", post(search))
-        .route("/logged-models/{model_id}", get(get_model).patch(finalize).delete(delete_model))
-        .route("/logged-models/{model_id}/tags", axum::routing::patch(set_tags))
-        .route("/logged-models/{model_id}/tags/{tag_key}", delete(delete_tag))
-        .route("/logged-models/{model_id}/params", post(log_params))
+/// Logged models are checked through their experiment.
+pub fn routes() -> Routes {
+    let on_model = |action| Rule::Experiment(action, Locate::LoggedModelInPath);
+    Routes::new()
+        .post("/logged-models", Rule::Experiment(Action::Update, Locate::ExperimentId), create)
+        .post("/logged-models/search", Rule::Experiment(Action::Read, Locate::ExperimentIds), search)
+        .get("/logged-models/{model_id}", on_model(Action::Read), get_model)
+        .patch("/logged-models/{model_id}", on_model(Action::Update), finalize)
+        .delete("/logged-models/{model_id}", on_model(Action::Delete), delete_model)
+        .patch("/logged-models/{model_id}/tags", on_model(Action::Update), set_tags)
+        .delete("/logged-models/{model_id}/tags/{tag_key}", on_model(Action::Update), delete_tag)
+        .post("/logged-models/{model_id}/params", on_model(Action::Update), log_params)
 }
 
 #[derive(Deserialize)]

@@ -8,4 +8,5 @@ pub mod multipart;
 pub mod registry;
 pub mod service;
 pub mod tracking;
+pub mod users;
 pub mod webhooks;

@@ -23,6 +23,8 @@
 //! answers `{url, headers, file_size}`, and the client then GETs `Range: bytes=a-b` chunks
 //! of `url` in parallel. The URL is `mpd/<p>` on this server, which honours ranges.
 
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,8 +32,7 @@ use axum::body::Body;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use ferroflow_artifacts::multipart::{CompletedPart, UploadId, MAX_PARTS};
 use ferroflow_artifacts::{ArtifactPath, ArtifactRepository};
 use ferroflow_core::{Error, ErrorCode};
@@ -49,20 +50,29 @@ const STALE_UPLOAD_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 const SWEEP_INTERVAL_SECS: i64 = 3600;
 
 /// Routes served under `/api/2.0/mlflow-artifacts` and `/ajax-api/2.0/mlflow-artifacts`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/mpu/create", post(create_root))
-        .route("/mpu/create/", post(create_root))
-        .route("/mpu/create/{*path}", post(create))
-        .route("/mpu/complete", post(complete_root))
-        .route("/mpu/complete/", post(complete_root))
-        .route("/mpu/complete/{*path}", post(complete))
-        .route("/mpu/abort", post(abort_root))
-        .route("/mpu/abort/", post(abort_root))
-        .route("/mpu/abort/{*path}", post(abort))
-        .route("/mpu/part/{upload_id}/{part_number}", put(upload_part))
-        .route("/presigned/{*path}", get(presigned_download))
-        .route("/mpd/{*path}", get(ranged_download))
+/// An upload is checked through the experiment its path starts with; its parts carry the
+/// random upload id an authorised `create` handed out, which is their capability.
+pub fn routes() -> Routes {
+    let write = Rule::Experiment(Action::Update, Locate::ArtifactPath);
+    let read = Rule::Experiment(Action::Read, Locate::ArtifactPath);
+    let mut routes = Routes::new();
+    // Path-less variants only answer MLflow's error; they touch nothing under any experiment.
+    for root in ["/mpu/create", "/mpu/create/"] {
+        routes = routes.post(root, Rule::Authenticated, create_root);
+    }
+    for root in ["/mpu/complete", "/mpu/complete/"] {
+        routes = routes.post(root, Rule::Authenticated, complete_root);
+    }
+    for root in ["/mpu/abort", "/mpu/abort/"] {
+        routes = routes.post(root, Rule::Authenticated, abort_root);
+    }
+    routes
+        .post("/mpu/create/{*path}", write, create)
+        .post("/mpu/complete/{*path}", write, complete)
+        .post("/mpu/abort/{*path}", write, abort)
+        .put("/mpu/part/{upload_id}/{part_number}", Rule::Authenticated, upload_part)
+        .get("/presigned/{*path}", read, presigned_download)
+        .get("/mpd/{*path}", read, ranged_download)
 }
 
 fn repository(app: &AppState) -> ApiResult<&ArtifactRepository> {

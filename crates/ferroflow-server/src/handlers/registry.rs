@@ -2,11 +2,15 @@
 //! with MLflow's request checks (including its model-version source rules) and the
 //! webhook events each action announces.
 
+use crate::auth::{grant_creator, model_key, visible_to, Caller};
+use axum::extract::Extension;
+use ferroflow_store::auth::Resource;
+use crate::auth::{Routes, Rule};
+use ferroflow_core::auth::Action;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ferroflow_core::registry::{
     parse_version, tags_mark_prompt, validate_alias_name, validate_alias_not_reserved, validate_model_name,
     validate_model_version_tag, validate_new_model_name, validate_registered_model_tag, validate_tag_key, ModelUri,
@@ -29,27 +33,34 @@ use crate::AppState;
 
 type JsonResult = ApiResult<Json<Value>>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registered-models/create", post(create_registered_model))
-        .route("/registered-models/get", get(get_registered_model))
-        .route("/registered-models/rename", post(rename_registered_model))
-        .route("/registered-models/update", axum::routing::patch(update_registered_model))
-        .route("/registered-models/delete", axum::routing::delete(delete_registered_model))
-        .route("/registered-models/search", get(search_registered_models))
-        .route("/registered-models/get-latest-versions", post(get_latest_versions).get(get_latest_versions))
-        .route("/registered-models/set-tag", post(set_registered_model_tag))
-        .route("/registered-models/delete-tag", axum::routing::delete(delete_registered_model_tag))
-        .route("/registered-models/alias", post(set_alias).delete(delete_alias).get(get_model_version_by_alias))
-        .route("/model-versions/create", post(create_model_version))
-        .route("/model-versions/get", get(get_model_version))
-        .route("/model-versions/update", axum::routing::patch(update_model_version))
-        .route("/model-versions/delete", axum::routing::delete(delete_model_version))
-        .route("/model-versions/search", get(search_model_versions))
-        .route("/model-versions/transition-stage", post(transition_stage))
-        .route("/model-versions/get-download-uri", get(get_download_uri))
-        .route("/model-versions/set-tag", post(set_model_version_tag))
-        .route("/model-versions/delete-tag", axum::routing::delete(delete_model_version_tag))
+/// Registry calls are checked through their model (`name`), as MLflow's table has them;
+/// searches answer only the models the caller may read.
+pub fn routes() -> Routes {
+    let (read, update, delete) =
+        (Rule::Model(Action::Read), Rule::Model(Action::Update), Rule::Model(Action::Delete));
+    Routes::new()
+        .post("/registered-models/create", Rule::Authenticated, create_registered_model)
+        .get("/registered-models/get", read, get_registered_model)
+        .post("/registered-models/rename", update, rename_registered_model)
+        .patch("/registered-models/update", update, update_registered_model)
+        .delete("/registered-models/delete", delete, delete_registered_model)
+        .get("/registered-models/search", Rule::Authenticated, search_registered_models)
+        .post("/registered-models/get-latest-versions", read, get_latest_versions)
+        .get("/registered-models/get-latest-versions", read, get_latest_versions)
+        .post("/registered-models/set-tag", update, set_registered_model_tag)
+        .delete("/registered-models/delete-tag", update, delete_registered_model_tag)
+        .post("/registered-models/alias", update, set_alias)
+        .delete("/registered-models/alias", delete, delete_alias)
+        .get("/registered-models/alias", read, get_model_version_by_alias)
+        .post("/model-versions/create", Rule::CreateModelVersion, create_model_version)
+        .get("/model-versions/get", read, get_model_version)
+        .patch("/model-versions/update", update, update_model_version)
+        .delete("/model-versions/delete", delete, delete_model_version)
+        .get("/model-versions/search", Rule::Authenticated, search_model_versions)
+        .post("/model-versions/transition-stage", update, transition_stage)
+        .get("/model-versions/get-download-uri", read, get_download_uri)
+        .post("/model-versions/set-tag", update, set_model_version_tag)
+        .delete("/model-versions/delete-tag", delete, delete_model_version_tag)
         .merge(super::webhooks::routes())
 }
 
@@ -119,7 +130,11 @@ pub struct CreateRegisteredModelMessage {
     description: Option<String>,
 }
 
-async fn create_registered_model(State(app): State<AppState>, rpc: Rpc<CreateRegisteredModelMessage>) -> JsonResult {
+async fn create_registered_model(
+    State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    rpc: Rpc<CreateRegisteredModelMessage>,
+) -> JsonResult {
     let message = rpc.message;
     let name = required_text(message.name, "name")?;
     let tags = tags_of(message.tags);
@@ -136,6 +151,7 @@ async fn create_registered_model(State(app): State<AppState>, rpc: Rpc<CreateReg
             description: Some(description.clone()),
         })
         .await?;
+    grant_creator(&app, caller.as_deref(), Resource::RegisteredModel(name.clone())).await?;
     let trigger = if tags_mark_prompt(&tags) {
         let tags = tags.into_iter().filter(|t| t.key != PROMPT_TAG_KEY && t.key != PROMPT_TYPE_TAG_KEY).collect();
         let payload = Payload::default().with("name", name).tags(tags).with("description", description);
@@ -187,6 +203,8 @@ async fn rename_registered_model(
     validate_new_model_name(&new_name)?;
     validate_model_name(&name)?;
     let model = app.store.rename_registered_model(&name, &new_name).await?;
+    // Grants follow the model to its new name, as MLflow's auth app moves them.
+    app.store.rename_model_grants(&name, &new_name).await?;
     Ok(Json(Keyed { key: "registered_model", value: model }))
 }
 
@@ -212,6 +230,8 @@ async fn update_registered_model(
 async fn delete_registered_model(State(app): State<AppState>, rpc: Rpc<NameMessage>) -> JsonResult {
     let name = model_name(rpc.message.name)?;
     app.store.delete_registered_model(&name).await?;
+    // A model created again under this name starts with no grants (MLflow drops them too).
+    app.store.delete_resource_grants(&Resource::RegisteredModel(name)).await?;
     empty()
 }
 
@@ -229,6 +249,7 @@ pub struct SearchMessage {
 
 async fn search_registered_models(
     State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
     rpc: Rpc<SearchMessage>,
 ) -> ApiResult<Json<Paged<RegisteredModel>>> {
     let message = rpc.message;
@@ -249,6 +270,7 @@ async fn search_registered_models(
             max_results: max_results as usize,
             order_by: message.order_by,
             page_token: message.page_token.filter(|t| !t.is_empty()),
+            visible: visible_to(&app, caller.as_deref(), model_key).await?,
         })
         .await?;
     Ok(Json(Paged { key: "registered_models", page }))
@@ -991,14 +1013,20 @@ async fn get_download_uri(State(app): State<AppState>, rpc: Rpc<VersionMessage>)
 
 async fn search_model_versions(
     State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
     rpc: Rpc<SearchMessage>,
 ) -> ApiResult<Json<Paged<ModelVersion>>> {
-    Ok(Json(Paged { key: "model_versions", page: model_version_page(&app, rpc.message).await? }))
+    let visible = visible_to(&app, caller.as_deref(), model_key).await?;
+    Ok(Json(Paged { key: "model_versions", page: model_version_page(&app, rpc.message, visible).await? }))
 }
 
 /// `model-versions/search`, shared with GraphQL's `mlflowSearchModelVersions` and a run's
 /// `modelVersions`.
-pub(crate) async fn model_version_page(app: &AppState, message: SearchMessage) -> ApiResult<Page<ModelVersion>> {
+pub(crate) async fn model_version_page(
+    app: &AppState,
+    message: SearchMessage,
+    visible: Option<ferroflow_core::auth::Visibility>,
+) -> ApiResult<Page<ModelVersion>> {
     let max_results =
         max_results(message.max_results, MAX_RESULTS_SEARCH_MODEL_VERSIONS, MAX_RESULTS_SEARCH_MODEL_VERSIONS)?;
     if max_results < 1 {
@@ -1013,6 +1041,7 @@ pub(crate) async fn model_version_page(app: &AppState, message: SearchMessage) -
             max_results: max_results as usize,
             order_by: message.order_by,
             page_token: message.page_token.filter(|t| !t.is_empty()),
+            visible,
         })
         .await?;
     Ok(page)

@@ -1,6 +1,11 @@
 //! Tracking RPCs: experiments, runs, logging and metric reads. Each handler decodes the
 //! message, applies MLflow's input validation, calls the store once and shapes the answer.
 
+use crate::auth::{experiment_key, grant_creator, visible_to, Caller};
+use axum::extract::Extension;
+use ferroflow_store::auth::Resource;
+use crate::auth::{Locate, Routes, Rule};
+use ferroflow_core::auth::Action;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -195,7 +200,11 @@ fn resolve_uri_if_local(location: &str) -> Result<String, ApiError> {
 /// MLflow's default `MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH`.
 const MAX_ARTIFACT_LOCATION_LENGTH: usize = 2048;
 
-pub async fn create_experiment(State(app): State<AppState>, rpc: Rpc<CreateExperimentMessage>) -> JsonResult {
+pub async fn create_experiment(
+    State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    rpc: Rpc<CreateExperimentMessage>,
+) -> JsonResult {
     let message = rpc.message;
     let name = required_text(message.name, "name")?;
     if let Some(location) = message.artifact_location.as_deref().filter(|l| !l.is_empty()) {
@@ -217,6 +226,7 @@ pub async fn create_experiment(State(app): State<AppState>, rpc: Rpc<CreateExper
         validation::validate_experiment_tag(tag)?;
     }
     let experiment_id = app.store.create_experiment(CreateExperiment { name, artifact_location, tags }).await?;
+    grant_creator(&app, caller.as_deref(), Resource::Experiment(experiment_id.clone())).await?;
     Ok(Json(json!({ "experiment_id": experiment_id })))
 }
 
@@ -267,6 +277,7 @@ pub struct SearchExperimentsMessage {
 
 pub async fn search_experiments(
     State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
     rpc: Rpc<SearchExperimentsMessage>,
 ) -> ApiResult<Json<Paged<Experiment>>> {
     let message = rpc.message;
@@ -285,6 +296,7 @@ pub async fn search_experiments(
         }
         n => n as usize,
     };
+    let visible = visible_to(&app, caller.as_deref(), experiment_key).await?;
     let page = app
         .store
         .search_experiments(SearchExperiments {
@@ -293,6 +305,7 @@ pub async fn search_experiments(
             view_type: message.view_type.unwrap_or(ViewType::ActiveOnly),
             max_results,
             page_token: message.page_token,
+            visible,
         })
         .await?;
     Ok(Json(Paged { key: "experiments", page }))
@@ -478,8 +491,21 @@ pub struct SearchRunsMessage {
     page_token: Option<String>,
 }
 
-pub async fn search_runs(State(app): State<AppState>, rpc: Rpc<SearchRunsMessage>) -> ApiResult<Json<Paged<Run>>> {
-    Ok(Json(Paged { key: "runs", page: run_page(&app, rpc.message).await? }))
+/// With auth on, only the experiments the caller may read are searched (MLflow 3's
+/// `filter_experiment_ids`), so paging stays the store's own.
+pub async fn search_runs(
+    State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    rpc: Rpc<SearchRunsMessage>,
+) -> ApiResult<Json<Paged<Run>>> {
+    let mut message = rpc.message;
+    if let Some(visible) = visible_to(&app, caller.as_deref(), experiment_key).await? {
+        message.experiment_ids.retain(|id| visible.allows(id));
+        if message.experiment_ids.is_empty() {
+            return Ok(Json(Paged { key: "runs", page: Page { items: Vec::new(), next_page_token: None } }));
+        }
+    }
+    Ok(Json(Paged { key: "runs", page: run_page(&app, message).await? }))
 }
 
 /// `runs/search`, shared with GraphQL's `mlflowSearchRuns`.
@@ -908,10 +934,14 @@ pub(crate) async fn dataset_summaries(
 // ---------------------------------------------------------------- web UI reads
 
 /// The reads MLflow serves under `/ajax-api/2.0/mlflow/` only (not under `/api/`).
-pub fn ajax_routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/metrics/get-history-bulk", axum::routing::get(get_metric_history_bulk))
-        .route("/experiments/search-datasets", axum::routing::post(search_datasets))
+pub fn ajax_routes() -> Routes {
+    Routes::new()
+        .get("/metrics/get-history-bulk", Rule::Experiment(Action::Read, Locate::Runs), get_metric_history_bulk)
+        .post(
+            "/experiments/search-datasets",
+            Rule::Experiment(Action::Read, Locate::ExperimentIds),
+            search_datasets,
+        )
 }
 
 /// MLflow's `MAX_HISTORY_RESULTS` and `MAX_RUN_IDS_PER_REQUEST` for `get-history-bulk`.

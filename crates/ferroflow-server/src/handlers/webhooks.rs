@@ -1,9 +1,9 @@
 //! MLflow 3's webhook RPCs: `POST/GET /webhooks`, `GET/PATCH/DELETE /webhooks/{id}` and
 //! `POST /webhooks/{id}/test`. Secrets go in, never out. Delivery lives in [`delivery`].
 
+use crate::auth::{Routes, Rule};
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ferroflow_core::registry::{
     validate_webhook_events, validate_webhook_name, Webhook, WebhookAction, WebhookEntity, WebhookEvent, WebhookStatus,
 };
@@ -28,11 +28,16 @@ pub mod secrets;
 const DEFAULT_MAX_RESULTS: i64 = 100;
 const MAX_RESULTS: i64 = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks", post(create_webhook).get(list_webhooks))
-        .route("/webhooks/{webhook_id}", get(get_webhook).patch(update_webhook).delete(delete_webhook))
-        .route("/webhooks/{webhook_id}/test", post(test_webhook))
+/// Webhooks see every registry event, so only admins manage them.
+pub fn routes() -> Routes {
+    let admin = Rule::Admin;
+    Routes::new()
+        .post("/webhooks", admin, create_webhook)
+        .get("/webhooks", admin, list_webhooks)
+        .get("/webhooks/{webhook_id}", admin, get_webhook)
+        .patch("/webhooks/{webhook_id}", admin, update_webhook)
+        .delete("/webhooks/{webhook_id}", admin, delete_webhook)
+        .post("/webhooks/{webhook_id}/test", admin, test_webhook)
 }
 
 /// `mlflow.WebhookEvent` as sent: enums by name or number.

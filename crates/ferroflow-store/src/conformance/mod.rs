@@ -5,6 +5,7 @@
 //! whatever must live as long as it (a temp folder, a scratch database). Each case panics
 //! on a violation.
 
+pub mod auth;
 pub mod bulk_reads;
 pub mod gc;
 pub mod import;
@@ -49,6 +50,7 @@ macro_rules! conformance_suite {
         $crate::logged_model_conformance_cases!($make);
         $crate::gc_conformance_cases!($make);
         $crate::import_conformance_cases!($make);
+        $crate::auth_conformance_cases!($make);
     };
 }
 

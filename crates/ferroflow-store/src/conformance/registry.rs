@@ -74,6 +74,7 @@ fn search(filter: &str, max_results: usize, order_by: &[&str], page_token: Optio
         max_results,
         order_by: order_by.iter().map(|s| s.to_string()).collect(),
         page_token,
+        visible: None,
     }
 }
 

@@ -373,6 +373,7 @@ pub async fn search_experiments_paging<S: Store>(store: &S) {
     let deleted = store.create_experiment(experiment("paged-deleted")).await.unwrap();
     store.delete_experiment(&deleted).await.unwrap();
     let search = |token: Option<String>, view: ViewType| SearchExperiments {
+        visible: None,
         filter: None,
         order_by: vec![],
         view_type: view,

@@ -4,6 +4,7 @@
 //! prefilters here, in its own SQL) and hands them back for filtering, sorting and paging;
 //! registries hold thousands of models, not millions.
 
+use ferroflow_core::auth::{visible, Visibility};
 use std::collections::{HashMap, HashSet};
 
 use ferroflow_core::paging::{decode_offset, page_from};
@@ -70,6 +71,7 @@ pub struct ModelSearch {
     order: Vec<(ModelOrderKey, bool)>,
     offset: u64,
     max_results: usize,
+    visible: Option<Visibility>,
 }
 
 impl ModelSearch {
@@ -78,7 +80,7 @@ impl ModelSearch {
         let filter = search::parse_registered_model_filter(request.filter.as_deref().unwrap_or(""))?;
         let order = order::parse_registered_model_order_by(&request.order_by)?;
         let offset = decode_offset(request.page_token.as_deref())?;
-        Ok(ModelSearch { filter, order, offset, max_results: request.max_results })
+        Ok(ModelSearch { filter, order, offset, max_results: request.max_results, visible: request.visible.clone() })
     }
 
     /// The one name every match has, when the filter says `name = '…'`.
@@ -94,6 +96,9 @@ impl ModelSearch {
         check: impl FnMut() -> Result<()>,
     ) -> Result<Page<StoredModel>> {
         let mut matching = filter_checked(models, check, |model| {
+            if !visible(self.visible.as_ref(), &model.name) {
+                return false;
+            }
             let mut record = Record::default().with_attr("name", model.name.as_str());
             for tag in tags_by_model.get(&model.pk).into_iter().flatten() {
                 record = record.with_tag(&tag.key, &tag.value);
@@ -116,6 +121,7 @@ pub struct VersionSearch {
     order: Vec<(VersionOrderKey, bool)>,
     offset: u64,
     max_results: usize,
+    visible: Option<Visibility>,
 }
 
 impl VersionSearch {
@@ -124,7 +130,7 @@ impl VersionSearch {
         let filter = search::parse_model_version_filter(request.filter.as_deref().unwrap_or(""))?;
         let order = order::parse_model_version_order_by(&request.order_by)?;
         let offset = decode_offset(request.page_token.as_deref())?;
-        Ok(VersionSearch { filter, order, offset, max_results: request.max_results })
+        Ok(VersionSearch { filter, order, offset, max_results: request.max_results, visible: request.visible.clone() })
     }
 
     /// The one model name every match has, when the filter says `name = '…'`.
@@ -160,6 +166,9 @@ impl VersionSearch {
             })
             .collect();
         let matching = filter_checked(versions, check, |(pk, version)| {
+            if !visible(self.visible.as_ref(), &version.name) {
+                return false;
+            }
             let mut record =
                 Record::default().with_attr("name", version.name.as_str()).with_attr("version_number", version.version);
             if let Some(run_id) = &version.run_id {

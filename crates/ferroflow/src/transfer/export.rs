@@ -39,6 +39,7 @@ pub(super) async fn all_experiments(store: &dyn Store) -> Result<Vec<Experiment>
     let mut token = None;
     loop {
         let request = SearchExperiments {
+            visible: None,
             filter: None,
             order_by: vec![],
             view_type: ViewType::All,
@@ -245,7 +246,7 @@ pub async fn export(
     let mut token = None;
     let mut names = Vec::new();
     loop {
-        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token };
+        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
         let page = store.search_registered_models(request).await?;
         for model in page.items {
             let record = RegisteredModelRecord {
@@ -276,7 +277,7 @@ pub async fn export(
     let mut versions = Vec::new();
     let mut token = None;
     loop {
-        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token };
+        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
         let page = store.search_model_versions(request).await?;
         versions.extend(page.items);
         token = page.next_page_token;

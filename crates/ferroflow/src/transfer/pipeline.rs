@@ -40,6 +40,7 @@ pub async fn check_target(store: &dyn Store, source: &mut dyn Source, merge: boo
             max_results: 1000,
             order_by: vec![],
             page_token: None,
+            visible: None,
         })
         .await?;
     if let Some(model) = page.items.iter().find(|m| !source_models.contains(&m.name)) {

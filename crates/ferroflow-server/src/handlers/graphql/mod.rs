@@ -18,6 +18,7 @@ mod limits;
 mod schema;
 mod types;
 
+use crate::auth::{Routes, Rule};
 use std::sync::LazyLock;
 
 use async_graphql::{EmptySubscription, Schema, Variables};
@@ -25,8 +26,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 
 pub use limits::GraphqlLimits;
@@ -45,8 +45,13 @@ static SCHEMA: LazyLock<MlflowSchema> =
     LazyLock::new(|| Schema::build(Query, Mutation, EmptySubscription).directive(ComponentDirective).finish());
 
 /// `/graphql`, mounted at the root as MLflow mounts it.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/graphql", get(graphql).post(graphql)).layer(DefaultBodyLimit::max(MAX_GRAPHQL_BODY_BYTES))
+/// Admins only when auth is on: its resolvers reach every entity, and checking each
+/// field's experiment is not built (ferroflow's own UI does not use it).
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/graphql", Rule::Admin, graphql)
+        .post("/graphql", Rule::Admin, graphql)
+        .with_router(|router| router.layer(DefaultBodyLimit::max(MAX_GRAPHQL_BODY_BYTES)))
 }
 
 /// A request MLflow's engine never gets to run: answered as GraphQL answers, with a 4xx.

@@ -63,7 +63,7 @@ pub(super) async fn experiment_of_run(ctx: &Context<'_>, experiment_id: &str) ->
 /// for `run_id='<id>'` (its first page, of up to 200000).
 pub(super) async fn model_versions_of_run(ctx: &Context<'_>, run_id: &str) -> async_graphql::Result<Vec<ModelVersion>> {
     let request = message(&json!({ "filter": format!("run_id='{run_id}'") }))?;
-    let page = registry::model_version_page(app(ctx)?, request).await.map_err(field_error)?;
+    let page = registry::model_version_page(app(ctx)?, request, None).await.map_err(field_error)?;
     Ok(page.items)
 }
 
@@ -228,7 +228,7 @@ impl Query {
     ) -> Option<MlflowSearchModelVersionsResponse> {
         let result = async {
             let request = message(&input.unwrap_or_default())?;
-            let page = registry::model_version_page(app(ctx)?, request).await.map_err(field_error)?;
+            let page = registry::model_version_page(app(ctx)?, request, None).await.map_err(field_error)?;
             Ok(MlflowSearchModelVersionsResponse {
                 model_versions: Some(page.items.iter().map(MlflowModelVersion::from).collect()),
                 next_page_token: Some(page.next_page_token.unwrap_or_default()),
