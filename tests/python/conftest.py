@@ -187,13 +187,25 @@ def _mlflow_server_executable() -> str:
 
 
 class ServerProcess:
-    def __init__(self, kind: str):
+    """A server on a free port. ``extra_args``/``extra_env`` add flags and environment;
+    ``share_with`` runs a second replica on another server's store and artifacts."""
+
+    def __init__(
+        self,
+        kind: str,
+        extra_args: tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+        share_with: "ServerProcess | None" = None,
+    ):
         self.kind = kind
+        self.extra_args = tuple(extra_args)
+        self.extra_env = dict(extra_env or {})
         self.tmpdir = Path(tempfile.mkdtemp(prefix=f"compat-{kind}-"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.backend = BackendStore(self.tmpdir)
-        self.artifacts = self.tmpdir / "artifacts"
+        self.owns_backend = share_with is None
+        self.backend = BackendStore(self.tmpdir) if share_with is None else share_with.backend
+        self.artifacts = self.tmpdir / "artifacts" if share_with is None else share_with.artifacts
         self.stdout_path = self.tmpdir / "server.stdout.log"
         self.stderr_path = self.tmpdir / "server.stderr.log"
         self.proc: subprocess.Popen | None = None
@@ -209,6 +221,7 @@ class ServerProcess:
             self.backend.uri,
             "--artifacts-destination",
             str(self.artifacts),
+            *self.extra_args,
         ]
         if self.kind == "ferroflow":
             binary = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "debug" / "ferroflow")
@@ -237,6 +250,7 @@ class ServerProcess:
         for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
             env.pop(key, None)
         env.update(self.backend.server_env)
+        env.update(self.extra_env)
         cmd = self.command()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
@@ -295,7 +309,8 @@ class ServerProcess:
             pass
 
     def cleanup(self) -> None:
-        self.backend.drop()
+        if self.owns_backend:
+            self.backend.drop()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 

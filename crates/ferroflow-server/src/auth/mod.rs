@@ -37,7 +37,7 @@ pub struct AuthSettings {
     /// How long a verified password is trusted without re-hashing it (while the stored
     /// hash stays the same).
     pub verified_ttl: Duration,
-    /// Failed logins allowed per user and per address within [`FAILURE_WINDOW`].
+    /// Failed logins allowed per user within [`FAILURE_WINDOW`] (ten times as many per address).
     pub max_failures: u32,
 }
 
@@ -52,6 +52,9 @@ impl Default for AuthSettings {
     }
 }
 
+/// One address may fail this many times more than one user: many users may share an
+/// address (a NAT, a proxy), and guessing across users is what it stops.
+const ADDRESS_FACTOR: usize = 10;
 /// The window over which failed logins are counted.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// Bounds on the in-process maps; past them a map is cleared (it is only a cache).
@@ -208,14 +211,14 @@ impl Auth {
     fn refuse_if_limited(&self, username: Option<&str>, address: Option<IpAddr>) -> Result<(), ApiError> {
         let mut failures = self.failures.lock().expect("failure log");
         let max = self.settings.max_failures as usize;
-        let over = |times: Option<&mut Vec<Instant>>| {
+        let over = |times: Option<&mut Vec<Instant>>, max: usize| {
             times.is_some_and(|times| {
                 times.retain(|at| at.elapsed() < FAILURE_WINDOW);
                 times.len() >= max
             })
         };
-        let limited = username.is_some_and(|name| over(failures.by_user.get_mut(name)))
-            || address.is_some_and(|address| over(failures.by_address.get_mut(&address)));
+        let limited = username.is_some_and(|name| over(failures.by_user.get_mut(name), max))
+            || address.is_some_and(|address| over(failures.by_address.get_mut(&address), max * ADDRESS_FACTOR));
         if limited {
             return Err(ApiError(Error::new(
                 ErrorCode::RequestLimitExceeded,
