@@ -206,7 +206,13 @@ pub fn routes(state: &AppState) -> Routes {
 /// The whole application: API routes under both prefixes, service endpoints, logging,
 /// and, with auth on, the guard that checks every route's rule.
 pub fn router(state: AppState) -> Router {
-    let (mut router, table) = routes(&state).into_parts();
+    let routes = routes(&state);
+    router_with(state, routes)
+}
+
+/// [`router`] over a given route set (tests add a route without a rule through it).
+pub fn router_with(state: AppState, routes: Routes) -> Router {
+    let (mut router, table) = routes.into_parts();
     if let Some(auth) = &state.auth {
         let guard = auth::rules::Guard { app: state.clone(), auth: Arc::clone(auth), table: Arc::new(table) };
         router = router.route_layer(middleware::from_fn_with_state(guard, auth::rules::guard));

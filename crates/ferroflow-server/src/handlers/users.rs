@@ -67,6 +67,7 @@ pub fn own_routes() -> Routes {
         .post("/login", Rule::Public, login)
         .post("/logout", Rule::Authenticated, logout)
         .get("/session", Rule::Authenticated, session)
+        .get("/permissions/mine", Rule::Authenticated, my_permission)
         .merge(token_routes())
 }
 
@@ -427,6 +428,29 @@ async fn session(State(app): State<AppState>, Extension(caller): Extension<Calle
         _ => None,
     };
     Ok(Json(json!({"user": user_json(&app, &user).await?, "csrf_token": csrf})))
+}
+
+/// The caller's own level on one experiment (`experiment_id`) or model (`name`), so that
+/// the UI can hide what the caller may not do.
+async fn my_permission(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Rpc { message, .. }: Rpc<PermissionMessage>,
+) -> JsonResult {
+    let resource = match (message.experiment_id, message.name) {
+        (Some(id), None) => Resource::Experiment(id),
+        (None, Some(name)) => Resource::RegisteredModel(name),
+        _ => return Err(ApiError::invalid("Give exactly one of 'experiment_id' and 'name'.")),
+    };
+    let permission = auth_of(&app)?.permission(app.store.as_ref(), &caller, &resource).await?;
+    Ok(Json(json!({
+        "permission": permission.as_str(),
+        "can_read": permission.allows(Action::Read),
+        "can_update": permission.allows(Action::Update),
+        "can_delete": permission.allows(Action::Delete),
+        "can_manage": permission.allows(Action::Manage),
+        "is_admin": caller.is_admin,
+    })))
 }
 
 // ---------------------------------------------------------------- tokens

@@ -50,7 +50,12 @@ pub struct TestAppOptions {
     pub default_artifact_root: Option<PathBuf>,
     /// The store's limit on one read; `None` for [`ferroflow_sqlite::DEFAULT_QUERY_TIMEOUT`].
     pub query_timeout: Option<std::time::Duration>,
+    /// `--app-name basic-auth`, with the admin [`ADMIN`] bootstrapped.
+    pub auth: Option<ferroflow_server::auth::AuthSettings>,
 }
+
+/// The bootstrapped admin of an app spawned with auth on.
+pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 
 /// A running server and a client pointed at it.
 pub struct TestApp {
@@ -157,7 +162,13 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         .as_deref()
         .map(|folder| ferroflow_artifacts::ArtifactRepository::open_local(folder).expect("open artifact folder"));
     let artifact_root = artifact_folder.map(|folder| std::fs::canonicalize(folder).expect("canonical artifact root"));
-    let state = AppState::new(Arc::new(store), artifacts, options.config);
+    let mut state = AppState::new(Arc::new(store), artifacts, options.config);
+    if let Some(settings) = options.auth {
+        ferroflow_server::auth::bootstrap_admin(state.store.as_ref(), Some(ADMIN.0), Some(ADMIN.1))
+            .await
+            .expect("bootstrap the admin");
+        state.auth = Some(Arc::new(ferroflow_server::auth::Auth::new(settings)));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
