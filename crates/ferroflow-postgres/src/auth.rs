@@ -75,18 +75,16 @@ impl AuthStore for PgStore {
             ))
             .await
             .map_err(crate::db::db_error)?;
-        let row = client
-            .query_opt(&statement, &[&username, &password_hash, &is_admin])
-            .await
-            .map_err(crate::db::db_error)?;
+        let row =
+            client.query_opt(&statement, &[&username, &password_hash, &is_admin]).await.map_err(crate::db::db_error)?;
         row.map(|row| user_from_row(&row))
             .ok_or_else(|| Error::already_exists(format!("User (username={username}) already exists.")))
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<User>> {
         let client = self.db.client().await?;
-        let row = query_opt(&client, &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), &[&username])
-            .await?;
+        let row =
+            query_opt(&client, &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), &[&username]).await?;
         Ok(row.map(|row| user_from_row(&row)))
     }
 
@@ -166,9 +164,12 @@ impl AuthStore for PgStore {
 
     async fn user_grants(&self, user_id: i64) -> Result<Vec<Grant>> {
         let client = self.db.client().await?;
-        let rows =
-            query(&client, "SELECT resource_kind, resource_key, permission FROM grants WHERE user_id = $1", &[&user_id])
-                .await?;
+        let rows = query(
+            &client,
+            "SELECT resource_kind, resource_key, permission FROM grants WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?;
         rows.iter()
             .map(|row| {
                 let resource = Resource::from_parts(row.get(0), row.get(1))

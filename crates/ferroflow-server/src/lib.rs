@@ -21,9 +21,9 @@ use ferroflow_store::Store;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use auth::{Locate, Routes, Rule};
 pub use handlers::graphql::GraphqlLimits;
 pub use handlers::webhooks::secrets::WebhookSecrets;
-use auth::{Locate, Routes, Rule};
 use handlers::{service, tracking};
 pub use serve::ConnectionLimits;
 

@@ -68,26 +68,26 @@ fn normalized_message(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let raw = if from_query {
-            query_to_json(query)
-        } else {
-            let parsed = match serde_json::from_slice::<Value>(body) {
-                Ok(parsed) => parsed,
-                // Python's `json` writes NaN and infinities as bare literals, which JSON
-                // lacks; they are read as the values they name, in metric values only.
-                Err(error) => match metric_values.and_then(|place| quote_bare_non_finite(body, place)) {
-                    Some(quoted) => parse_json(&quoted)?,
-                    None => return Err(malformed_json(error)),
-                },
-            };
-            // Older clients double-encoded the message as a JSON string; MLflow decodes it again.
-            match parsed {
-                Value::String(inner) => parse_json(inner.as_bytes())?,
-                other => other,
-            }
+        query_to_json(query)
+    } else {
+        let parsed = match serde_json::from_slice::<Value>(body) {
+            Ok(parsed) => parsed,
+            // Python's `json` writes NaN and infinities as bare literals, which JSON
+            // lacks; they are read as the values they name, in metric values only.
+            Err(error) => match metric_values.and_then(|place| quote_bare_non_finite(body, place)) {
+                Some(quoted) => parse_json(&quoted)?,
+                None => return Err(malformed_json(error)),
+            },
         };
-        if !raw.is_object() {
-            return Err(ApiError::invalid("The request body must be a JSON object."));
+        // Older clients double-encoded the message as a JSON string; MLflow decodes it again.
+        match parsed {
+            Value::String(inner) => parse_json(inner.as_bytes())?,
+            other => other,
         }
+    };
+    if !raw.is_object() {
+        return Err(ApiError::invalid("The request body must be a JSON object."));
+    }
     snake_case_keys(raw)
 }
 

@@ -37,11 +37,7 @@ async fn auth_state() -> (AppState, tempfile::TempDir) {
 
 /// A concrete path for a route pattern: `{x}` and `{*x}` become sample segments.
 fn concrete(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|segment| if segment.starts_with('{') { "1" } else { segment })
-        .collect::<Vec<_>>()
-        .join("/")
+    pattern.split('/').map(|segment| if segment.starts_with('{') { "1" } else { segment }).collect::<Vec<_>>().join("/")
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -66,7 +62,8 @@ async fn every_route_has_a_rule_and_only_public_ones_serve_the_anonymous() {
     let table = routes(&state);
     let rules: Vec<(Method, String, Rule)> = table.rules().to_vec();
     assert!(rules.len() > 150, "the whole router, under every prefix: {}", rules.len());
-    let public: Vec<&str> = rules.iter().filter(|(_, _, rule)| *rule == Rule::Public).map(|(_, p, _)| p.as_str()).collect();
+    let public: Vec<&str> =
+        rules.iter().filter(|(_, _, rule)| *rule == Rule::Public).map(|(_, p, _)| p.as_str()).collect();
     for expected in ["/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/ferroflow/v1/login"] {
         assert!(public.contains(&expected), "{expected} is public");
     }
@@ -104,9 +101,8 @@ async fn every_route_has_a_rule_and_only_public_ones_serve_the_anonymous() {
 #[tokio::test]
 async fn a_route_added_without_a_rule_is_refused_to_everyone() {
     let (state, _dir) = auth_state().await;
-    let routes = routes(&state).with_router(|router| {
-        router.route("/api/2.0/mlflow/sneaky", axum::routing::get(|| async { "wide open" }))
-    });
+    let routes = routes(&state)
+        .with_router(|router| router.route("/api/2.0/mlflow/sneaky", axum::routing::get(|| async { "wide open" })));
     let router = ferroflow_server::router_with(state, routes);
     let (status, body) = send(&router, Method::GET, "/api/2.0/mlflow/sneaky", Some(&basic(ADMIN.0, ADMIN.1))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

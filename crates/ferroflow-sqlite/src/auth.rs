@@ -61,8 +61,11 @@ fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
     Ok(Credential {
         id: row.get(0)?,
         user_id: row.get(1)?,
-        kind: CredentialKind::parse(&kind)
-            .ok_or(rusqlite::Error::InvalidColumnType(2, kind, rusqlite::types::Type::Text))?,
+        kind: CredentialKind::parse(&kind).ok_or(rusqlite::Error::InvalidColumnType(
+            2,
+            kind,
+            rusqlite::types::Type::Text,
+        ))?,
         name: row.get(3)?,
         secret_hash: row.get(4)?,
         created_at: row.get(5)?,
@@ -97,8 +100,9 @@ impl AuthStore for SqliteStore {
     async fn list_users(&self) -> Result<Vec<User>> {
         self.db
             .read(|conn| {
-                let mut statement =
-                    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).map_err(db_error)?;
+                let mut statement = conn
+                    .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                    .map_err(db_error)?;
                 let rows = statement.query_map([], user_from_row).map_err(db_error)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(db_error)
             })
@@ -320,7 +324,8 @@ impl AuthStore for SqliteStore {
                          ORDER BY created_at, credential_id"
                     ))
                     .map_err(db_error)?;
-                let rows = statement.query_map(params![user_id, kind.as_str()], credential_from_row).map_err(db_error)?;
+                let rows =
+                    statement.query_map(params![user_id, kind.as_str()], credential_from_row).map_err(db_error)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(db_error)
             })
             .await
@@ -344,8 +349,12 @@ impl AuthStore for SqliteStore {
             .read(move |conn| {
                 let (sql, key) = match &of {
                     ExperimentOf::Run(id) => ("SELECT experiment_id FROM runs WHERE run_uuid = ?1", id),
-                    ExperimentOf::LoggedModel(id) => ("SELECT experiment_id FROM logged_models WHERE model_id = ?1", id),
-                    ExperimentOf::ExperimentName(name) => ("SELECT experiment_id FROM experiments WHERE name = ?1", name),
+                    ExperimentOf::LoggedModel(id) => {
+                        ("SELECT experiment_id FROM logged_models WHERE model_id = ?1", id)
+                    }
+                    ExperimentOf::ExperimentName(name) => {
+                        ("SELECT experiment_id FROM experiments WHERE name = ?1", name)
+                    }
                 };
                 conn.prepare_cached(sql)
                     .and_then(|mut statement| statement.query_row([key], |row| row.get::<_, i64>(0)).optional())

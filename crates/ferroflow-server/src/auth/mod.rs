@@ -66,7 +66,9 @@ pub enum Via {
     Password,
     Token,
     /// A UI session; writes must carry its CSRF token.
-    Session { csrf: String },
+    Session {
+        csrf: String,
+    },
 }
 
 /// The authenticated caller, put in the request's extensions for handlers that filter
@@ -246,7 +248,12 @@ impl Auth {
     }
 
     /// The caller's level on a resource: MANAGE for admins, else their grant, else the default.
-    pub async fn permission(&self, store: &dyn Store, caller: &Caller, resource: &Resource) -> Result<Permission, ApiError> {
+    pub async fn permission(
+        &self,
+        store: &dyn Store,
+        caller: &Caller,
+        resource: &Resource,
+    ) -> Result<Permission, ApiError> {
         if caller.is_admin {
             return Ok(Permission::Manage);
         }

@@ -72,11 +72,13 @@ pub enum Locate {
 
 impl Rule {
     fn needs_fields(self) -> bool {
-        match self {
-            Rule::Public | Rule::Authenticated | Rule::Admin => false,
-            Rule::Experiment(_, Locate::LoggedModelInPath | Locate::ArtifactPath) => false,
-            _ => true,
-        }
+        !matches!(
+            self,
+            Rule::Public
+                | Rule::Authenticated
+                | Rule::Admin
+                | Rule::Experiment(_, Locate::LoggedModelInPath | Locate::ArtifactPath)
+        )
     }
 }
 
@@ -132,7 +134,8 @@ impl Routes {
 
     pub fn nest(mut self, prefix: &str, other: Routes) -> Self {
         self.router = self.router.nest(prefix, other.router);
-        self.rules.extend(other.rules.into_iter().map(|(method, path, rule)| (method, format!("{prefix}{path}"), rule)));
+        self.rules
+            .extend(other.rules.into_iter().map(|(method, path, rule)| (method, format!("{prefix}{path}"), rule)));
         self
     }
 
@@ -175,7 +178,9 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
             // Browsers would pop up their own login dialog for the UI's calls; only the
             // REST API asks for Basic credentials.
             if challenge {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mlflow\""));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mlflow\""));
             }
             response
         }
@@ -430,8 +435,7 @@ async fn experiments(
 /// handlers apply; the root (no path) and anything not under an experiment is for admins.
 fn artifact_experiment(raw: Option<&str>) -> Result<String, ApiError> {
     let raw = raw.filter(|raw| !raw.is_empty()).ok_or_else(permission_denied)?;
-    let path = ferroflow_artifacts::ArtifactPath::parse(raw)
-        .map_err(|error| ApiError(error.into()))?;
+    let path = ferroflow_artifacts::ArtifactPath::parse(raw).map_err(|error| ApiError(error.into()))?;
     let first = path.as_str().split('/').next().unwrap_or_default();
     if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
         return Err(permission_denied());

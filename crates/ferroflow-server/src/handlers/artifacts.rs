@@ -6,13 +6,13 @@
 //! storage; bodies stream in both directions.
 
 use crate::auth::{Locate, Routes, Rule};
-use ferroflow_core::auth::Action;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferroflow_core::auth::Action;
 use std::sync::Arc;
 
 use ferroflow_artifacts::{ArtifactPath, ArtifactRepository, Download, FileInfo, OpenedRoot};

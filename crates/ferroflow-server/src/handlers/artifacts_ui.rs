@@ -13,13 +13,13 @@
 //! every kind of artifact root is served through [`Root`].
 
 use crate::auth::{Locate, Routes, Rule};
-use ferroflow_core::auth::Action;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferroflow_artifacts::ArtifactPath;
+use ferroflow_core::auth::Action;
 use ferroflow_core::registry::{parse_version, validate_model_name};
 use ferroflow_core::Error;
 use futures_util::StreamExt;

@@ -1,9 +1,9 @@
 //! MLflow 3 logged-model RPCs (`/logged-models/...`).
 
 use crate::auth::{Locate, Routes, Rule};
-use ferroflow_core::auth::Action;
 use axum::extract::{Path, State};
 use axum::Json;
+use ferroflow_core::auth::Action;
 use ferroflow_core::types::{KeyValue, LoggedModelStatus};
 use ferroflow_store::logged_models::{CreateLoggedModel, LoggedModelOrder, SearchLoggedModels};
 use serde::Deserialize;

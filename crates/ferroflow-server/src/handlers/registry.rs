@@ -3,10 +3,10 @@
 //! webhook events each action announces.
 
 use crate::auth::{grant_creator, model_key, visible_to, Caller};
-use axum::extract::Extension;
-use ferroflow_store::auth::Resource;
 use crate::auth::{Routes, Rule};
+use axum::extract::Extension;
 use ferroflow_core::auth::Action;
+use ferroflow_store::auth::Resource;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -36,8 +36,7 @@ type JsonResult = ApiResult<Json<Value>>;
 /// Registry calls are checked through their model (`name`), as MLflow's table has them;
 /// searches answer only the models the caller may read.
 pub fn routes() -> Routes {
-    let (read, update, delete) =
-        (Rule::Model(Action::Read), Rule::Model(Action::Update), Rule::Model(Action::Delete));
+    let (read, update, delete) = (Rule::Model(Action::Read), Rule::Model(Action::Update), Rule::Model(Action::Delete));
     Routes::new()
         .post("/registered-models/create", Rule::Authenticated, create_registered_model)
         .get("/registered-models/get", read, get_registered_model)

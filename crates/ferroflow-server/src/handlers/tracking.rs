@@ -2,19 +2,19 @@
 //! message, applies MLflow's input validation, calls the store once and shapes the answer.
 
 use crate::auth::{experiment_key, grant_creator, visible_to, Caller};
-use axum::extract::Extension;
-use ferroflow_store::auth::Resource;
 use crate::auth::{Locate, Routes, Rule};
-use ferroflow_core::auth::Action;
+use axum::extract::Extension;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
+use ferroflow_core::auth::Action;
 use ferroflow_core::types::{
     Dataset, DatasetInput, DatasetSummary, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Page, Run, RunStatus,
     ViewType,
 };
 use ferroflow_core::validation;
 use ferroflow_core::Error;
+use ferroflow_store::auth::Resource;
 use ferroflow_store::{
     BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
     UpdateRun,
@@ -937,11 +937,7 @@ pub(crate) async fn dataset_summaries(
 pub fn ajax_routes() -> Routes {
     Routes::new()
         .get("/metrics/get-history-bulk", Rule::Experiment(Action::Read, Locate::Runs), get_metric_history_bulk)
-        .post(
-            "/experiments/search-datasets",
-            Rule::Experiment(Action::Read, Locate::ExperimentIds),
-            search_datasets,
-        )
+        .post("/experiments/search-datasets", Rule::Experiment(Action::Read, Locate::ExperimentIds), search_datasets)
 }
 
 /// MLflow's `MAX_HISTORY_RESULTS` and `MAX_RUN_IDS_PER_REQUEST` for `get-history-bulk`.

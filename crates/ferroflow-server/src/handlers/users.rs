@@ -134,7 +134,11 @@ fn validate_username(username: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn create_user(State(app): State<AppState>, headers: HeaderMap, Rpc { message, .. }: Rpc<UserMessage>) -> JsonResult {
+async fn create_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Rpc { message, .. }: Rpc<UserMessage>,
+) -> JsonResult {
     crate::wire::require_json_content_type(&headers)?;
     let username = message.username.unwrap_or_default();
     let password = message.password.unwrap_or_default();
@@ -333,7 +337,9 @@ fn v3_resource(message: &PermissionMessage) -> ApiResult<Resource> {
     let kind = required_text(message.resource_type.clone(), "resource_type")?;
     let key = required_text(message.resource_id.clone(), "resource_id")?;
     Resource::from_parts(&kind, key).ok_or_else(|| {
-        ApiError::invalid(format!("Unsupported resource_type '{kind}'. Supported types are: experiment, registered_model."))
+        ApiError::invalid(format!(
+            "Unsupported resource_type '{kind}'. Supported types are: experiment, registered_model."
+        ))
     })
 }
 
@@ -366,7 +372,10 @@ async fn get_permission(State(app): State<AppState>, Rpc { message, .. }: Rpc<Pe
 
 /// `Secure` when the browser reached us over TLS (through a proxy that says so).
 fn over_tls(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
 fn session_cookie_header(value: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
@@ -405,11 +414,17 @@ async fn login(
     let user = find_user(&app, &caller.username).await?;
     let body = json!({"user": user_json(&app, &user).await?, "csrf_token": csrf_token_for(&secret)});
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie_header(&secret, ttl.as_secs(), over_tls(&headers)));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie_header(&secret, ttl.as_secs(), over_tls(&headers)));
     Ok(response)
 }
 
-async fn logout(State(app): State<AppState>, headers: HeaderMap, Extension(caller): Extension<Caller>) -> ApiResult<Response> {
+async fn logout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Response> {
     if let Some(secret) = crate::auth::credentials::session_cookie(&headers) {
         if let Some((credential, _)) = app.store.credential_user(&secret_hash(&secret), now_millis()).await? {
             app.store.delete_credential(caller.user_id, &credential.id).await?;

@@ -246,7 +246,8 @@ pub async fn export(
     let mut token = None;
     let mut names = Vec::new();
     loop {
-        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
+        let request =
+            RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
         let page = store.search_registered_models(request).await?;
         for model in page.items {
             let record = RegisteredModelRecord {
@@ -277,7 +278,8 @@ pub async fn export(
     let mut versions = Vec::new();
     let mut token = None;
     loop {
-        let request = RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
+        let request =
+            RegistrySearch { filter: None, max_results: 1000, order_by: vec![], page_token: token, visible: None };
         let page = store.search_model_versions(request).await?;
         versions.extend(page.items);
         token = page.next_page_token;
