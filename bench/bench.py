@@ -183,9 +183,12 @@ def psql(admin_url: str, sql: str, database: str | None = None) -> str:
 
 class Server:
     def __init__(self, kind: str, workdir: Path, bins: dict[str, str], extra: tuple[str, ...] = (),
-                 postgres: str | None = None):
+                 postgres: str | None = None, env: dict[str, str] | None = None):
         self.kind = kind
         self.extra = list(extra)
+        self.env = dict(env or {})
+        # The `Authorization` header the load generator sends (the auth pass).
+        self.authorization: str | None = None
         self.dir = workdir
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
@@ -219,11 +222,11 @@ class Server:
                     "--database-uri", f"sqlite://{self.db}", "--default-artifact-root", art]
         # MLflow's default server setup: uvicorn with its default 4 workers, plus its job runner.
         return [self.bins["mlflow"], "server", "--host", "127.0.0.1", "--port", port,
-                "--backend-store-uri", self.store_uri("+psycopg2"), "--artifacts-destination", art]
+                "--backend-store-uri", self.store_uri("+psycopg2"), "--artifacts-destination", art, *self.extra]
 
     def start(self, timeout: float = 180.0) -> float:
         """Starts the server; returns milliseconds from spawn until /health answers 200."""
-        env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+        env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", **self.env)
         log = open(self.dir / "server.log", "wb")
         started = time.perf_counter()
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -327,7 +330,10 @@ class Runner:
         cpu_before = server.cpu_seconds()
         busy_before = machine_busy_seconds()
         wall = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        env = dict(os.environ)
+        if server.authorization:
+            env["BENCH_AUTHORIZATION"] = server.authorization  # not on the command line (ps)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - wall
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
@@ -870,17 +876,22 @@ def report(runner: Runner, servers: list[str], args: argparse.Namespace, mode: s
 
 
 UI_SECTION = ("<!-- ui-bench:start -->", "<!-- ui-bench:end -->")
+AUTH_SECTION = ("<!-- auth-bench:start -->", "<!-- auth-bench:end -->")
 
 
-def kept_ui_section(path: Path) -> str:
-    """The web UI section bench/ui.sh wrote into the results file, kept when this
-    benchmark rewrites the rest of it."""
+def kept_section(path: Path, markers: tuple[str, str]) -> str:
+    """A section another pass (bench/ui.sh, bench/run.sh --auth) wrote into the results
+    file, kept when this benchmark rewrites the rest of it."""
     try:
         old = path.read_text()
     except FileNotFoundError:
         return ""
-    start, end = old.find(UI_SECTION[0]), old.find(UI_SECTION[1])
-    return "\n" + old[start:end + len(UI_SECTION[1])] + "\n" if 0 <= start < end else ""
+    start, end = old.find(markers[0]), old.find(markers[1])
+    return "\n" + old[start:end + len(markers[1])] + "\n" if 0 <= start < end else ""
+
+
+def kept_sections(path: Path) -> str:
+    return kept_section(path, AUTH_SECTION) + kept_section(path, UI_SECTION)
 
 
 def main() -> int:
@@ -928,7 +939,7 @@ def main() -> int:
     text = report(runner, servers, args, args.mode, started)
     print("\n" + text)
     if args.results:
-        Path(args.results).write_text(text + kept_ui_section(Path(args.results)))
+        Path(args.results).write_text(text + kept_sections(Path(args.results)))
         print(f"table written to {args.results}")
     ff_problems = [p for p in runner.problems if p.startswith("ferroflow")]
     if ff_problems:

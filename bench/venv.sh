@@ -19,6 +19,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^mlflow==' "$here/requirements.txt")" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$(grep '^fasttrackml==' "$here/requirements.txt")" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^psycopg2-binary==' "$here/requirements.txt")" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$(grep '^Flask-WTF==' "$here/requirements.txt")" >&2
   echo "$want" >"$stamp"
 fi
 

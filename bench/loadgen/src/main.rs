@@ -32,6 +32,10 @@ struct Cli {
     /// Prefix of the tracking REST API.
     #[arg(long, default_value = "/api/2.0/mlflow")]
     api: String,
+    /// An `Authorization` header sent with every request (the auth pass: `Basic …` or
+    /// `Bearer …`), read from the environment so that it stays out of `ps`.
+    #[arg(long, env = "BENCH_AUTHORIZATION", hide_env_values = true)]
+    authorization: Option<String>,
     #[command(subcommand)]
     workload: Workload,
 }
@@ -126,12 +130,13 @@ type Answer = Result<(u16, Bytes), String>;
 struct Client {
     addr: SocketAddr,
     host: String,
+    authorization: Option<String>,
     sender: Option<http1::SendRequest<Full<Bytes>>>,
 }
 
 impl Client {
     fn new(target: &Target) -> Self {
-        Self { addr: target.addr, host: target.host.clone(), sender: None }
+        Self { addr: target.addr, host: target.host.clone(), authorization: target.authorization.clone(), sender: None }
     }
 
     async fn connect(&mut self) -> Result<(), String> {
@@ -156,6 +161,9 @@ impl Client {
         }
         let sender = self.sender.as_mut().expect("connected");
         let mut request = Request::builder().method(method).uri(path).header("host", &self.host);
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
+        }
         let body = match body {
             Some(text) => {
                 request = request.header("content-type", "application/json");
@@ -191,16 +199,17 @@ struct Target {
     addr: SocketAddr,
     host: String,
     api: String,
+    authorization: Option<String>,
 }
 
 impl Target {
-    fn parse(url: &str, api: &str) -> Result<Self, String> {
+    fn parse(url: &str, api: &str, authorization: Option<String>) -> Result<Self, String> {
         let host = url.trim_end_matches('/').strip_prefix("http://").ok_or("the URL must start with http://")?;
         let addr: SocketAddr = host.parse().map_err(|e| format!("{host} is not IP:port: {e}"))?;
         if !addr.ip().is_loopback() {
             return Err(format!("{addr} is not a loopback address; the benchmark only targets this machine"));
         }
-        Ok(Self { addr, host: host.to_string(), api: api.trim_end_matches('/').to_string() })
+        Ok(Self { addr, host: host.to_string(), api: api.trim_end_matches('/').to_string(), authorization })
     }
 
     fn path(&self, rpc: &str) -> String {
@@ -748,7 +757,7 @@ async fn bulk_interval(
 }
 
 async fn run(cli: Cli) -> Result<Value, String> {
-    let target = Target::parse(&cli.url, &cli.api)?;
+    let target = Target::parse(&cli.url, &cli.api, cli.authorization.clone())?;
     match cli.workload {
         Workload::LogMetric { connections, seconds } => log_metric(target, connections, seconds).await,
         Workload::LogBatch { connections, seconds, points } => log_batch(target, connections, seconds, points).await,
@@ -825,9 +834,9 @@ mod tests {
 
     #[test]
     fn only_loopback_targets_are_accepted() {
-        assert!(Target::parse("http://127.0.0.1:5000", "/api").is_ok());
-        assert!(Target::parse("http://[::1]:5000", "/api").is_ok());
-        assert!(Target::parse("http://10.0.0.1:5000", "/api").is_err());
-        assert!(Target::parse("https://127.0.0.1:5000", "/api").is_err());
+        assert!(Target::parse("http://127.0.0.1:5000", "/api", None).is_ok());
+        assert!(Target::parse("http://[::1]:5000", "/api", None).is_ok());
+        assert!(Target::parse("http://10.0.0.1:5000", "/api", None).is_err());
+        assert!(Target::parse("https://127.0.0.1:5000", "/api", None).is_err());
     }
 }
