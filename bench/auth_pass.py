@@ -65,6 +65,7 @@ def main() -> int:
     args, _ = parser.parse_known_args()
     # What bench.settings_for reads.
     args.search_runs, args.history_points, args.mlflow_history_points, args.workloads = None, None, 1_000, None
+    args.fml = None
     settings = bench.settings_for(args.mode if args.mode != "smoke" else "quick", args)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)

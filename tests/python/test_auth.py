@@ -495,6 +495,10 @@ def test_tokens_work_with_the_client_and_stop_when_revoked(server, as_user):
     other, other_password = new_user(as_user, server)
     nosy = requests.get(server.url + "/api/ferroflow/v1/tokens", params={"username": name}, auth=(other, other_password))
     assert nosy.status_code == 403
+    # No secret reached the server's log: not the token, nor any password.
+    log = server.stderr_path.read_text(errors="replace") + server.stdout_path.read_text(errors="replace")
+    for secret in (secret, password, other_password, ADMIN[1]):
+        assert secret not in log
 
 
 def test_failed_logins_are_rate_limited_per_user(server, as_user):

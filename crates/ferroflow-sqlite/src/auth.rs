@@ -13,7 +13,7 @@ use crate::SqliteStore;
 /// model survives as text like MLflow's), and hashed credentials.
 pub(crate) const SCHEMA: &str = r#"
     CREATE TABLE users (
-        user_id       INTEGER PRIMARY KEY,
+        user_id       INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a new user inherits nothing cached
         username      TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         is_admin      INTEGER NOT NULL DEFAULT 0

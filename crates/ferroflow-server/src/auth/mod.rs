@@ -108,7 +108,14 @@ pub struct Auth {
     failures: Mutex<Failures>,
     /// A run's or logged model's experiment never changes, so it is looked up once.
     owners: Mutex<HashMap<ExperimentOf, String>>,
+    /// Grants read within [`GRANT_TTL`]: a grant changed through this replica clears it at
+    /// once; another replica's change is seen within the TTL.
+    grants: Mutex<HashMap<(i64, Resource), (Option<Permission>, Instant)>>,
 }
+
+/// How long a grant read from the store is trusted. Passwords, users and tokens are
+/// read on every request; grants, read as often, would double each request's cost.
+pub const GRANT_TTL: Duration = Duration::from_secs(2);
 
 impl Auth {
     pub fn new(settings: AuthSettings) -> Self {
@@ -117,7 +124,13 @@ impl Auth {
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             owners: Mutex::new(HashMap::new()),
+            grants: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets every cached grant (after this replica changed one).
+    pub fn grants_changed(&self) {
+        self.grants.lock().expect("grant cache").clear();
     }
 
     /// Who sent `headers`: HTTP Basic, a bearer token, or the UI's session cookie.
@@ -257,7 +270,23 @@ impl Auth {
         if caller.is_admin {
             return Ok(Permission::Manage);
         }
-        Ok(store.get_grant(caller.user_id, resource).await?.unwrap_or(self.settings.default_permission))
+        let key = (caller.user_id, resource.clone());
+        let cached = self.grants.lock().expect("grant cache").get(&key).and_then(|(grant, at)| {
+            (at.elapsed() < GRANT_TTL).then_some(*grant)
+        });
+        let grant = match cached {
+            Some(grant) => grant,
+            None => {
+                let grant = store.get_grant(caller.user_id, resource).await?;
+                let mut grants = self.grants.lock().expect("grant cache");
+                if grants.len() >= MAX_CACHED {
+                    grants.clear();
+                }
+                grants.insert(key, (grant, Instant::now()));
+                grant
+            }
+        };
+        Ok(grant.unwrap_or(self.settings.default_permission))
     }
 
     /// Refuses unless the caller may do `action` on `resource`.
@@ -389,6 +418,9 @@ pub async fn grant_creator(app: &crate::AppState, caller: Option<&Caller>, resou
     if let (Some(_), Some(caller)) = (&app.auth, caller) {
         let grant = ferroflow_store::auth::Grant { user_id: caller.user_id, resource, permission: Permission::Manage };
         app.store.put_grant(grant, ferroflow_store::auth::GrantWrite::Upsert).await?;
+        if let Some(auth) = &app.auth {
+            auth.grants_changed();
+        }
     }
     Ok(())
 }

@@ -204,6 +204,9 @@ async fn rename_registered_model(
     let model = app.store.rename_registered_model(&name, &new_name).await?;
     // Grants follow the model to its new name, as MLflow's auth app moves them.
     app.store.rename_model_grants(&name, &new_name).await?;
+    if let Some(auth) = &app.auth {
+        auth.grants_changed();
+    }
     Ok(Json(Keyed { key: "registered_model", value: model }))
 }
 
@@ -231,6 +234,9 @@ async fn delete_registered_model(State(app): State<AppState>, rpc: Rpc<NameMessa
     app.store.delete_registered_model(&name).await?;
     // A model created again under this name starts with no grants (MLflow drops them too).
     app.store.delete_resource_grants(&Resource::RegisteredModel(name)).await?;
+    if let Some(auth) = &app.auth {
+        auth.grants_changed();
+    }
     empty()
 }
 

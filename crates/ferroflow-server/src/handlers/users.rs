@@ -84,6 +84,13 @@ fn auth_of(app: &AppState) -> ApiResult<&Arc<Auth>> {
     app.auth.as_ref().ok_or_else(|| ApiError(Error::internal("authentication is not configured")))
 }
 
+/// A grant changed here: this replica stops trusting its cached ones.
+fn forget_grants(app: &AppState) {
+    if let Some(auth) = &app.auth {
+        auth.grants_changed();
+    }
+}
+
 fn user_not_found(username: &str) -> ApiError {
     ApiError(Error::not_found(format!("User with username={username} not found")))
 }
@@ -213,6 +220,7 @@ async fn delete_user(State(app): State<AppState>, Rpc { message, .. }: Rpc<UserM
     if !app.store.delete_user(&username).await? {
         return Err(user_not_found(&username));
     }
+    forget_grants(&app);
     Ok(Json(json!({})))
 }
 
@@ -280,7 +288,9 @@ async fn write_permission(app: &AppState, kind: Kind, message: PermissionMessage
     let permission = permission_of(&message)?;
     let user = find_user(app, &username).await?;
     let grant = Grant { user_id: user.id, resource: resource.clone(), permission };
-    if !app.store.put_grant(grant, mode).await? {
+    let written = app.store.put_grant(grant, mode).await?;
+    forget_grants(app);
+    if !written {
         let (existing, missing) = kind.describe(&resource, &username);
         return Err(ApiError(match mode {
             GrantWrite::Create => Error::already_exists(format!("{existing} already exists.")),
@@ -307,7 +317,9 @@ async fn remove_permission(app: &AppState, kind: Kind, message: PermissionMessag
     let resource = kind.resource(&message)?;
     let username = required_text(message.username.clone(), "username")?;
     let user = find_user(app, &username).await?;
-    if !app.store.delete_grant(user.id, &resource).await? {
+    let deleted = app.store.delete_grant(user.id, &resource).await?;
+    forget_grants(app);
+    if !deleted {
         return Err(ApiError(Error::not_found(format!("{} not found", kind.describe(&resource, &username).1))));
     }
     Ok(Json(json!({})))
@@ -348,6 +360,7 @@ async fn grant_permission(State(app): State<AppState>, Rpc { message, .. }: Rpc<
     let permission = permission_of(&message)?;
     let user = find_user(&app, &required_text(message.username, "username")?).await?;
     app.store.put_grant(Grant { user_id: user.id, resource, permission }, GrantWrite::Upsert).await?;
+    forget_grants(&app);
     Ok(Json(json!({})))
 }
 
@@ -355,6 +368,7 @@ async fn revoke_permission(State(app): State<AppState>, Rpc { message, .. }: Rpc
     let resource = v3_resource(&message)?;
     let user = find_user(&app, &required_text(message.username, "username")?).await?;
     app.store.delete_grant(user.id, &resource).await?;
+    forget_grants(&app);
     Ok(Json(json!({})))
 }
 
