@@ -173,6 +173,14 @@ def refused(call) -> bool:
 
 # ---------------------------------------------------------------- the matrix
 
+def listed(found: bool) -> None:
+    """A listing that left the resource out counts as refused."""
+    if not found:
+        from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
+
+        raise MlflowException("left out of the listing", error_code=PERMISSION_DENIED)
+
+
 def experiment_ops(tmp_path):
     """(capability, name, setup(admin) -> ctx, call(client, ctx)) per experiment-scoped endpoint."""
 
@@ -224,7 +232,9 @@ def experiment_ops(tmp_path):
     if IS_MLFLOW3:
         ops += [
             ("read", "get_logged_model", None, lambda c, x: c.get_logged_model(x["model"])),
-            ("read", "search_logged_models", None, lambda c, x: c.search_logged_models([x["exp"]])),
+            # A search is never refused; what the caller may not read is left out.
+            ("read", "search_logged_models", None,
+             lambda c, x: listed(x["model"] in {m.model_id for m in c.search_logged_models([x["exp"]])})),
             ("update", "create_logged_model", None, lambda c, x: c.create_logged_model(x["exp"])),
             ("update", "set_logged_model_tags", None, lambda c, x: c.set_logged_model_tags(x["model"], {"a": "b"})),
             ("delete", "delete_logged_model", None, lambda c, x: c.delete_logged_model(x["model"])),
@@ -458,15 +468,17 @@ def test_nothing_of_b_leaks_to_a_reader_of_a(server, as_user, tmp_path):
         "datasets": requests.post(
             base + "/ajax-api/2.0/mlflow/experiments/search-datasets", json={"experiment_ids": [exp_b]}, auth=creds
         ),
-        "logged models": requests.post(
-            base + "/api/2.0/mlflow/logged-models/search", json={"experiment_ids": [exp_b]}, auth=creds
-        ),
         "graphql": requests.post(base + "/graphql", json={"query": "{ __typename }"}, auth=creds),
         "charts": requests.post(
             base + "/ajax-api/ferroflow/v1/charts/series", json={"run_ids": [run_b], "metric_keys": ["loss"]}, auth=creds
         ),
         "webhooks": requests.get(base + "/api/2.0/mlflow/webhooks", auth=creds),
     }
+    if IS_MLFLOW3:
+        admin_model = as_user(*ADMIN).create_logged_model(exp_b).model_id
+        user = as_user(name, password)
+        assert not user.search_logged_models([exp_b, exp_a]), "B's logged models stay out of a search"
+        assert refused(lambda: user.get_logged_model(admin_model))
     leaks = {what: (r.status_code, r.text[:200]) for what, r in raw.items() if r.status_code not in (400, 403)}
     assert not leaks, leaks
     assert all("secret" not in r.text for r in raw.values())

@@ -111,6 +111,9 @@ pub struct Auth {
     /// Grants read within [`GRANT_TTL`]: a grant changed through this replica clears it at
     /// once; another replica's change is seen within the TTL.
     grants: Mutex<HashMap<(i64, Resource), (Option<Permission>, Instant)>>,
+    /// argon2 takes 19 MiB and tens of milliseconds per check: at most one per core run
+    /// at once, so a burst of logins (or of guesses) cannot exhaust memory or threads.
+    hashing: tokio::sync::Semaphore,
 }
 
 /// How long a grant read from the store is trusted. Passwords, users and tokens are
@@ -125,6 +128,9 @@ impl Auth {
             failures: Mutex::new(Failures::default()),
             owners: Mutex::new(HashMap::new()),
             grants: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+            ),
         }
     }
 
@@ -180,9 +186,11 @@ impl Auth {
         // Hash even for an unknown user, so that timing does not tell which names exist.
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.to_string();
+        let permit = self.hashing.acquire().await.map_err(|_| ApiError(Error::internal("password check failed")))?;
         let matches = tokio::task::spawn_blocking(move || credentials::verify_password(&password, stored.as_deref()))
             .await
             .map_err(|_| ApiError(Error::internal("password check failed")))?;
+        drop(permit);
         match user {
             Some(user) if matches => {
                 let mut verified = self.verified.lock().expect("verified cache");
@@ -197,6 +205,16 @@ impl Auth {
                 Err(unauthenticated())
             }
         }
+    }
+
+    /// An argon2id hash of a new password, under the same bound as checks.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let permit = self.hashing.acquire().await.map_err(|_| ApiError(Error::internal("password hashing failed")))?;
+        let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|_| ApiError(Error::internal("password hashing failed")))?;
+        drop(permit);
+        hashed.map_err(ApiError)
     }
 
     async fn secret_login(

@@ -24,7 +24,7 @@ pub fn routes() -> Routes {
     let on_model = |action| Rule::Experiment(action, Locate::LoggedModelInPath);
     Routes::new()
         .post("/logged-models", Rule::Experiment(Action::Update, Locate::ExperimentId), create)
-        .post("/logged-models/search", Rule::Experiment(Action::Read, Locate::ExperimentIds), search)
+        .post("/logged-models/search", Rule::Authenticated, search)
         .get("/logged-models/{model_id}", on_model(Action::Read), get_model)
         .patch("/logged-models/{model_id}", on_model(Action::Update), finalize)
         .delete("/logged-models/{model_id}", on_model(Action::Delete), delete_model)
@@ -161,8 +161,19 @@ pub struct SearchMessage {
     page_token: Option<String>,
 }
 
-async fn search(State(app): State<AppState>, rpc: Rpc<SearchMessage>) -> JsonResult {
-    let message = rpc.message;
+/// With auth on, only the experiments the caller may read are searched (as `runs/search`).
+async fn search(
+    State(app): State<AppState>,
+    caller: Option<axum::extract::Extension<crate::auth::Caller>>,
+    rpc: Rpc<SearchMessage>,
+) -> JsonResult {
+    let mut message = rpc.message;
+    if let Some(visible) = crate::auth::visible_to(&app, caller.as_deref(), crate::auth::experiment_key).await? {
+        message.experiment_ids.retain(|id| visible.allows(id));
+        if message.experiment_ids.is_empty() {
+            return Ok(Json(json!({})));
+        }
+    }
     let max_results = match message.max_results.filter(|n| *n != 0).unwrap_or(DEFAULT_MAX_RESULTS) {
         n if n > 0 => n as usize,
         n => {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::credentials::{new_credential_id, validate_new_password, SESSION_COOKIE};
-use crate::auth::{csrf_token_for, hash_password, new_secret, secret_hash, Auth, Caller, Locate, Routes, Rule, Via};
+use crate::auth::{csrf_token_for, new_secret, secret_hash, Auth, Caller, Locate, Routes, Rule, Via};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::tracking::required_text;
 use crate::wire::{lenient, Rpc};
@@ -151,16 +151,13 @@ async fn create_user(
     let password = message.password.unwrap_or_default();
     validate_username(&username)?;
     validate_new_password(&password)?;
-    let hash = hash_blocking(password).await?;
+    let hash = hash_blocking(&app, password).await?;
     let user = app.store.create_user(&username, &hash, false).await?;
     Ok(Json(json!({ "user": user_json(&app, &user).await? })))
 }
 
-async fn hash_blocking(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| ApiError(Error::internal("password hashing failed")))?
-        .map_err(ApiError)
+async fn hash_blocking(app: &AppState, password: String) -> ApiResult<String> {
+    auth_of(app)?.hash(password).await
 }
 
 async fn get_user(State(app): State<AppState>, Rpc { message, .. }: Rpc<UserMessage>) -> JsonResult {
@@ -185,7 +182,7 @@ async fn update_password(State(app): State<AppState>, Rpc { message, .. }: Rpc<U
     let username = required_text(message.username, "username")?;
     let password = message.password.unwrap_or_default();
     validate_new_password(&password)?;
-    let hash = hash_blocking(password).await?;
+    let hash = hash_blocking(&app, password).await?;
     if !app.store.update_user(&username, Some(&hash), None).await? {
         return Err(user_not_found(&username));
     }
