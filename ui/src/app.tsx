@@ -1,5 +1,12 @@
+import { LOGIN_PATH } from './auth/redirect';
+import { authMode, currentUser, sessionError } from './auth/session';
 import { ErrorBox, useLoad } from './components/common';
 import { currentUrl, Link, match } from './router';
+import { LoginView } from './views/auth/LoginView';
+import { TokensView } from './views/auth/TokensView';
+import { UserMenu } from './views/auth/UserMenu';
+import { UsersView } from './views/auth/UsersView';
+import { UserView } from './views/auth/UserView';
 import { ChartView } from './views/charts/ChartView';
 import { CompareView } from './views/compare/CompareView';
 import { ExperimentsView } from './views/experiments/ExperimentsView';
@@ -23,6 +30,17 @@ function Page() {
   const url = currentUrl.value;
   const path = url.pathname;
   const query = url.searchParams;
+  const mode = authMode.value;
+  if (sessionError.value) return <ErrorBox error={sessionError.value} />;
+  if (mode === 'loading') return <p class="muted">Loading…</p>;
+  if (mode === 'on') {
+    // Signed out, only the login page shows (a 401 has already sent the user there).
+    if (path === LOGIN_PATH || !currentUser.value) return <LoginView query={query} />;
+    if (path === '/tokens') return <TokensView />;
+    if (path === '/admin/users') return <UsersView />;
+    const user = match('/admin/users/:username', path);
+    if (user) return <UserView username={user.username} />;
+  }
   if (path === '/' || path === '/experiments') return <ExperimentsView query={query} />;
   if (path === '/models') return <ModelsView query={query} />;
   const exp = match('/experiments/:id', path);
@@ -58,14 +76,17 @@ export function App() {
         <Link href="/" class="brand">
           ferroflow
         </Link>
-        <nav aria-label="main">
-          <Link href="/" aria-current={section === 'experiments' ? 'page' : undefined}>
-            Experiments
-          </Link>
-          <Link href="/models" aria-current={section === 'models' ? 'page' : undefined}>
-            Models
-          </Link>
-        </nav>
+        {(authMode.value !== 'on' || currentUser.value) && (
+          <nav aria-label="main">
+            <Link href="/" aria-current={section === 'experiments' ? 'page' : undefined}>
+              Experiments
+            </Link>
+            <Link href="/models" aria-current={section === 'models' ? 'page' : undefined}>
+              Models
+            </Link>
+          </nav>
+        )}
+        {authMode.value === 'on' && <UserMenu />}
       </header>
       <main>
         <Page />
