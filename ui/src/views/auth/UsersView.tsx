@@ -158,7 +158,7 @@ function ResetPassword(props: {
   return (
     <form
       class="inline-form"
-      aria-label={`new password for ${props.username}`}
+      aria-label={`reset password of ${props.username}`}
       onSubmit={(e) => {
         e.preventDefault();
         if (password) props.onSave(password);
