@@ -339,6 +339,9 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
     await page.getByLabel('grant level').selectOption('EDIT');
     await page.getByRole('button', { name: 'Grant', exact: true }).click();
     await page.getByRole('status').getByText('bob now has EDIT on this experiment.').waitFor();
+    // The admin sees who holds grants on it.
+    const holders = page.getByRole('table', { name: 'grants on this resource' });
+    await holders.locator('tr[data-holder=bob]', { hasText: 'EDIT' }).waitFor();
     await page.getByRole('button', { name: 'Check' }).click();
     await page.getByRole('status').getByText('bob has EDIT on this experiment.').waitFor();
     await page.getByRole('button', { name: 'Revoke' }).click();
@@ -356,6 +359,8 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
     await page.getByLabel('grant username').fill('bob');
     await page.getByRole('button', { name: 'Check' }).click();
     await page.getByRole('status').getByText('bob has READ on this model.').waitFor();
+    await holders.locator('tr[data-holder=bob]', { hasText: 'READ' }).waitFor();
+    await shot('auth-permissions-panel');
   });
 
   authTest('auth: a token, its secret shown once, used, then revoked', async () => {
@@ -393,6 +398,27 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
     await page.getByRole('status').getByText('Token ci revoked.').waitFor();
     await page.getByText('No tokens.').waitFor();
     assert.equal((await search())[0], 401, 'a revoked token is refused');
+  });
+
+  authTest('auth: a user changes their own password from the menu', async () => {
+    await signOut();
+    await signIn(BOB);
+    await page.waitForURL(`${base}/`);
+    await openMenu();
+    await page.getByRole('menuitem', { name: 'Change password' }).click();
+    await page.waitForURL(`${base}/account/password`);
+    await page.getByLabel('New password', { exact: true }).fill('bob-pw-new');
+    await page.getByLabel('New password again').fill('bob-pw-typo');
+    await page.getByText('The two passwords differ.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Change password' }).isDisabled(), true);
+    await page.getByLabel('New password again').fill('bob-pw-new');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').getByText('Your password was changed.').waitFor();
+    const current = (password) =>
+      rest('GET', '/api/2.0/mlflow/users/current', undefined, { username: 'bob', password });
+    assert.equal((await current('bob-pw-new'))[0], 200);
+    assert.equal((await current(BOB.password))[0], 401);
+    BOB.password = 'bob-pw-new';
   });
 
   authTest('auth: too many failed logins are refused, and the page says so', async () => {

@@ -3,10 +3,7 @@ import { authMode, currentUser, sessionError } from './auth/session';
 import { ErrorBox, useLoad } from './components/common';
 import { currentUrl, Link, match } from './router';
 import { LoginView } from './views/auth/LoginView';
-import { TokensView } from './views/auth/TokensView';
 import { UserMenu } from './views/auth/UserMenu';
-import { UsersView } from './views/auth/UsersView';
-import { UserView } from './views/auth/UserView';
 import { ChartView } from './views/charts/ChartView';
 import { CompareView } from './views/compare/CompareView';
 import { ExperimentsView } from './views/experiments/ExperimentsView';
@@ -26,6 +23,22 @@ function LazyRunView(props: { runId: string }) {
   return <mod.RunView runId={props.runId} />;
 }
 
+// The account and admin pages (users, grants, tokens) are another chunk.
+const loadAuthPages = () => import('./views/auth/pages');
+
+function AuthPage(props: { path: string }) {
+  const [mod, error] = useLoad(loadAuthPages, []);
+  if (error) return <ErrorBox error={error} />;
+  if (!mod) return <p class="muted">Loading…</p>;
+  if (props.path === '/tokens') return <mod.TokensView />;
+  if (props.path === '/account/password') return <mod.PasswordView />;
+  if (props.path === '/admin/users') return <mod.UsersView />;
+  const user = match('/admin/users/:username', props.path);
+  return user ? <mod.UserView username={user.username} /> : null;
+}
+
+const AUTH_PAGES = ['/tokens', '/account/password', '/admin/users'];
+
 function Page() {
   const url = currentUrl.value;
   const path = url.pathname;
@@ -36,10 +49,8 @@ function Page() {
   if (mode === 'on') {
     // Signed out, only the login page shows (a 401 has already sent the user there).
     if (path === LOGIN_PATH || !currentUser.value) return <LoginView query={query} />;
-    if (path === '/tokens') return <TokensView />;
-    if (path === '/admin/users') return <UsersView />;
-    const user = match('/admin/users/:username', path);
-    if (user) return <UserView username={user.username} />;
+    if (AUTH_PAGES.includes(path) || match('/admin/users/:username', path))
+      return <AuthPage path={path} />;
   }
   if (path === '/' || path === '/experiments') return <ExperimentsView query={query} />;
   if (path === '/models') return <ModelsView query={query} />;

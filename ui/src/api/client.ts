@@ -76,7 +76,7 @@ async function call<T>(
   path: string,
   body?: object,
   prefix = API,
-  opts: { expect401?: boolean } = {},
+  opts: { expect401?: boolean; retried?: boolean } = {},
 ): Promise<T> {
   const url =
     method === 'GET'
@@ -98,6 +98,16 @@ async function call<T>(
   if (!response.ok) {
     const e = json as { error_code?: string; message?: string };
     if (response.status === 401 && !opts.expect401) onUnauthenticated?.();
+    // A write refused for its CSRF token: the session changed under this page (signed in
+    // again in another tab). Refused before it ran, so it is retried once with the new one.
+    if (
+      response.status === 403 &&
+      method !== 'GET' &&
+      !opts.retried &&
+      /CSRF/.test(e.message ?? '') &&
+      (await refreshCsrfToken())
+    )
+      return call<T>(method, path, body, prefix, { ...opts, retried: true });
     throw new ApiError(
       response.status,
       e.error_code ?? 'UNKNOWN',
@@ -105,6 +115,20 @@ async function call<T>(
     );
   }
   return json as T;
+}
+
+/** Reads the session's CSRF token again; whether it changed. */
+async function refreshCsrfToken(): Promise<boolean> {
+  const before = csrfToken;
+  try {
+    const r = await fetch(`${FERROFLOW_API}/session`);
+    if (!r.ok) return false;
+    const s = (await r.json()) as { csrf_token?: string | null };
+    setCsrfToken(s.csrf_token ?? undefined);
+  } catch {
+    return false;
+  }
+  return csrfToken !== undefined && csrfToken !== before;
 }
 
 // ---- experiments
@@ -375,6 +399,7 @@ export async function fetchArtifactText(
 ): Promise<string | undefined> {
   const r = await fetch(url);
   if (r.status === 404) return undefined;
+  if (r.status === 401) onUnauthenticated?.();
   if (!r.ok) throw new ApiError(r.status, 'UNKNOWN', `HTTP ${r.status}`);
   const length = Number(r.headers.get('Content-Length') ?? '0');
   if (length > maxBytes) {

@@ -26,6 +26,9 @@ export function UserMenu() {
         <Link href="/tokens" role="menuitem">
           Tokens
         </Link>
+        <Link href="/account/password" role="menuitem">
+          Change password
+        </Link>
         {user.is_admin && (
           <Link href="/admin/users" role="menuitem">
             Users

@@ -98,23 +98,29 @@ export function UsersView() {
               <td class="mono">{u.id}</td>
               <td>{u.is_admin ? 'yes' : 'no'}</td>
               <td class="actions">
-                <button
-                  type="button"
-                  onClick={() =>
-                    act(
-                      () => updateAdmin(u.username, !u.is_admin),
-                      `${u.username} is ${u.is_admin ? 'no longer' : 'now'} an admin.`,
-                    )
-                  }
-                >
-                  {u.is_admin ? 'Remove admin' : 'Make admin'}
-                </button>
+                {/* Not on oneself: demoting or deleting the signed-in admin would lock
+                    them out of this page (the server keeps the last admin anyway). */}
+                {u.username !== me.username && (
+                  <button
+                    type="button"
+                    onClick={() =>
+                      act(
+                        () => updateAdmin(u.username, !u.is_admin),
+                        `${u.username} is ${u.is_admin ? 'no longer' : 'now'} an admin.`,
+                      )
+                    }
+                  >
+                    {u.is_admin ? 'Remove admin' : 'Make admin'}
+                  </button>
+                )}
                 <button type="button" onClick={() => setResetting(u.username)}>
                   Reset password
                 </button>
-                <button type="button" class="danger" onClick={() => setDeleting(u.username)}>
-                  Delete
-                </button>
+                {u.username !== me.username && (
+                  <button type="button" class="danger" onClick={() => setDeleting(u.username)}>
+                    Delete
+                  </button>
+                )}
                 {resetting === u.username && (
                   <ResetPassword
                     username={u.username}
