@@ -178,7 +178,9 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
     await page.getByRole('menu').getByText('Signed in as bob').waitFor();
     await page.getByRole('menuitem', { name: 'Tokens' }).waitFor();
     assert.equal(await page.getByRole('menuitem', { name: 'Users' }).count(), 0, 'no Users');
-    await page.getByLabel('user menu').click();
+    await shot('auth-user-menu');
+    await page.keyboard.press('Escape');
+    await page.getByRole('menu').waitFor({ state: 'hidden' });
     // The runs page: a ticked run cannot be deleted, and no Permissions panel.
     await page.goto(`${base}/experiments/${seed.a}`);
     await page.getByText('1 runs loaded').waitFor();
@@ -320,6 +322,18 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
     await shot('auth-user-grants');
     await grant.getByRole('button', { name: `revoke experiment ${seed.b}` }).click();
     await page.getByText('No grants: the default permission applies.').waitFor();
+    // Her tokens: an admin sees and revokes them.
+    const [made] = await rest(
+      'POST',
+      '/api/ferroflow/v1/tokens',
+      { name: 'carol-ci' },
+      { username: 'carol', password: 'carol-pw-4' },
+    );
+    assert.equal(made, 200);
+    await page.reload();
+    await page.getByRole('button', { name: 'revoke token carol-ci' }).click();
+    await page.getByRole('status').getByText('Token carol-ci revoked.').waitFor();
+    await page.getByRole('table', { name: 'user tokens' }).waitFor({ state: 'detached' });
     // Deleting asks first; Cancel keeps her.
     await page.goto(`${base}/admin/users`);
     await carol.getByRole('button', { name: 'Delete' }).click();

@@ -597,8 +597,9 @@ export function getPermission(
   );
 }
 
-export async function listTokens(): Promise<AccessToken[]> {
-  const r = await call<{ tokens?: AccessToken[] }>('GET', 'tokens', undefined, FERROFLOW_API);
+/** The caller's tokens, or (admins) another user's. */
+export async function listTokens(username?: string): Promise<AccessToken[]> {
+  const r = await call<{ tokens?: AccessToken[] }>('GET', 'tokens', { username }, FERROFLOW_API);
   return r.tokens ?? [];
 }
 
@@ -610,4 +611,5 @@ export function createToken(
   return call('POST', 'tokens', { name, expires_in_days: expiresInDays }, FERROFLOW_API);
 }
 
-export const revokeToken = (id: string) => call('POST', 'tokens/revoke', { id }, FERROFLOW_API);
+export const revokeToken = (id: string, username?: string) =>
+  call('POST', 'tokens/revoke', { id, username }, FERROFLOW_API);

@@ -16,6 +16,7 @@ import { levelRights, UNRESTRICTED } from './permissions';
 import { LOGIN_PATH, loginUrl } from './redirect';
 
 const ADMIN = levelRights('MANAGE', true);
+const NONE = levelRights('NO_PERMISSIONS');
 
 export const authMode = signal<'loading' | 'off' | 'on'>('loading');
 export const currentUser = signal<AuthUser | null>(null);
@@ -73,7 +74,8 @@ export function useMyPermission(
     let live = true;
     myPermission(target).then(
       (p) => live && setPerm({ key, p }),
-      () => live && setPerm(undefined),
+      // Unknown is refused (the server decides anyway).
+      () => live && setPerm({ key, p: NONE }),
     );
     return () => {
       live = false;
@@ -102,13 +104,13 @@ export function useMyPermissions(experimentIds: string[]): Map<string, MyPermiss
       experimentIds.map((id) =>
         myPermission({ experimentId: id }).then(
           (p): [string, MyPermission] => [id, p],
-          () => undefined,
+          (): [string, MyPermission] => [id, NONE],
         ),
       ),
     ).then((pairs) => {
       if (!live) return;
       const m = new Map<string, MyPermission>();
-      for (const pair of pairs) if (pair) m.set(pair[0], pair[1]);
+      for (const [id, p] of pairs) m.set(id, p);
       setPerms({ key, m });
     });
     return () => {

@@ -8,7 +8,7 @@ import { ErrorBox, useLoad } from '../../components/common';
 import { formatTime } from '../../format';
 
 export function TokensView() {
-  const [tokens, loadError, reload] = useLoad(listTokens, []);
+  const [tokens, loadError, reload] = useLoad(() => listTokens(), []);
   const [error, setError] = useState<unknown>(null);
   const [name, setName] = useState('');
   const [days, setDays] = useState('');

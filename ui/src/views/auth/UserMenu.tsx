@@ -1,6 +1,6 @@
 // The header's user menu (only with `--auth`): who is signed in, their tokens, the users
 // page for admins, and signing out.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { currentUser, signOut } from '../../auth/session';
 import { currentUrl, Link } from '../../router';
 
@@ -10,9 +10,25 @@ export function UserMenu() {
   // Following one of its links closes the menu.
   const path = currentUrl.value.pathname;
   useEffect(() => setOpen(false), [path]);
+  // A click elsewhere or Escape closes it too.
+  const menu = useRef<HTMLDetailsElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const onClick = (e: MouseEvent) => {
+      if (!menu.current?.contains(e.target as Node)) setOpen(false);
+    };
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setOpen(false);
+    document.addEventListener('click', onClick);
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('click', onClick);
+      document.removeEventListener('keydown', onKey);
+    };
+  }, [open]);
   if (!user) return null;
   return (
     <details
+      ref={menu}
       class="user-menu"
       open={open}
       onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}

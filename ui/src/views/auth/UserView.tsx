@@ -1,11 +1,18 @@
 // One user's grants (admins, `/admin/users/:username`): the list from `users/get`, the
 // level of each changed or revoked, a grant added on an experiment or a model.
 import { useState } from 'preact/hooks';
-import { getUser, grantPermission, revokePermission } from '../../api/client';
+import {
+  getUser,
+  grantPermission,
+  listTokens,
+  revokePermission,
+  revokeToken,
+} from '../../api/client';
 import type { PermissionLevel, ResourceType } from '../../api/types';
 import { grantRows, resourceHref } from '../../auth/grants';
 import { ErrorBox, useLoad } from '../../components/common';
 import { LevelSelect } from '../../components/PermissionsPanel';
+import { formatTime } from '../../format';
 import { Link } from '../../router';
 
 const TYPE_LABEL: Record<ResourceType, string> = {
@@ -14,7 +21,15 @@ const TYPE_LABEL: Record<ResourceType, string> = {
 };
 
 export function UserView(props: { username: string }) {
-  const [user, loadError, reload] = useLoad(() => getUser(props.username), [props.username]);
+  const [user, loadError, reloadUser] = useLoad(() => getUser(props.username), [props.username]);
+  const [tokens, tokensError, reloadTokens] = useLoad(
+    () => listTokens(props.username),
+    [props.username],
+  );
+  const reload = () => {
+    reloadUser();
+    reloadTokens();
+  };
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState('');
   const [type, setType] = useState<ResourceType>('experiment');
@@ -46,7 +61,7 @@ export function UserView(props: { username: string }) {
           {notice}
         </p>
       )}
-      <ErrorBox error={error ?? loadError} />
+      <ErrorBox error={error ?? loadError ?? tokensError} />
       <h2>Grants</h2>
       {user && rows.length === 0 && <p class="muted">No grants: the default permission applies.</p>}
       {rows.length > 0 && (
@@ -134,6 +149,41 @@ export function UserView(props: { username: string }) {
           Grant
         </button>
       </form>
+      <h2>Access tokens</h2>
+      {tokens && tokens.length === 0 && <p class="muted">No tokens.</p>}
+      {tokens && tokens.length > 0 && (
+        <table class="grid" aria-label="user tokens">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Created</th>
+              <th>Expires</th>
+              <th>Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tokens.map((t) => (
+              <tr key={t.id} data-token={t.name}>
+                <td>{t.name}</td>
+                <td>{formatTime(t.created_at)}</td>
+                <td>{t.expires_at ? formatTime(t.expires_at) : 'never'}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`revoke token ${t.name}`}
+                    onClick={() =>
+                      act(() => revokeToken(t.id, props.username), `Token ${t.name} revoked.`)
+                    }
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
