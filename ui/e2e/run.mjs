@@ -5,6 +5,7 @@
 //   FERROFLOW_BIN   the binary (default: $CARGO_TARGET_DIR or ../target, debug/ferroflow)
 //   MLFLOW_PYTHON   python with mlflow (default: ../.venv/mlflow3/bin/python)
 //   CHROMIUM        browser (default: /usr/bin/chromium)
+//   E2E_ONLY        run only the tests whose name matches this regular expression
 // Screenshots go to ui/test-results/.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { authTests } from './auth.mjs';
 import { chartTests } from './charts.mjs';
 import { freePort } from './net.mjs';
 import { runPageTests } from './run-page.mjs';
@@ -58,6 +60,7 @@ const server = spawn(
   { stdio: ['ignore', 'ignore', openSync(join(out, 'ferroflow.log'), 'w')] },
 );
 let browser;
+let closeAuth;
 let failed = 0;
 try {
   await waitUp(base, server);
@@ -348,6 +351,11 @@ try {
   runPageTests({ test, page, base, seed, shot, problems });
   chartTests({ test, page, base, seed, shot });
   runsTableTests({ test, page, base, seed, shot, problems });
+  // Its own ferroflow with --auth, and its own browser context.
+  closeAuth = authTests({ test, bin, out, waitUp, getBrowser: () => browser });
+
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : undefined;
+  if (only) tests.splice(0, tests.length, ...tests.filter((t) => only.test(t.name)));
 
   for (const t of tests) {
     const started = Date.now();
@@ -363,6 +371,7 @@ try {
     }
   }
 } finally {
+  await closeAuth?.();
   await browser?.close();
   server.kill('SIGTERM');
   rmSync(data, { recursive: true, force: true });

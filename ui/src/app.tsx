@@ -1,5 +1,9 @@
+import { LOGIN_PATH } from './auth/redirect';
+import { authMode, currentUser, sessionError } from './auth/session';
 import { ErrorBox, useLoad } from './components/common';
 import { currentUrl, Link, match } from './router';
+import { LoginView } from './views/auth/LoginView';
+import { UserMenu } from './views/auth/UserMenu';
 import { ChartView } from './views/charts/ChartView';
 import { CompareView } from './views/compare/CompareView';
 import { ExperimentsView } from './views/experiments/ExperimentsView';
@@ -19,10 +23,35 @@ function LazyRunView(props: { runId: string }) {
   return <mod.RunView runId={props.runId} />;
 }
 
+// The account and admin pages (users, grants, tokens) are another chunk.
+const loadAuthPages = () => import('./views/auth/pages');
+
+function AuthPage(props: { path: string }) {
+  const [mod, error] = useLoad(loadAuthPages, []);
+  if (error) return <ErrorBox error={error} />;
+  if (!mod) return <p class="muted">Loading…</p>;
+  if (props.path === '/tokens') return <mod.TokensView />;
+  if (props.path === '/account/password') return <mod.PasswordView />;
+  if (props.path === '/admin/users') return <mod.UsersView />;
+  const user = match('/admin/users/:username', props.path);
+  return user ? <mod.UserView username={user.username} /> : null;
+}
+
+const AUTH_PAGES = ['/tokens', '/account/password', '/admin/users'];
+
 function Page() {
   const url = currentUrl.value;
   const path = url.pathname;
   const query = url.searchParams;
+  const mode = authMode.value;
+  if (sessionError.value) return <ErrorBox error={sessionError.value} />;
+  if (mode === 'loading') return <p class="muted">Loading…</p>;
+  if (mode === 'on') {
+    // Signed out, only the login page shows (a 401 has already sent the user there).
+    if (path === LOGIN_PATH || !currentUser.value) return <LoginView query={query} />;
+    if (AUTH_PAGES.includes(path) || match('/admin/users/:username', path))
+      return <AuthPage path={path} />;
+  }
   if (path === '/' || path === '/experiments') return <ExperimentsView query={query} />;
   if (path === '/models') return <ModelsView query={query} />;
   const exp = match('/experiments/:id', path);
@@ -58,14 +87,17 @@ export function App() {
         <Link href="/" class="brand">
           ferroflow
         </Link>
-        <nav aria-label="main">
-          <Link href="/" aria-current={section === 'experiments' ? 'page' : undefined}>
-            Experiments
-          </Link>
-          <Link href="/models" aria-current={section === 'models' ? 'page' : undefined}>
-            Models
-          </Link>
-        </nav>
+        {(authMode.value !== 'on' || currentUser.value) && (
+          <nav aria-label="main">
+            <Link href="/" aria-current={section === 'experiments' ? 'page' : undefined}>
+              Experiments
+            </Link>
+            <Link href="/models" aria-current={section === 'models' ? 'page' : undefined}>
+              Models
+            </Link>
+          </nav>
+        )}
+        {authMode.value === 'on' && <UserMenu />}
       </header>
       <main>
         <Page />

@@ -6,6 +6,7 @@ import {
   nameOrFilter,
   queryString,
   quote,
+  requestHeaders,
 } from './client';
 
 describe('api helpers', () => {
@@ -54,5 +55,17 @@ describe('nameOrFilter', () => {
     expect(nameOrFilter(" tags.team = 'vision' ")).toBe("tags.team = 'vision'");
     expect(nameOrFilter("name like 'cls-%'")).toBe("name like 'cls-%'");
     expect(nameOrFilter("tags.stage != 'dev'")).toBe("tags.stage != 'dev'");
+  });
+});
+
+describe('requestHeaders', () => {
+  it('sends the CSRF token on every write once known, never on reads', () => {
+    expect(requestHeaders('GET', 'tok')).toEqual({});
+    for (const m of ['POST', 'PATCH', 'DELETE'] as const)
+      expect(requestHeaders(m, 'tok')).toEqual({
+        'Content-Type': 'application/json',
+        'X-CSRF-Token': 'tok',
+      });
+    expect(requestHeaders('POST', undefined)).toEqual({ 'Content-Type': 'application/json' });
   });
 });

@@ -1,13 +1,20 @@
 // The one module that talks to ferroflow: every view calls these typed functions.
 // Only ferroflow's HTTP API is used (MLflow's REST API under /ajax-api/2.0/mlflow).
 import type {
+  AccessToken,
+  AuthUser,
   Experiment,
   FileInfo,
   LoggedModel,
   Metric,
   ModelVersion,
+  MyPermission,
+  PermissionLevel,
   RegisteredModel,
+  ResourceType,
   Run,
+  Session,
+  UserSummary,
   ViewType,
 } from './types';
 
@@ -40,11 +47,36 @@ export function queryString(query: Query): string {
   return text ? `?${text}` : '';
 }
 
+// ---- the signed-in session (only with `--auth`)
+
+/** The session's CSRF token, sent with every write once known (`X-CSRF-Token`). */
+let csrfToken: string | undefined;
+/** Called on a 401 from any call but the login and session ones: the UI signs in again. */
+let onUnauthenticated: (() => void) | undefined;
+
+export function setCsrfToken(token: string | undefined) {
+  csrfToken = token || undefined;
+}
+export function setUnauthenticatedHandler(handler: (() => void) | undefined) {
+  onUnauthenticated = handler;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** The headers of one call: JSON for bodies, and the CSRF token on writes. */
+export function requestHeaders(method: Method, token: string | undefined): Record<string, string> {
+  if (method === 'GET') return {};
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (token) headers['X-CSRF-Token'] = token;
+  return headers;
+}
+
 async function call<T>(
-  method: 'GET' | 'POST' | 'DELETE',
+  method: Method,
   path: string,
   body?: object,
   prefix = API,
+  opts: { expect401?: boolean; retried?: boolean } = {},
 ): Promise<T> {
   const url =
     method === 'GET'
@@ -52,8 +84,8 @@ async function call<T>(
       : `${prefix}/${path}`;
   const response = await fetch(url, {
     method,
-    // POST and DELETE carry a JSON body, as MLflow's client sends them.
-    headers: method === 'GET' ? undefined : { 'Content-Type': 'application/json' },
+    // POST, PATCH and DELETE carry a JSON body, as MLflow's client sends them.
+    headers: requestHeaders(method, csrfToken),
     body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
   });
   const text = await response.text();
@@ -65,6 +97,17 @@ async function call<T>(
   }
   if (!response.ok) {
     const e = json as { error_code?: string; message?: string };
+    if (response.status === 401 && !opts.expect401) onUnauthenticated?.();
+    // A write refused for its CSRF token: the session changed under this page (signed in
+    // again in another tab). Refused before it ran, so it is retried once with the new one.
+    if (
+      response.status === 403 &&
+      method !== 'GET' &&
+      !opts.retried &&
+      /CSRF/.test(e.message ?? '') &&
+      (await refreshCsrfToken())
+    )
+      return call<T>(method, path, body, prefix, { ...opts, retried: true });
     throw new ApiError(
       response.status,
       e.error_code ?? 'UNKNOWN',
@@ -72,6 +115,20 @@ async function call<T>(
     );
   }
   return json as T;
+}
+
+/** Reads the session's CSRF token again; whether it changed. */
+async function refreshCsrfToken(): Promise<boolean> {
+  const before = csrfToken;
+  try {
+    const r = await fetch(`${FERROFLOW_API}/session`);
+    if (!r.ok) return false;
+    const s = (await r.json()) as { csrf_token?: string | null };
+    setCsrfToken(s.csrf_token ?? undefined);
+  } catch {
+    return false;
+  }
+  return csrfToken !== undefined && csrfToken !== before;
 }
 
 // ---- experiments
@@ -342,6 +399,7 @@ export async function fetchArtifactText(
 ): Promise<string | undefined> {
   const r = await fetch(url);
   if (r.status === 404) return undefined;
+  if (r.status === 401) onUnauthenticated?.();
   if (!r.ok) throw new ApiError(r.status, 'UNKNOWN', `HTTP ${r.status}`);
   const length = Number(r.headers.get('Content-Length') ?? '0');
   if (length > maxBytes) {
@@ -437,3 +495,121 @@ export function paramImportance(opts: {
     FERROFLOW_API,
   );
 }
+
+// ---- authentication (only with `--auth`; MLflow's auth REST API and ferroflow's own)
+
+/** Signs in; the server sets the HttpOnly session cookie and answers the CSRF token. */
+export async function login(username: string, password: string): Promise<Session> {
+  const r = await call<Session>('POST', 'login', { username, password }, FERROFLOW_API, {
+    expect401: true,
+  });
+  setCsrfToken(r.csrf_token ?? undefined);
+  return r;
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await call('POST', 'logout', {}, FERROFLOW_API, { expect401: true });
+  } finally {
+    setCsrfToken(undefined);
+  }
+}
+
+/** The signed-in session; `null` when nobody is signed in (401), `'off'` when the server
+ * runs without authentication (it answers 404: no such endpoint). */
+export async function getSession(): Promise<Session | null | 'off'> {
+  try {
+    const r = await call<Session>('GET', 'session', undefined, FERROFLOW_API, {
+      expect401: true,
+    });
+    setCsrfToken(r.csrf_token ?? undefined);
+    return r;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return 'off';
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+}
+
+/** What the caller may do on one experiment (`experimentId`) or registered model (`name`). */
+export function myPermission(
+  target: { experimentId: string } | { name: string },
+): Promise<MyPermission> {
+  const query =
+    'experimentId' in target ? { experiment_id: target.experimentId } : { name: target.name };
+  return call<MyPermission>('GET', 'permissions/mine', query, FERROFLOW_API);
+}
+
+export async function listUsers(): Promise<UserSummary[]> {
+  const r = await call<{ users?: UserSummary[] }>('GET', 'users/list');
+  return r.users ?? [];
+}
+
+export async function getUser(username: string): Promise<AuthUser> {
+  const r = await call<{ user: AuthUser }>('GET', 'users/get', { username });
+  return r.user;
+}
+
+export const createUser = (username: string, password: string) =>
+  call('POST', 'users/create', { username, password });
+export const updateAdmin = (username: string, isAdmin: boolean) =>
+  call('PATCH', 'users/update-admin', { username, is_admin: isAdmin });
+export const updatePassword = (username: string, password: string) =>
+  call('PATCH', 'users/update-password', { username, password });
+export const deleteUser = (username: string) => call('DELETE', 'users/delete', { username });
+
+export const API3 = '/ajax-api/3.0/mlflow';
+
+export const grantPermission = (
+  username: string,
+  resourceType: ResourceType,
+  resourceId: string,
+  permission: PermissionLevel,
+) =>
+  call(
+    'POST',
+    'users/permissions/grant',
+    { username, resource_type: resourceType, resource_id: resourceId, permission },
+    API3,
+  );
+export const revokePermission = (
+  username: string,
+  resourceType: ResourceType,
+  resourceId: string,
+) =>
+  call(
+    'POST',
+    'users/permissions/revoke',
+    { username, resource_type: resourceType, resource_id: resourceId },
+    API3,
+  );
+/** A user's effective level on a resource (their grant, else the default). */
+export function getPermission(
+  username: string,
+  resourceType: ResourceType,
+  resourceId: string,
+): Promise<{ allowed: boolean; permission: PermissionLevel }> {
+  return call(
+    'GET',
+    'users/permissions/get',
+    { username, resource_type: resourceType, resource_id: resourceId },
+    API3,
+  );
+}
+
+/** The caller's tokens, or (admins) another user's. */
+export async function listTokens(username?: string): Promise<AccessToken[]> {
+  const r = await call<{ tokens?: AccessToken[] }>('GET', 'tokens', { username }, FERROFLOW_API);
+  return r.tokens ?? [];
+}
+
+/** A new token; its secret is in this answer only. */
+export function createToken(
+  name: string,
+  expiresInDays?: number,
+): Promise<{ token: AccessToken; secret: string }> {
+  return call('POST', 'tokens', { name, expires_in_days: expiresInDays }, FERROFLOW_API);
+}
+
+export const revokeToken = (id: string, username?: string) =>
+  call('POST', 'tokens/revoke', { id, username }, FERROFLOW_API);

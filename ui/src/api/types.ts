@@ -110,3 +110,46 @@ export interface RegisteredModel {
 }
 
 export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+
+// ---- authentication (`--auth`)
+
+export type PermissionLevel = 'READ' | 'USE' | 'EDIT' | 'MANAGE' | 'NO_PERMISSIONS';
+export type ResourceType = 'experiment' | 'registered_model';
+
+export interface UserSummary {
+  id: number;
+  username: string;
+  is_admin: boolean;
+}
+
+/** A user with their grants, as `users/get` and the session answer it. */
+export interface AuthUser extends UserSummary {
+  experiment_permissions?: {
+    experiment_id: string;
+    user_id: number;
+    permission: PermissionLevel;
+  }[];
+  registered_model_permissions?: { name: string; user_id: number; permission: PermissionLevel }[];
+}
+
+export interface Session {
+  user: AuthUser;
+  csrf_token?: string | null;
+}
+
+/** The caller's own level on one experiment or model (`permissions/mine`). */
+export interface MyPermission {
+  permission: PermissionLevel;
+  can_read: boolean;
+  can_update: boolean;
+  can_delete: boolean;
+  can_manage: boolean;
+  is_admin: boolean;
+}
+
+export interface AccessToken {
+  id: string;
+  name: string;
+  created_at: number;
+  expires_at?: number | null;
+}

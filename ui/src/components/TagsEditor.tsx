@@ -15,7 +15,10 @@ export function TagsEditor(props: {
   onChange: () => void;
   /** The table's accessible name (default `tags`). */
   label?: string;
+  /** Why the tags cannot be changed (the user lacks the permission): no edit controls. */
+  readOnly?: string;
 }) {
+  const ro = props.readOnly;
   const user = props.tags.filter((t) => !isSystemTag(t.key));
   const system = props.tags.filter((t) => isSystemTag(t.key) && t.key !== 'mlflow.note.content');
   const [editing, setEditing] = useState<string | null>(null);
@@ -96,28 +99,30 @@ export function TagsEditor(props: {
                 ) : (
                   <td>
                     <span class="tag-value">{t.value}</span>
-                    <span class="row-actions">
-                      <button
-                        type="button"
-                        class="link"
-                        aria-label={`edit tag ${t.key}`}
-                        onClick={() => {
-                          setEditing(t.key);
-                          setDraft(t.value);
-                        }}
-                      >
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="link danger"
-                        aria-label={`delete tag ${t.key}`}
-                        disabled={busy}
-                        onClick={() => run(() => props.onDelete(t.key))}
-                      >
-                        Delete
-                      </button>
-                    </span>
+                    {!ro && (
+                      <span class="row-actions">
+                        <button
+                          type="button"
+                          class="link"
+                          aria-label={`edit tag ${t.key}`}
+                          onClick={() => {
+                            setEditing(t.key);
+                            setDraft(t.value);
+                          }}
+                        >
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          class="link danger"
+                          aria-label={`delete tag ${t.key}`}
+                          disabled={busy}
+                          onClick={() => run(() => props.onDelete(t.key))}
+                        >
+                          Delete
+                        </button>
+                      </span>
+                    )}
                   </td>
                 )}
               </tr>
@@ -125,23 +130,27 @@ export function TagsEditor(props: {
           </tbody>
         </table>
       )}
-      <form class="inline-form add-tag" onSubmit={add} aria-label="add tag">
-        <input
-          aria-label="new tag key"
-          placeholder="key"
-          value={newKey}
-          onInput={(e) => setNewKey(e.currentTarget.value)}
-        />
-        <input
-          aria-label="new tag value"
-          placeholder="value"
-          value={newValue}
-          onInput={(e) => setNewValue(e.currentTarget.value)}
-        />
-        <button type="submit" disabled={busy || !newKey.trim()}>
-          Add tag
-        </button>
-      </form>
+      {ro ? (
+        <p class="muted small read-only">Read only: {ro}.</p>
+      ) : (
+        <form class="inline-form add-tag" onSubmit={add} aria-label="add tag">
+          <input
+            aria-label="new tag key"
+            placeholder="key"
+            value={newKey}
+            onInput={(e) => setNewKey(e.currentTarget.value)}
+          />
+          <input
+            aria-label="new tag value"
+            placeholder="value"
+            value={newValue}
+            onInput={(e) => setNewValue(e.currentTarget.value)}
+          />
+          <button type="submit" disabled={busy || !newKey.trim()}>
+            Add tag
+          </button>
+        </form>
+      )}
       {system.length > 0 && (
         <details class="system-tags">
           <summary>MLflow system tags ({system.length})</summary>

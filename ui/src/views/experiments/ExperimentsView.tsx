@@ -10,6 +10,8 @@ import {
   searchExperiments,
 } from '../../api/client';
 import type { Experiment, ViewType } from '../../api/types';
+import { type ExperimentActions, experimentActions, UNRESTRICTED } from '../../auth/permissions';
+import { useMyPermissions } from '../../auth/session';
 import { ErrorBox, useLoad } from '../../components/common';
 import { formatTime } from '../../format';
 import { Link, navigate } from '../../router';
@@ -31,6 +33,12 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
   // Only the ticked experiments still listed (a new search may hide some).
   const listed = new Set((experiments ?? []).map((x) => x.experiment_id));
   const open = ticked.filter((id) => listed.has(id));
+  // What the user may do on each row (with --auth): asked for the first rows only; the
+  // server still refuses what the rest may not do.
+  const checked = (experiments ?? []).slice(0, PERMISSION_ROWS).map((x) => x.experiment_id);
+  const perms = useMyPermissions(checked);
+  const actionsOf = (id: string, index: number): ExperimentActions =>
+    experimentActions(index < PERMISSION_ROWS ? perms.get(id) : UNRESTRICTED);
 
   const setQuery = (q: string, v: ViewType) => {
     const p = new URLSearchParams();
@@ -125,10 +133,11 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
           </tr>
         </thead>
         <tbody>
-          {(experiments ?? []).map((x) => (
+          {(experiments ?? []).map((x, i) => (
             <ExperimentRow
               key={x.experiment_id}
               x={x}
+              can={actionsOf(x.experiment_id, i)}
               editing={editing === x.experiment_id}
               ticked={ticked.includes(x.experiment_id)}
               onTick={() =>
@@ -157,8 +166,12 @@ export function ExperimentsView(props: { query: URLSearchParams }) {
   );
 }
 
+/** How many rows' permissions the list asks for. */
+const PERMISSION_ROWS = 200;
+
 function ExperimentRow(props: {
   x: Experiment;
+  can: ExperimentActions;
   editing: boolean;
   ticked: boolean;
   onTick: () => void;
@@ -168,7 +181,7 @@ function ExperimentRow(props: {
   onDelete: () => void;
   onRestore: () => void;
 }) {
-  const { x } = props;
+  const { x, can } = props;
   const [name, setName] = useState(x.name);
   return (
     <tr data-experiment={x.experiment_id}>
@@ -210,16 +223,31 @@ function ExperimentRow(props: {
       <td>{x.lifecycle_stage}</td>
       <td class="actions">
         {!props.editing && (
-          <button type="button" onClick={props.onEdit}>
+          <button
+            type="button"
+            disabled={!can.update.allowed}
+            title={can.update.reason}
+            onClick={props.onEdit}
+          >
             Rename
           </button>
         )}
         {x.lifecycle_stage === 'deleted' ? (
-          <button type="button" onClick={props.onRestore}>
+          <button
+            type="button"
+            disabled={!can.delete.allowed}
+            title={can.delete.reason}
+            onClick={props.onRestore}
+          >
             Restore
           </button>
         ) : (
-          <button type="button" onClick={props.onDelete}>
+          <button
+            type="button"
+            disabled={!can.delete.allowed}
+            title={can.delete.reason}
+            onClick={props.onDelete}
+          >
             Delete
           </button>
         )}

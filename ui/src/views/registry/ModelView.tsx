@@ -11,7 +11,10 @@ import {
   transitionStage,
 } from '../../api/client';
 import type { ModelVersion } from '../../api/types';
+import { type ModelActions, modelActions } from '../../auth/permissions';
+import { authMode, useMyPermission } from '../../auth/session';
 import { ErrorBox, useLoad } from '../../components/common';
+import { PermissionsPanel } from '../../components/PermissionsPanel';
 import { TagsEditor } from '../../components/TagsEditor';
 import { formatTime } from '../../format';
 import { Link } from '../../router';
@@ -31,6 +34,7 @@ export function ModelView(props: { name: string }) {
   const [message, setMessage] = useState('');
   const [alias, setAliasName] = useState('');
   const [aliasVersion, setAliasVersion] = useState('');
+  const can = modelActions(useMyPermission({ name: props.name }));
 
   const act = async (f: () => Promise<unknown>, done: string) => {
     setActionError(null);
@@ -60,6 +64,9 @@ export function ModelView(props: { name: string }) {
           {message}
         </p>
       )}
+      {authMode.value === 'on' && can.manage.allowed && (
+        <PermissionsPanel type="registered_model" id={props.name} />
+      )}
       {model?.description && <pre class="description">{model.description}</pre>}
       <h2>Tags</h2>
       {model && (
@@ -69,6 +76,7 @@ export function ModelView(props: { name: string }) {
           onSet={(key, value) => setModelTag(props.name, key, value)}
           onDelete={(key) => deleteModelTag(props.name, key)}
           onChange={reloadModel}
+          readOnly={can.update.allowed ? undefined : can.update.reason}
         />
       )}
       <h2>Versions</h2>
@@ -90,6 +98,7 @@ export function ModelView(props: { name: string }) {
               key={v.version}
               v={v}
               aliases={aliasesOf(v)}
+              can={can}
               onRemoveAlias={(a) => act(() => deleteAlias(props.name, a), `Alias @${a} removed.`)}
               onTransition={(stage) =>
                 act(
@@ -132,7 +141,9 @@ export function ModelView(props: { name: string }) {
             </option>
           ))}
         </select>
-        <button type="submit">Set alias</button>
+        <button type="submit" disabled={!can.update.allowed} title={can.update.reason}>
+          Set alias
+        </button>
       </form>
     </section>
   );
@@ -141,6 +152,7 @@ export function ModelView(props: { name: string }) {
 function VersionRow(props: {
   v: ModelVersion;
   aliases: string[];
+  can: ModelActions;
   onRemoveAlias: (alias: string) => void;
   onTransition: (stage: string) => void;
 }) {
@@ -153,18 +165,19 @@ function VersionRow(props: {
       <td class="stage">{current}</td>
       <td>
         <span class="aliases">{props.aliases.map((a) => `@${a}`).join(' ')}</span>
-        {props.aliases.map((a) => (
-          <button
-            key={a}
-            type="button"
-            class="link danger"
-            aria-label={`remove alias ${a}`}
-            title={`Remove @${a}`}
-            onClick={() => props.onRemoveAlias(a)}
-          >
-            ×
-          </button>
-        ))}
+        {props.can.delete.allowed &&
+          props.aliases.map((a) => (
+            <button
+              key={a}
+              type="button"
+              class="link danger"
+              aria-label={`remove alias ${a}`}
+              title={`Remove @${a}`}
+              onClick={() => props.onRemoveAlias(a)}
+            >
+              ×
+            </button>
+          ))}
       </td>
       <td>
         {v.run_id && (
@@ -197,7 +210,12 @@ function VersionRow(props: {
             </option>
           ))}
         </select>{' '}
-        <button type="button" onClick={() => props.onTransition(stage)}>
+        <button
+          type="button"
+          disabled={!props.can.update.allowed}
+          title={props.can.update.reason}
+          onClick={() => props.onTransition(stage)}
+        >
           Transition
         </button>
       </td>

@@ -7,7 +7,13 @@ import { renderMarkdown } from './markdown';
 
 export const NOTE_TAG = 'mlflow.note.content';
 
-export function Description(props: { runId: string; text?: string; onChange: () => void }) {
+export function Description(props: {
+  runId: string;
+  text?: string;
+  onChange: () => void;
+  /** Why the description cannot be changed: no edit button. */
+  readOnly?: string;
+}) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -64,15 +70,17 @@ export function Description(props: { runId: string; text?: string; onChange: () 
       ) : (
         <p class="muted">No description.</p>
       )}
-      <button
-        type="button"
-        onClick={() => {
-          setDraft(props.text ?? '');
-          setEditing(true);
-        }}
-      >
-        {props.text ? 'Edit description' : 'Add description'}
-      </button>
+      {!props.readOnly && (
+        <button
+          type="button"
+          onClick={() => {
+            setDraft(props.text ?? '');
+            setEditing(true);
+          }}
+        >
+          {props.text ? 'Edit description' : 'Add description'}
+        </button>
+      )}
     </div>
   );
 }

@@ -15,6 +15,8 @@ import {
   setTag,
 } from '../../api/client';
 import type { LoggedModel, Run } from '../../api/types';
+import { experimentActions } from '../../auth/permissions';
+import { useMyPermission } from '../../auth/session';
 import { ErrorBox, KeyValueTable, StatusBadge, useLoad } from '../../components/common';
 import { TagsEditor } from '../../components/TagsEditor';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
@@ -38,6 +40,10 @@ export function RunView(props: { runId: string }) {
         : undefined,
     [expId, props.runId],
   );
+  const update = experimentActions(
+    useMyPermission(expId ? { experimentId: expId } : undefined),
+  ).update;
+  const readOnly = update.allowed ? undefined : update.reason;
   // Only this run's models (the previous run's stay in state until the new answer).
   const models = loaded?.runId === props.runId ? loaded.models : undefined;
   if (error) return <ErrorBox error={error} />;
@@ -92,7 +98,12 @@ export function RunView(props: { runId: string }) {
             ]}
           />
           <h2>Description</h2>
-          <Description runId={info.run_id} text={tagValue(tags, NOTE_TAG)} onChange={reload} />
+          <Description
+            runId={info.run_id}
+            text={tagValue(tags, NOTE_TAG)}
+            onChange={reload}
+            readOnly={readOnly}
+          />
         </div>
         <div>
           <h2>Parameters</h2>
@@ -118,6 +129,7 @@ export function RunView(props: { runId: string }) {
             onSet={(key, value) => setTag(info.run_id, key, value)}
             onDelete={(key) => deleteTag(info.run_id, key)}
             onChange={reload}
+            readOnly={readOnly}
           />
           <h2>Reproducibility</h2>
           <ReproPanel run={run} models={modelsError ? NO_MODELS : models} />

@@ -5,7 +5,10 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deleteRun, getExperiment, restoreRun, searchRuns } from '../../api/client';
 import type { Run, ViewType } from '../../api/types';
+import { allowedOnAll } from '../../auth/permissions';
+import { authMode, useMyPermissions } from '../../auth/session';
 import { ErrorBox, StatusBadge, useLoad } from '../../components/common';
+import { PermissionsPanel } from '../../components/PermissionsPanel';
 import { type Column, VirtualTable } from '../../components/VirtualTable';
 import { formatDuration, formatNumber, formatTime, tagValue } from '../../format';
 import { Link, navigate } from '../../router';
@@ -54,6 +57,7 @@ export function RunsView(props: {
   const [confirming, setConfirming] = useState(false);
   const [acting, setActing] = useState(false);
   const [notice, setNotice] = useState('');
+  const perms = useMyPermissions(ids);
 
   const update = (patch: Partial<RunsState>) => {
     const s = { ...state, ...patch };
@@ -271,6 +275,12 @@ export function RunsView(props: {
   const restorable = rows.filter(
     (r) => selected.has(r.info.run_id) && r.info.lifecycle_stage === 'deleted',
   );
+  // Deleting and restoring runs needs MANAGE on each of their experiments.
+  const experimentsOf = (targets: Run[]) =>
+    targets.length ? new Set(targets.map((r) => r.info.experiment_id)) : ids;
+  const canDelete = allowedOnAll(perms, experimentsOf(deletable), (a) => a.delete);
+  const canRestore = allowedOnAll(perms, experimentsOf(restorable), (a) => a.delete);
+  const canManage = !multi && allowedOnAll(perms, ids, (a) => a.manage).allowed;
   const act = async (verb: string, targets: Run[], fn: (id: string) => Promise<unknown>) => {
     setConfirming(false);
     setActing(true);
@@ -354,7 +364,8 @@ export function RunsView(props: {
         {state.view !== 'DELETED_ONLY' && (
           <button
             type="button"
-            disabled={deletable.length === 0 || acting}
+            disabled={deletable.length === 0 || acting || !canDelete.allowed}
+            title={canDelete.reason}
             onClick={() => setConfirming(true)}
           >
             Delete selected ({deletable.length})
@@ -363,14 +374,16 @@ export function RunsView(props: {
         {state.view !== 'ACTIVE_ONLY' && (
           <button
             type="button"
-            disabled={restorable.length === 0 || acting}
+            disabled={restorable.length === 0 || acting || !canRestore.allowed}
+            title={canRestore.reason}
             onClick={() => act('Restored', restorable, restoreRun)}
           >
             Restore selected ({restorable.length})
           </button>
         )}
       </div>
-      {confirming && deletable.length > 0 && (
+      {authMode.value === 'on' && canManage && <PermissionsPanel type="experiment" id={ids[0]} />}
+      {confirming && deletable.length > 0 && canDelete.allowed && (
         <ConfirmDelete
           count={deletable.length}
           onConfirm={() => act('Deleted', deletable, deleteRun)}
