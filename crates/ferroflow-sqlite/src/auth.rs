@@ -94,7 +94,7 @@ impl AuthStore for SqliteStore {
 
     async fn get_user(&self, username: &str) -> Result<Option<User>> {
         let username = username.to_string();
-        self.db.read(move |conn| find_user(conn, &username)).await
+        self.db.point_read(move |conn| find_user(conn, &username)).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
@@ -176,7 +176,7 @@ impl AuthStore for SqliteStore {
     async fn get_grant(&self, user_id: i64, resource: &Resource) -> Result<Option<Permission>> {
         let resource = resource.clone();
         self.db
-            .read(move |conn| {
+            .point_read(move |conn| {
                 conn.prepare_cached(
                     "SELECT permission FROM grants WHERE user_id = ?1 AND resource_kind = ?2 AND resource_key = ?3",
                 )
@@ -288,7 +288,7 @@ impl AuthStore for SqliteStore {
     async fn credential_user(&self, secret_hash: &str, now_ms: i64) -> Result<Option<(Credential, User)>> {
         let hash = secret_hash.to_string();
         self.db
-            .read(move |conn| {
+            .point_read(move |conn| {
                 let columns = CREDENTIAL_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
                 let sql = format!(
                     "SELECT {columns}, u.username, u.password_hash, u.is_admin FROM credentials c \
@@ -346,7 +346,7 @@ impl AuthStore for SqliteStore {
     async fn experiment_of(&self, of: &ExperimentOf) -> Result<Option<String>> {
         let of = of.clone();
         self.db
-            .read(move |conn| {
+            .point_read(move |conn| {
                 let (sql, key) = match &of {
                     ExperimentOf::Run(id) => ("SELECT experiment_id FROM runs WHERE run_uuid = ?1", id),
                     ExperimentOf::LoggedModel(id) => {

@@ -130,6 +130,8 @@ pub(crate) fn db_error(error: rusqlite::Error) -> Error {
 pub(crate) struct Database {
     writer: mpsc::Sender<WriteJob>,
     readers: ReaderPool,
+    /// One read connection for [`Database::point_read`], used on the caller's thread.
+    point_reader: Mutex<Option<Connection>>,
     query_timeout: Duration,
     path: PathBuf,
 }
@@ -289,7 +291,13 @@ impl Database {
             slots: Arc::new(Semaphore::new(max_readers())),
             open: AtomicUsize::new(0),
         };
-        Ok(Arc::new(Self { writer: sender, readers, query_timeout, path: path.to_path_buf() }))
+        Ok(Arc::new(Self {
+            writer: sender,
+            readers,
+            point_reader: Mutex::new(None),
+            query_timeout,
+            path: path.to_path_buf(),
+        }))
     }
 
     /// Runs `work` in the next group commit and returns its result once committed.
@@ -313,6 +321,33 @@ impl Database {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         self.read_within(move |conn, _| work(conn)).await
+    }
+
+    /// A read of a few rows by key (the auth guard's user, token, grant and owner
+    /// lookups, one or two per request), run on the calling thread: the hop to a
+    /// blocking thread and back costs more than the read itself. Its connection never
+    /// waits for a lock (`busy_timeout` 0); when it is busy, in use by another task, or
+    /// the read fails, the work goes the ordinary way ([`Database::read`]).
+    pub(crate) async fn point_read<T, F>(self: &Arc<Self>, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + Sync + 'static,
+    {
+        if let Ok(mut slot) = self.point_reader.try_lock() {
+            if slot.is_none() {
+                *slot = open_reader(&self.path).and_then(|conn| conn.busy_timeout(Duration::ZERO).map(|()| conn)).ok();
+            }
+            if let Some(conn) = slot.as_ref() {
+                match work(conn) {
+                    Ok(value) if conn.is_autocommit() => return Ok(value),
+                    // A failure (SQLITE_BUSY among them) is retried the ordinary way,
+                    // which waits and reports as every read does.
+                    _ => *slot = None,
+                }
+            }
+        }
+        let work = Arc::new(work);
+        self.read(move |conn| work(conn)).await
     }
 
     /// [`Database::read`] for work that also loops in memory: it gets the read's budget
