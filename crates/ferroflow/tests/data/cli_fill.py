@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import mlflow
@@ -23,8 +24,19 @@ def tiny_model():
     return LogisticRegression().fit(x, [0, 0, 1, 1]), x
 
 
-def log_run(name, metrics, params, with_model=False, history=None):
+# A file large enough for the download's progress bar; the test rebuilds the same bytes.
+BIG_FILE_BYTES = bytes(i % 251 for i in range(5_000_000))
+
+
+def log_run(name, metrics, params, with_model=False, history=None, artifacts=False):
     with mlflow.start_run(run_name=name) as run:
+        if artifacts:
+            mlflow.log_text("f1 0.93\n", "reports/summary.txt")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "big.bin")
+                with open(path, "wb") as f:
+                    f.write(BIG_FILE_BYTES)
+                mlflow.log_artifact(path, "data")
         mlflow.log_params(params)
         for key, values in (history or {}).items():
             for step, value in enumerate(values):
@@ -84,7 +96,8 @@ def main():
         "baseline": log_run("baseline", {"f1": 0.90, "loss": 0.30}, {"C": "1.0", "seed": "42"}, with_model=True,
                             history={"val_loss": [0.9, 0.6, 0.4]}),
         "tied": log_run("tied", {"f1": 0.90, "loss": 0.30}, {"C": "1.0", "seed": "43"}, with_model=True),
-        "good": log_run("good", {"f1": 0.93, "loss": 0.25}, {"C": "0.5", "seed": "42"}, with_model=True),
+        "good": log_run("good", {"f1": 0.93, "loss": 0.25}, {"C": "0.5", "seed": "42"}, with_model=True,
+                        artifacts=True),
         "weak": log_run("weak", {"f1": 0.85, "loss": 0.40}, {"C": "2.0", "seed": "42"}),
         "no-f1": log_run("no-f1", {"loss": 0.20}, {"C": "0.1", "seed": "42"}, with_model=True),
     }
