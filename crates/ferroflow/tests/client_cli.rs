@@ -333,6 +333,7 @@ async fn exercise(uri: &str, filled: &Filled) {
     assert_eq!(registry.alias("churn", "champion").await.as_deref(), Some("2"));
 
     models_subcommands(uri, &registry).await;
+    terminal_output(uri);
     reproduce_subcommand(uri, filled);
     artifacts_subcommands(uri, &good);
 }
@@ -404,13 +405,15 @@ async fn runs_subcommands(uri: &str, filled: &Filled) {
         .unwrap()
         .iter()
         .map(|d| {
-            let s = |k: &str| d[k].as_str().unwrap().to_string();
+            let s = |k: &str| d[k].as_str().unwrap_or("-").to_string();
             (s("kind"), s("key"), s("a"), s("b"))
         })
         .collect();
     let has = |kind: &str, key: &str, a: &str, b: &str| found.contains(&(kind.into(), key.into(), a.into(), b.into()));
     assert!(has("param", "C", "0.5", "1.0"), "{diff}");
     assert!(has("metric", "f1", "0.93", "0.9") && has("metric", "val_loss", "-", "0.4"), "{diff}");
+    let val_loss = diff["differences"].as_array().unwrap().iter().find(|d| d["key"] == "val_loss").unwrap();
+    assert_eq!(val_loss["a"], Value::Null, "a value a run does not have is null: {diff}");
     assert!(has("tag", "mlflow.runName", "good", "baseline"), "{diff}");
     assert!(!found.iter().any(|d| d.1 == "seed"), "equal params are not differences: {diff}");
     let git_diff = json(ff(uri, &["runs", "diff", &good, &filled.id("git"), "--format", "json"]), 0);
@@ -621,5 +624,132 @@ fn offline_commands() {
             help.contains("Examples:") && help.contains("ferroflow "),
             "{command:?} --help has no examples:\n{help}"
         );
+    }
+}
+
+/// A server that answers every request with `status` and an MLflow error body, and
+/// counts the requests.
+fn failing_server(status: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = requests.clone();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buffer = [0u8; 8192];
+            let _ = socket.read(&mut buffer);
+            let body = r#"{"error_code":"INTERNAL_ERROR","message":"the database is on fire"}"#;
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes());
+        }
+    });
+    (uri, requests)
+}
+
+/// A server error is exit 2 with no verdict, whatever the command (retries off to keep it quick).
+#[test]
+fn server_errors_are_exit_2_never_a_verdict() {
+    let no_retries = [("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")];
+    for status in ["500 Internal Server Error", "503 Service Unavailable"] {
+        let (uri, _) = failing_server(status);
+        for args in [
+            &["gate", "--run", "r1", "--require", "metrics.f1 > 0"][..],
+            &["gate", "--experiment", "churn", "--require", "metrics.f1 > 0", "--format", "json"],
+            &["runs", "list", "-e", "churn"],
+            &["models", "list", "--format", "json"],
+        ] {
+            let out = ff_env(&uri, args, &no_retries);
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                stderr.contains("INTERNAL_ERROR") && stderr.contains("the database is on fire"),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(expect(out, 2), "", "{args:?} printed a result");
+        }
+    }
+    // Retries are MLflow's: with two allowed, a 503 server is asked three times.
+    let (uri, requests) = failing_server("503 Service Unavailable");
+    let started = Instant::now();
+    let out = ff_env(
+        &uri,
+        &["runs", "show", "r1"],
+        &[
+            ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0"),
+            ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0"),
+        ],
+    );
+    expect(out, 2);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // MLflow's own limit on the retry count is a usage error.
+    expect(ff_env(&uri, &["runs", "show", "r1"], &[("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "11")]), 2);
+    expect(
+        Command::new(env!("CARGO_BIN_EXE_ferroflow"))
+            .args(["runs", "show", "r1"])
+            .env_remove("MLFLOW_TRACKING_URI")
+            .output()
+            .unwrap(),
+        2,
+    );
+}
+
+/// Tables: no escape codes off a terminal (even without NO_COLOR); on a terminal (under
+/// `script`), colour, and lines that fit its width.
+fn terminal_output(uri: &str) {
+    let plain = Command::new(env!("CARGO_BIN_EXE_ferroflow"))
+        .args(["runs", "list", "-e", "churn"])
+        .env("MLFLOW_TRACKING_URI", uri)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!expect(plain, 0).contains('\x1b'), "colour off a terminal");
+    let narrow = expect(
+        Command::new(env!("CARGO_BIN_EXE_ferroflow"))
+            .args(["runs", "list", "-e", "churn"])
+            .env("MLFLOW_TRACKING_URI", uri)
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap(),
+        0,
+    );
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "COLUMNS=80:\n{narrow}");
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED the TTY check: util-linux `script` is missing");
+        return;
+    }
+    let binary = env!("CARGO_BIN_EXE_ferroflow");
+    let out = Command::new("script")
+        .args(["-qec", &format!("stty cols 90; {binary} runs list -e churn"), "/dev/null"])
+        .env("MLFLOW_TRACKING_URI", uri)
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap();
+    let text = expect(out, 0);
+    assert!(text.contains("\x1b["), "a terminal gets colour:\n{text}");
+    let strip = |line: &str| {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else if c != '\r' {
+                out.push(c);
+            }
+        }
+        out
+    };
+    for line in text.lines() {
+        assert!(strip(line).chars().count() <= 90, "wider than the terminal: {}", strip(line));
     }
 }

@@ -513,7 +513,7 @@ pub async fn run(args: GateArgs) -> Result<Outcome, CliError> {
             for (text, filter) in &plan.requirements {
                 let mut actual = Vec::new();
                 actual_values(&filter.expr, run, &mut actual);
-                checks.push(check(format!("require {text}"), text.clone(), actual.join(", "), filter.matches(&seen)));
+                checks.push(check("require".into(), text.clone(), actual.join(", "), filter.matches(&seen)));
             }
             if let Some(uri) = &plan.baseline {
                 found_baseline = baseline(&client, uri).await?;

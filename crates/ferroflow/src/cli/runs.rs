@@ -303,12 +303,12 @@ async fn compare_runs(client: &Client, args: CompareArgs) -> Result<(), CliError
     Ok(())
 }
 
-/// One difference between two runs.
+/// One difference between two runs; `None` where a run has no such value.
 struct Difference {
     kind: &'static str,
     key: String,
-    a: String,
-    b: String,
+    a: Option<String>,
+    b: Option<String>,
 }
 
 fn differences_in(
@@ -321,26 +321,18 @@ fn differences_in(
     for key in keys {
         let (va, vb) = (a(&key), b(&key));
         if va != vb {
-            out.push(Difference {
-                kind,
-                key,
-                a: va.unwrap_or_else(|| "-".into()),
-                b: vb.unwrap_or_else(|| "-".into()),
-            });
+            out.push(Difference { kind, key, a: va, b: vb });
         }
     }
 }
 
 /// What a run ran on, from the reproducibility items: Python, libraries, requirements.
-fn environment(recorded: &reproduce::Recorded) -> Vec<(String, String)> {
+fn environment(recorded: &reproduce::Recorded) -> Vec<(String, Option<String>)> {
     recorded
         .items
         .iter()
         .filter(|i| matches!(i.id, "python" | "libraries" | "requirements"))
-        .map(|i| {
-            let value = if i.status == reproduce::Status::Missing { "-".to_string() } else { i.values.join(", ") };
-            (i.label.to_string(), value)
-        })
+        .map(|i| (i.label.to_string(), (i.status != reproduce::Status::Missing).then(|| i.values.join(", "))))
         .collect()
 }
 
@@ -391,7 +383,8 @@ async fn diff_runs(client: &Client, args: DiffArgs) -> Result<(), CliError> {
         ..Default::default()
     };
     for d in &out {
-        table.row(vec![d.kind.into(), d.key.clone().into(), d.a.clone().into(), d.b.clone().into()]);
+        let shown = |v: &Option<String>| Cell::from(v.clone().unwrap_or_else(|| "-".into()));
+        table.row(vec![d.kind.into(), d.key.clone().into(), shown(&d.a), shown(&d.b)]);
     }
     let mut report = Report::new(
         vec![table],
