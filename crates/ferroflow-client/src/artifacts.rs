@@ -95,10 +95,7 @@ impl Client {
             files: Vec<FileInfo>,
         }
         let url = format!("{}{ARTIFACTS_API}", self.config.tracking_uri);
-        let response = self.send(Method::GET, &url, &[("path", path.to_string())], None).await?;
-        let text = response.text().await.map_err(|e| crate::transport(&url, &e))?;
-        let text = if text.trim().is_empty() { "{}" } else { &text };
-        let listing: Listing = serde_json::from_str(text).map_err(|e| Error::Decode { url, message: e.to_string() })?;
+        let listing: Listing = self.call_url(Method::GET, &url, &[("path", path.to_string())], None).await?;
         Ok(listing.files)
     }
 

@@ -90,11 +90,22 @@ impl Client {
         body: Option<Value>,
     ) -> Result<T> {
         let url = format!("{}{API}/{endpoint}", self.config.tracking_uri);
-        let response = self.send(method, &url, query, body.as_ref()).await?;
-        let text = response.text().await.map_err(|e| transport(&url, &e))?;
+        self.call_url(method, &url, query, body.as_ref()).await
+    }
+
+    /// [`Client::call`] for any URL of the server (the artifact proxy's, say).
+    async fn call_url<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let response = self.send(method, url, query, body).await?;
+        let text = response.text().await.map_err(|e| transport(url, &e))?;
         // MLflow answers some writes with an empty body.
         let text = if text.trim().is_empty() { "{}" } else { &text };
-        serde_json::from_str(text).map_err(|e| Error::Decode { url, message: e.to_string() })
+        serde_json::from_str(text).map_err(|e| Error::Decode { url: url.to_string(), message: e.to_string() })
     }
 
     /// Sends one request with MLflow's retry rules and returns a successful answer;
