@@ -236,6 +236,27 @@ async fn scripted_server(answers: Vec<&'static str>) -> (String, Arc<AtomicUsize
     (uri, count)
 }
 
+#[tokio::test]
+async fn retry_after_is_honoured_on_429_and_503() {
+    let experiment = r#"200 OK|{"experiment":{"experiment_id":"7","name":"x"}}"#;
+    // The status line carries the extra header: the scripted server writes it verbatim.
+    let (uri, count) = scripted_server(vec!["429 Too Many Requests\r\nretry-after: 1|{}", experiment]).await;
+    let mut config = ClientConfig::new(&uri).unwrap();
+    config.retry = RetryPolicy { max_retries: 1, backoff_factor: 0.0, backoff_jitter: 0.0, respect_retry_after: true };
+    let started = Instant::now();
+    Client::new(config.clone()).unwrap().get_experiment("7").await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+
+    // MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER=false: the (zero) backoff instead.
+    let (uri, _) = scripted_server(vec!["503 Service Unavailable\r\nretry-after: 30|{}", experiment]).await;
+    config.tracking_uri = uri;
+    config.retry.respect_retry_after = false;
+    let started = Instant::now();
+    Client::new(config).unwrap().get_experiment("7").await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 fn retrying_client(uri: &str, max_retries: u32) -> Client {
     let mut config = ClientConfig::new(uri).unwrap();
     config.retry = RetryPolicy { max_retries, backoff_factor: 0.05, backoff_jitter: 0.0, respect_retry_after: true };

@@ -601,6 +601,16 @@ fn offline_commands() {
         );
     }
     expect(ff("http://unused", &["completions", "tcsh"]), 2);
+    // The bash script loads, and completes the subcommands.
+    let binary = env!("CARGO_BIN_EXE_ferroflow");
+    let script = format!(
+        "source <({binary} completions bash)\ncomplete -p ferroflow\n\
+         COMP_WORDS=(ferroflow ga); COMP_CWORD=1; COMP_LINE='ferroflow ga'; COMP_POINT=12\n\
+         _ferroflow ferroflow ga ferroflow\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    );
+    let loaded = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let text = expect(loaded, 0);
+    assert!(text.contains("-F _ferroflow ferroflow") && text.lines().any(|l| l == "gate"), "{text}");
     for command in [
         &["runs", "list"][..],
         &["runs", "show"],
