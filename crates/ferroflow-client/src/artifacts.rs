@@ -14,7 +14,8 @@ use crate::{Client, Error, FileInfo, Result, ARTIFACTS_API};
 
 /// What a download reports as it goes (a progress bar, or nothing: `()`).
 pub trait DownloadProgress {
-    /// A file starts; `total` is its size when the server says it.
+    /// A file starts (`path` relative to the root being downloaded); `total` is its size
+    /// when the server says it.
     fn start_file(&mut self, _path: &str, _total: Option<u64>) {}
     fn advance(&mut self, _bytes: u64) {}
     fn finish_file(&mut self) {}
@@ -118,6 +119,17 @@ impl Client {
         destination: &Path,
         progress: &mut dyn DownloadProgress,
     ) -> Result<u64> {
+        self.download_file(path, path, destination, progress).await
+    }
+
+    /// [`Client::download_proxied_file`], reporting the file to `progress` as `shown`.
+    async fn download_file(
+        &self,
+        path: &str,
+        shown: &str,
+        destination: &Path,
+        progress: &mut dyn DownloadProgress,
+    ) -> Result<u64> {
         let url = self.proxy_url(path);
         let response = self.send(Method::GET, &url, &[], None).await?;
         let io = |source| Error::Io { path: destination.display().to_string(), source };
@@ -128,7 +140,7 @@ impl Client {
             ".{}.part",
             destination.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
         ));
-        progress.start_file(path, response.content_length());
+        progress.start_file(shown, response.content_length());
         let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
         let mut body = response.bytes_stream();
         let mut written = 0u64;
@@ -175,7 +187,7 @@ impl Client {
             let is_file = entries.is_empty() || (entries.len() == 1 && entries[0].path == folder && !entries[0].is_dir);
             if first && is_file && !folder.is_empty() {
                 let target = destination.join(local_relative(&folder)?);
-                self.download_proxied_file(&join(&root, &folder), &target, progress).await?;
+                self.download_file(&join(&root, &folder), &folder, &target, progress).await?;
                 written.push(target);
                 return Ok(written);
             }
@@ -185,7 +197,7 @@ impl Client {
                     folders.push(entry.path);
                 } else {
                     let target = destination.join(local_relative(&entry.path)?);
-                    self.download_proxied_file(&join(&root, &entry.path), &target, progress).await?;
+                    self.download_file(&join(&root, &entry.path), &entry.path, &target, progress).await?;
                     written.push(target);
                 }
             }

@@ -579,7 +579,10 @@ fn artifacts_subcommands(uri: &str, good: &str) {
     assert_eq!(csv, "path,kind,bytes\r\ndata/big.bin,file,5000000\r\n");
 
     let dst = tempfile::tempdir().unwrap();
-    let text = expect(ff(uri, &["artifacts", "download", good, "--dst", dst.path().to_str().unwrap()]), 0);
+    let out = ff(uri, &["artifacts", "download", good, "--dst", dst.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr, "downloaded 2 file(s), 5000008 bytes\n", "no progress bar off a terminal");
+    let text = expect(out, 0);
     assert_eq!(text.lines().count(), 2, "{text}");
     let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
     assert!(std::fs::read(dst.path().join("data/big.bin")).unwrap() == big, "the large file arrives intact");
@@ -589,6 +592,22 @@ fn artifacts_subcommands(uri: &str, good: &str) {
     assert!(one.path().join("reports/summary.txt").exists());
     assert!(!one.path().join("data").exists());
     expect(ff(uri, &["artifacts", "download", good, "nothing/here", "--dst", one.path().to_str().unwrap()]), 2);
+
+    // On a terminal, the large file gets a progress bar (named by its path in the run).
+    if Command::new("script").arg("--version").output().is_ok() {
+        let tty = tempfile::tempdir().unwrap();
+        let binary = env!("CARGO_BIN_EXE_ferroflow");
+        let command = format!("stty cols 100; {binary} artifacts download {good} --dst {}", tty.path().display());
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("MLFLOW_TRACKING_URI", uri)
+            .output()
+            .unwrap();
+        let text = expect(out, 0);
+        assert!(text.contains("data/big.bin") && text.contains("4.77 MiB"), "{text}");
+        assert!(!text.contains("reports/summary.txt ["), "small files get no bar: {text}");
+        assert!(std::fs::read(tty.path().join("data/big.bin")).unwrap() == big);
+    }
 }
 
 /// What needs no server: completions and help.

@@ -93,7 +93,7 @@ impl DownloadProgress for Bars {
             Some(size) if size >= BAR_FROM_BYTES => {
                 let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
                 let style =
-                    ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                    ProgressStyle::with_template("{wide_msg} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
                         .map(|s| s.progress_chars("=> "))
                         .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
