@@ -217,7 +217,8 @@ fn plan(args: &GateArgs) -> Result<Plan, CliError> {
     Ok(Plan { requirements, baseline, improvements, directions })
 }
 
-/// The run as the search evaluator sees it.
+/// The run as the search evaluator sees it: the client's counterpart of the in-memory
+/// store's `run_record` (ferroflow-store/src/in_memory.rs), which takes the server's types.
 fn record(run: &Run) -> Record {
     let i = &run.info;
     let mut record = Record::default()
