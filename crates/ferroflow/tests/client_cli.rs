@@ -313,6 +313,14 @@ async fn exercise(uri: &str, filled: &Filled) {
     expect(gate(&loss, &["loss=10%"]), 0);
     expect(gate(&loss, &["loss=20%"]), 1);
     expect(gate(&loss, &["loss=10%", "--direction", "loss=max"]), 1);
+    expect(gate(&loss, &["loss=10%", "--higher-is-better", "loss"]), 1);
+    expect(gate(&loss, &["f1=1%", "--lower-is-better", "f1"]), 1);
+    // A stage names its newest version (v2, the candidate itself: a tie).
+    expect(gate(&["--run", &good, "--baseline", "models:/churn/Staging", "--min-improvement", "f1=0"], &[]), 0);
+    expect(gate(&["--run", &good, "--baseline", "models:/churn/Staging", "--min-improvement", "f1=0.001"], &[]), 1);
+    let csv = expect(gate(&["--run", &weak, "--require", "metrics.f1 >= 0.9", "--format", "csv"], &[]), 1);
+    assert_eq!(csv.lines().next(), Some("check,expected,actual,result"), "{csv}");
+    assert!(csv.contains("require,metrics.f1 >= 0.9,metrics.f1 = 0.85,FAIL"), "{csv}");
     expect(gate(&["--run", &baseline, "--require", "params.C = '1.0'", "--require", "metrics.val_loss < 0.5"], &[]), 0);
 
     // Errors are exit 2, never a verdict: server down, unknown run, bad condition, usage.
