@@ -88,6 +88,9 @@ pub struct ClientConfig {
     pub insecure_tls: bool,
     /// `MLFLOW_TRACKING_SERVER_CERT_PATH`: a PEM CA bundle to trust.
     pub server_cert_path: Option<String>,
+    /// `MLFLOW_TRACKING_CLIENT_CERT_PATH`: a PEM file with this client's certificate and
+    /// private key, for servers that ask for one (mutual TLS).
+    pub client_cert_path: Option<String>,
 }
 
 impl ClientConfig {
@@ -100,6 +103,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(120),
             insecure_tls: false,
             server_cert_path: None,
+            client_cert_path: None,
         })
     }
 
@@ -153,6 +157,7 @@ impl ClientConfig {
         config.timeout = Duration::from_secs(timeout);
         config.insecure_tls = parse_bool(&var, "MLFLOW_TRACKING_INSECURE_TLS", false)?;
         config.server_cert_path = var("MLFLOW_TRACKING_SERVER_CERT_PATH");
+        config.client_cert_path = var("MLFLOW_TRACKING_CLIENT_CERT_PATH");
         Ok(config)
     }
 }

@@ -63,7 +63,14 @@ impl Client {
                 builder = builder.add_root_certificate(certificate);
             }
         }
-        let http = builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        if let Some(path) = &config.client_cert_path {
+            let pem = std::fs::read(path).map_err(|e| Error::Config(format!("cannot read {path}: {e}")))?;
+            let identity = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| Error::Config(format!("{path} is not a PEM certificate and private key: {e}")))?;
+            builder = builder.identity(identity);
+        }
+        let http =
+            builder.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", causes(&e))))?;
         Ok(Self { http, config })
     }
 
@@ -177,7 +184,12 @@ fn retry_after(policy: &RetryPolicy, response: &reqwest::Response) -> Option<Dur
 }
 
 fn transport(url: &str, error: &reqwest::Error) -> Error {
-    // reqwest's top-level message is vague ("error sending request"); its sources say why.
+    Error::Transport { url: url.to_string(), message: causes(error) }
+}
+
+/// An error with its sources: reqwest's own message is vague ("error sending request",
+/// "builder error"); the sources say why.
+fn causes(error: &reqwest::Error) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -185,7 +197,7 @@ fn transport(url: &str, error: &reqwest::Error) -> Error {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Error::Transport { url: url.to_string(), message }
+    message
 }
 
 async fn api_error(url: &str, response: reqwest::Response) -> Error {
