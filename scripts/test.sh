@@ -20,6 +20,8 @@ step "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# The client subcommands' tests (crates/ferroflow/tests/client_cli.rs, readme_ci.rs) fill
+# servers with .venv/mlflow3's mlflow client and start its `mlflow server`: the venvs above.
 step "rust tests (beside a throwaway PostgreSQL server for the PostgreSQL store's)"
 scripts/with-postgres.sh cargo test --workspace --quiet 2>&1 | tee /tmp/ferroflow-cargo-test.log
 cargo build --quiet -p ferroflow

@@ -1,5 +1,6 @@
 //! The `ferroflow` binary: a thin command line over the server and store crates.
 
+mod cli;
 mod config;
 mod db;
 mod gc;
@@ -9,7 +10,7 @@ mod users;
 
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ferroflow_artifacts::ArtifactRepository;
 use ferroflow_postgres::PgStore;
 use ferroflow_server::{AppState, ServerConfig};
@@ -23,7 +24,14 @@ use config::{BackendStore, ServerArgs};
 #[command(
     name = "ferroflow",
     version,
-    about = "An MLflow-compatible experiment tracker and model registry in one binary"
+    about = "An MLflow-compatible experiment tracker and model registry in one binary",
+    after_help = "Examples:
+  ferroflow server --port 5000
+  export MLFLOW_TRACKING_URI=http://127.0.0.1:5000
+  ferroflow runs list --experiment churn --order-by 'metrics.f1 DESC'
+  ferroflow gate --experiment churn --order-by 'metrics.f1 DESC' --require 'metrics.f1 >= 0.9' \\
+      --baseline models:/churn@champion --min-improvement f1=0.01 --register churn --alias champion
+  ferroflow completions bash > /etc/bash_completion.d/ferroflow"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +53,27 @@ enum Command {
     Import(transfer_cli::ImportArgs),
     /// Manage the users of `--app-name basic-auth` from the shell (`users create-admin`).
     Users(users::UsersArgs),
+    /// Inspect runs on a tracking server: list, show, compare, diff.
+    Runs(cli::RunsArgs),
+    /// Decide whether a run is good enough (thresholds, a baseline to beat) and, on a
+    /// pass, register and promote its model. Exit 0 pass, 1 fail, 2 error.
+    Gate(cli::GateArgs),
+    /// The model registry: list, show, promote, alias, tag.
+    Models(cli::ModelsArgs),
+    /// What a run recorded for a re-run (git commit, environment, params, seed, data), and
+    /// what it did not.
+    Reproduce(cli::ReproduceArgs),
+    /// List and download a run's artifacts.
+    Artifacts(cli::ArtifactsArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  ferroflow completions bash > ~/.local/share/bash-completion/completions/ferroflow
+  ferroflow completions zsh > \"${fpath[1]}/_ferroflow\"
+  ferroflow completions fish > ~/.config/fish/completions/ferroflow.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +91,15 @@ fn main() -> std::process::ExitCode {
         Command::Export(args) => transfer_cli::export(args),
         Command::Import(args) => transfer_cli::import(args),
         Command::Users(args) => users::run(args),
+        Command::Runs(args) => return cli::run(cli::runs(args)),
+        Command::Gate(args) => return cli::run(cli::gate(args)),
+        Command::Models(args) => return cli::run(cli::models(args)),
+        Command::Reproduce(args) => return cli::run(cli::reproduce(args)),
+        Command::Artifacts(args) => return cli::run(cli::artifacts(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ferroflow", &mut std::io::stdout());
+            return std::process::ExitCode::SUCCESS;
+        }
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
