@@ -1,13 +1,84 @@
 //! Users, grants and credentials on PostgreSQL ([`AuthStore`]).
 
+use std::future::Future;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use ferroflow_core::auth::Permission;
 use ferroflow_core::{Error, Result};
 use ferroflow_store::auth::{AuthStore, Credential, CredentialKind, ExperimentOf, Grant, GrantWrite, Resource, User};
 use tokio_postgres::Row;
 
-use crate::db::{execute, execute_unique, query, query_opt};
+use crate::db::{execute, execute_unique, query, query_opt, PgDatabase};
 use crate::PgStore;
+
+/// Replicas announce auth changes (users, credentials, grants) on one channel.
+const LISTEN: &str = "LISTEN ferroflow_auth";
+
+/// Tells every replica's listener that auth data changed (after the change committed:
+/// a listener that clears its caches then reads the new rows).
+async fn announce(client: &impl deadpool_postgres::GenericClient) -> Result<()> {
+    execute(client, "SELECT pg_notify('ferroflow_auth', '')", &[]).await.map(|_| ())
+}
+
+/// Holds one connection outside the pool that LISTENs on the auth channel, calling
+/// `on_change` for each notice, and once more after each reconnection (notices sent while
+/// it was away are lost). Stops when the store is gone.
+fn spawn_listener(database: &PgDatabase, alive: std::sync::Weak<()>, on_change: Arc<dyn Fn() + Send + Sync>) {
+    let (config, tls) = (database.config.clone(), database.tls.clone());
+    tokio::spawn(async move {
+        while alive.upgrade().is_some() {
+            let outcome = match tls.clone() {
+                Some(tls) => listen(&config, tls, &alive, &on_change).await,
+                None => listen(&config, tokio_postgres::NoTls, &alive, &on_change).await,
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(%error, "the auth change listener lost its connection; reconnecting");
+            }
+            on_change();
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn listen<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    alive: &std::sync::Weak<()>,
+    on_change: &Arc<dyn Fn() + Send + Sync>,
+) -> std::result::Result<(), tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut connection) = config.connect(tls).await?;
+    let mut listening = Some(Box::pin(client.batch_execute(LISTEN)));
+    loop {
+        let message = std::future::poll_fn(|cx| {
+            // Drive the LISTEN to completion while reading the connection's messages.
+            if let Some(pending) = listening.as_mut() {
+                if let std::task::Poll::Ready(done) = pending.as_mut().poll(cx) {
+                    listening = None;
+                    if let Err(error) = done {
+                        return std::task::Poll::Ready(Some(Err(error)));
+                    }
+                }
+            }
+            connection.poll_message(cx)
+        });
+        let ticked = tokio::time::timeout(std::time::Duration::from_secs(5), message).await;
+        if alive.upgrade().is_none() {
+            return Ok(());
+        }
+        match ticked {
+            Err(_) => continue,
+            Ok(Some(Ok(tokio_postgres::AsyncMessage::Notification(_)))) => on_change(),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(error))) => return Err(error),
+            Ok(None) => return Ok(()),
+        }
+    }
+}
 
 /// Schema v2: users, their grants (keyed by resource kind and key, as text like
 /// MLflow's, so that a grant can name a model before it exists), hashed credentials.
@@ -103,12 +174,15 @@ impl AuthStore for PgStore {
             &[&username, &password_hash, &is_admin],
         )
         .await?;
+        announce(&client).await?;
         Ok(changed > 0)
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool> {
         let client = self.db.client().await?;
-        Ok(execute(&client, "DELETE FROM users WHERE username = $1", &[&username]).await? > 0)
+        let deleted = execute(&client, "DELETE FROM users WHERE username = $1", &[&username]).await? > 0;
+        announce(&client).await?;
+        Ok(deleted)
     }
 
     async fn count_admins(&self) -> Result<u64> {
@@ -137,6 +211,7 @@ impl AuthStore for PgStore {
         let changed =
             execute(&client, sql, &[&grant.user_id, &resource.kind(), &resource.key(), &grant.permission.as_str()])
                 .await?;
+        announce(&client).await?;
         Ok(changed > 0)
     }
 
@@ -159,6 +234,7 @@ impl AuthStore for PgStore {
             &[&user_id, &resource.kind(), &resource.key()],
         )
         .await?;
+        announce(&client).await?;
         Ok(changed > 0)
     }
 
@@ -186,8 +262,8 @@ impl AuthStore for PgStore {
             "UPDATE grants SET resource_key = $2 WHERE resource_kind = 'registered_model' AND resource_key = $1",
             &[&old_name, &new_name],
         )
-        .await
-        .map(|_| ())
+        .await?;
+        announce(&client).await
     }
 
     async fn delete_resource_grants(&self, resource: &Resource) -> Result<()> {
@@ -197,8 +273,8 @@ impl AuthStore for PgStore {
             "DELETE FROM grants WHERE resource_kind = $1 AND resource_key = $2",
             &[&resource.kind(), &resource.key()],
         )
-        .await
-        .map(|_| ())
+        .await?;
+        announce(&client).await
     }
 
     async fn create_credential(&self, credential: Credential) -> Result<()> {
@@ -258,6 +334,7 @@ impl AuthStore for PgStore {
             &[&user_id, &credential_id],
         )
         .await?;
+        announce(&client).await?;
         Ok(changed > 0)
     }
 
@@ -270,5 +347,9 @@ impl AuthStore for PgStore {
         let client = self.db.client().await?;
         let row = query_opt(&client, sql, &[key]).await?;
         Ok(row.map(|row| row.get::<_, i64>(0).to_string()))
+    }
+
+    fn watch_auth_changes(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
+        spawn_listener(&self.db, Arc::downgrade(&self.alive), on_change);
     }
 }

@@ -44,6 +44,9 @@ impl PgOptions {
 pub struct PgDatabase {
     pool: Pool,
     uri: PgUri,
+    /// What the pool connects with, for connections outside it (the auth listener).
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 impl PgDatabase {
@@ -74,9 +77,10 @@ impl PgDatabase {
         };
         config.options(combined);
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = match crate::tls::connector(options.uri.tls())? {
-            Some(tls) => Manager::from_config(config, tls, manager_config),
-            None => Manager::from_config(config, NoTls, manager_config),
+        let tls = crate::tls::connector(options.uri.tls())?;
+        let manager = match tls.clone() {
+            Some(tls) => Manager::from_config(config.clone(), tls, manager_config),
+            None => Manager::from_config(config.clone(), NoTls, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
@@ -86,7 +90,7 @@ impl PgDatabase {
             .recycle_timeout(Some(options.connect_timeout))
             .build()
             .map_err(|error| Error::internal(format!("cannot build the PostgreSQL pool: {error}")))?;
-        let database = PgDatabase { pool, uri: options.uri.clone() };
+        let database = PgDatabase { pool, uri: options.uri.clone(), config, tls };
         database.client().await?.simple_query("SELECT 1").await.map_err(db_error)?;
         Ok(database)
     }

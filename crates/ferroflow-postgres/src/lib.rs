@@ -52,6 +52,8 @@ pub use uri::PgUri;
 pub struct PgStore {
     db: PgDatabase,
     default_artifact_root: Arc<str>,
+    /// Background tasks (the auth change listener) run while this lives.
+    alive: Arc<()>,
 }
 
 impl PgStore {
@@ -60,7 +62,7 @@ impl PgStore {
     pub async fn open(options: &PgOptions, default_artifact_root: &str) -> Result<Self> {
         let db = PgDatabase::connect(options).await?;
         migrate(&db).await?;
-        let store = PgStore { db, default_artifact_root: default_artifact_root.into() };
+        let store = PgStore { db, default_artifact_root: default_artifact_root.into(), alive: Arc::new(()) };
         let root = Arc::clone(&store.default_artifact_root);
         transaction!(store.db, |tx| { experiments::ensure_default_experiment(&tx, &root, now_millis()).await })?;
         Ok(store)

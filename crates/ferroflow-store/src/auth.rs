@@ -142,4 +142,11 @@ pub trait AuthStore: Send + Sync {
 
     /// The id of the experiment that holds a run, logged model or name, if it exists.
     async fn experiment_of(&self, of: &ExperimentOf) -> Result<Option<String>>;
+
+    /// Calls `on_change` whenever another process (a replica) may have changed a user,
+    /// credential or grant, so that caches of them can be dropped at once. The default
+    /// never calls it: one SQLite database has one server.
+    fn watch_auth_changes(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let _ = on_change;
+    }
 }

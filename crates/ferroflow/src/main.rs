@@ -239,7 +239,13 @@ fn run_server(args: ServerArgs) -> Result<(), String> {
         if let Some(admin) = created {
             tracing::info!(%admin, "created the first admin from FERROFLOW_ADMIN_PASSWORD");
         }
-        state.auth = Some(Arc::new(ferroflow_server::auth::Auth::new(auth)));
+        let auth = Arc::new(ferroflow_server::auth::Auth::new(auth));
+        {
+            // The store's change listener is a task on this runtime.
+            let _entered = runtime.enter();
+            auth.follow_changes(state.store.as_ref());
+        }
+        state.auth = Some(auth);
     }
     runtime.block_on(async move {
         let address = format!("{}:{}", settings.host, settings.port);

@@ -108,17 +108,49 @@ pub struct Auth {
     failures: Mutex<Failures>,
     /// A run's or logged model's experiment never changes, so it is looked up once.
     owners: Mutex<HashMap<ExperimentOf, String>>,
-    /// Grants read within [`GRANT_TTL`]: a grant changed through this replica clears it at
-    /// once; another replica's change is seen within the TTL.
-    grants: Mutex<HashMap<(i64, Resource), (Option<Permission>, Instant)>>,
+    /// Users, tokens and sessions, and grants, as read from the store within
+    /// [`STORE_TTL`]. A change made through this replica clears them at once
+    /// ([`Auth::changed`]); another replica's is seen when the store's change feed
+    /// (PostgreSQL's NOTIFY) says so, or within the TTL at most.
+    users: TtlCache<String, User>,
+    secrets: TtlCache<String, (ferroflow_store::auth::Credential, User)>,
+    grants: TtlCache<(i64, Resource), Option<Permission>>,
     /// argon2 takes 19 MiB and tens of milliseconds per check: at most one per core run
     /// at once, so a burst of logins (or of guesses) cannot exhaust memory or threads.
     hashing: tokio::sync::Semaphore,
 }
 
-/// How long a grant read from the store is trusted. Passwords, users and tokens are
-/// read on every request; grants, read as often, would double each request's cost.
-pub const GRANT_TTL: Duration = Duration::from_secs(2);
+/// How long a user, token, session or grant read from the store is trusted without a
+/// change notice: a store read per request would cost as much as the request itself.
+pub const STORE_TTL: Duration = Duration::from_secs(1);
+
+/// A bounded map whose entries expire; cleared whole when full (it is only a cache).
+struct TtlCache<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> TtlCache<K, V> {
+    fn new() -> Self {
+        TtlCache { entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().expect("auth cache");
+        entries.get(key).filter(|(_, at)| at.elapsed() < STORE_TTL).map(|(value, _)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().expect("auth cache");
+        if entries.len() >= MAX_CACHED {
+            entries.clear();
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.entries.lock().expect("auth cache").clear();
+    }
+}
 
 impl Auth {
     pub fn new(settings: AuthSettings) -> Self {
@@ -127,16 +159,43 @@ impl Auth {
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             owners: Mutex::new(HashMap::new()),
-            grants: Mutex::new(HashMap::new()),
+            users: TtlCache::new(),
+            secrets: TtlCache::new(),
+            grants: TtlCache::new(),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
             ),
         }
     }
 
-    /// Forgets every cached grant (after this replica changed one).
-    pub fn grants_changed(&self) {
-        self.grants.lock().expect("grant cache").clear();
+    /// Forgets every cached user, credential and grant: after this replica changed one,
+    /// or when the store says another did.
+    pub fn changed(&self) {
+        self.users.clear();
+        self.secrets.clear();
+        self.grants.clear();
+    }
+
+    /// Drops the caches whenever the store reports another replica's change.
+    pub fn follow_changes(self: &std::sync::Arc<Self>, store: &dyn Store) {
+        let auth = std::sync::Arc::downgrade(self);
+        store.watch_auth_changes(std::sync::Arc::new(move || {
+            if let Some(auth) = auth.upgrade() {
+                auth.changed();
+            }
+        }));
+    }
+
+    /// The user, from the cache or the store.
+    async fn user(&self, store: &dyn Store, username: &str) -> Result<Option<User>, ApiError> {
+        if let Some(user) = self.users.get(&username.to_string()) {
+            return Ok(Some(user));
+        }
+        let user = store.get_user(username).await?;
+        if let Some(user) = &user {
+            self.users.put(username.to_string(), user.clone());
+        }
+        Ok(user)
     }
 
     /// Who sent `headers`: HTTP Basic, a bearer token, or the UI's session cookie.
@@ -173,7 +232,7 @@ impl Auth {
         address: Option<IpAddr>,
     ) -> Result<Caller, ApiError> {
         self.refuse_if_limited(Some(username), address)?;
-        let user = store.get_user(username).await?;
+        let user = self.user(store, username).await?;
         let key = credentials::cache_key(username, password);
         if let Some(user) = &user {
             let cached = self.verified.lock().expect("verified cache").get(&key).is_some_and(|entry| {
@@ -225,7 +284,19 @@ impl Auth {
         address: Option<IpAddr>,
     ) -> Result<Caller, ApiError> {
         self.refuse_if_limited(None, address)?;
-        let found = store.credential_user(&secret_hash(secret), ferroflow_store::common::now_millis()).await?;
+        let hash = secret_hash(secret);
+        let now = ferroflow_store::common::now_millis();
+        let found = match self.secrets.get(&hash) {
+            // A cached credential still expires on time.
+            Some(found) => Some(found).filter(|(credential, _)| credential.expires_at.is_none_or(|at| at > now)),
+            None => {
+                let found = store.credential_user(&hash, now).await?;
+                if let Some(found) = &found {
+                    self.secrets.put(hash, found.clone());
+                }
+                found
+            }
+        };
         match found {
             Some((credential, user)) if credential.kind == kind => {
                 let via = match kind {
@@ -289,18 +360,11 @@ impl Auth {
             return Ok(Permission::Manage);
         }
         let key = (caller.user_id, resource.clone());
-        let cached = self.grants.lock().expect("grant cache").get(&key).and_then(|(grant, at)| {
-            (at.elapsed() < GRANT_TTL).then_some(*grant)
-        });
-        let grant = match cached {
+        let grant = match self.grants.get(&key) {
             Some(grant) => grant,
             None => {
                 let grant = store.get_grant(caller.user_id, resource).await?;
-                let mut grants = self.grants.lock().expect("grant cache");
-                if grants.len() >= MAX_CACHED {
-                    grants.clear();
-                }
-                grants.insert(key, (grant, Instant::now()));
+                self.grants.put(key, grant);
                 grant
             }
         };
@@ -437,7 +501,7 @@ pub async fn grant_creator(app: &crate::AppState, caller: Option<&Caller>, resou
         let grant = ferroflow_store::auth::Grant { user_id: caller.user_id, resource, permission: Permission::Manage };
         app.store.put_grant(grant, ferroflow_store::auth::GrantWrite::Upsert).await?;
         if let Some(auth) = &app.auth {
-            auth.grants_changed();
+            auth.changed();
         }
     }
     Ok(())

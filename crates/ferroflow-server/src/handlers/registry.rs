@@ -205,7 +205,7 @@ async fn rename_registered_model(
     // Grants follow the model to its new name, as MLflow's auth app moves them.
     app.store.rename_model_grants(&name, &new_name).await?;
     if let Some(auth) = &app.auth {
-        auth.grants_changed();
+        auth.changed();
     }
     Ok(Json(Keyed { key: "registered_model", value: model }))
 }
@@ -235,7 +235,7 @@ async fn delete_registered_model(State(app): State<AppState>, rpc: Rpc<NameMessa
     // A model created again under this name starts with no grants (MLflow drops them too).
     app.store.delete_resource_grants(&Resource::RegisteredModel(name)).await?;
     if let Some(auth) = &app.auth {
-        auth.grants_changed();
+        auth.changed();
     }
     empty()
 }

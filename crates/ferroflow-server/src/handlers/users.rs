@@ -84,10 +84,10 @@ fn auth_of(app: &AppState) -> ApiResult<&Arc<Auth>> {
     app.auth.as_ref().ok_or_else(|| ApiError(Error::internal("authentication is not configured")))
 }
 
-/// A grant changed here: this replica stops trusting its cached ones.
-fn forget_grants(app: &AppState) {
+/// A user, credential or grant changed here: this replica stops trusting what it cached.
+fn forget_cached(app: &AppState) {
     if let Some(auth) = &app.auth {
-        auth.grants_changed();
+        auth.changed();
     }
 }
 
@@ -183,7 +183,9 @@ async fn update_password(State(app): State<AppState>, Rpc { message, .. }: Rpc<U
     let password = message.password.unwrap_or_default();
     validate_new_password(&password)?;
     let hash = hash_blocking(&app, password).await?;
-    if !app.store.update_user(&username, Some(&hash), None).await? {
+    let updated = app.store.update_user(&username, Some(&hash), None).await?;
+    forget_cached(&app);
+    if !updated {
         return Err(user_not_found(&username));
     }
     Ok(Json(json!({})))
@@ -196,7 +198,9 @@ async fn update_admin(State(app): State<AppState>, Rpc { message, .. }: Rpc<User
     if !is_admin {
         refuse_removing_last_admin(&app, &username).await?;
     }
-    if !app.store.update_user(&username, None, Some(is_admin)).await? {
+    let updated = app.store.update_user(&username, None, Some(is_admin)).await?;
+    forget_cached(&app);
+    if !updated {
         return Err(user_not_found(&username));
     }
     Ok(Json(json!({})))
@@ -217,7 +221,7 @@ async fn delete_user(State(app): State<AppState>, Rpc { message, .. }: Rpc<UserM
     if !app.store.delete_user(&username).await? {
         return Err(user_not_found(&username));
     }
-    forget_grants(&app);
+    forget_cached(&app);
     Ok(Json(json!({})))
 }
 
@@ -286,7 +290,7 @@ async fn write_permission(app: &AppState, kind: Kind, message: PermissionMessage
     let user = find_user(app, &username).await?;
     let grant = Grant { user_id: user.id, resource: resource.clone(), permission };
     let written = app.store.put_grant(grant, mode).await?;
-    forget_grants(app);
+    forget_cached(app);
     if !written {
         let (existing, missing) = kind.describe(&resource, &username);
         return Err(ApiError(match mode {
@@ -315,7 +319,7 @@ async fn remove_permission(app: &AppState, kind: Kind, message: PermissionMessag
     let username = required_text(message.username.clone(), "username")?;
     let user = find_user(app, &username).await?;
     let deleted = app.store.delete_grant(user.id, &resource).await?;
-    forget_grants(app);
+    forget_cached(app);
     if !deleted {
         return Err(ApiError(Error::not_found(format!("{} not found", kind.describe(&resource, &username).1))));
     }
@@ -357,7 +361,7 @@ async fn grant_permission(State(app): State<AppState>, Rpc { message, .. }: Rpc<
     let permission = permission_of(&message)?;
     let user = find_user(&app, &required_text(message.username, "username")?).await?;
     app.store.put_grant(Grant { user_id: user.id, resource, permission }, GrantWrite::Upsert).await?;
-    forget_grants(&app);
+    forget_cached(&app);
     Ok(Json(json!({})))
 }
 
@@ -365,7 +369,7 @@ async fn revoke_permission(State(app): State<AppState>, Rpc { message, .. }: Rpc
     let resource = v3_resource(&message)?;
     let user = find_user(&app, &required_text(message.username, "username")?).await?;
     app.store.delete_grant(user.id, &resource).await?;
-    forget_grants(&app);
+    forget_cached(&app);
     Ok(Json(json!({})))
 }
 
@@ -439,6 +443,7 @@ async fn logout(
     if let Some(secret) = crate::auth::credentials::session_cookie(&headers) {
         if let Some((credential, _)) = app.store.credential_user(&secret_hash(&secret), now_millis()).await? {
             app.store.delete_credential(caller.user_id, &credential.id).await?;
+            forget_cached(&app);
         }
     }
     let mut response = Json(json!({})).into_response();
@@ -563,7 +568,9 @@ async fn revoke_token(
     let id = required_text(message.id, "id")?;
     let owner = token_owner(&app, &caller, message.username).await?;
     let listed = app.store.list_credentials(owner.id, CredentialKind::Token).await?;
-    if !listed.iter().any(|token| token.id == id) || !app.store.delete_credential(owner.id, &id).await? {
+    let revoked = listed.iter().any(|token| token.id == id) && app.store.delete_credential(owner.id, &id).await?;
+    forget_cached(&app);
+    if !revoked {
         return Err(ApiError(Error::not_found(format!("No token with id={id}"))));
     }
     Ok(Json(json!({})))
