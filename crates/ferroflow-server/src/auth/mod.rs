@@ -115,6 +115,8 @@ pub struct Auth {
     users: TtlCache<String, User>,
     secrets: TtlCache<String, (ferroflow_store::auth::Credential, User)>,
     grants: TtlCache<(i64, Resource), Option<Permission>>,
+    /// Each user's grants, for what a listing shows them.
+    user_grants: TtlCache<i64, Vec<ferroflow_store::auth::Grant>>,
     /// argon2 takes 19 MiB and tens of milliseconds per check: at most one per core run
     /// at once, so a burst of logins (or of guesses) cannot exhaust memory or threads.
     hashing: tokio::sync::Semaphore,
@@ -162,6 +164,7 @@ impl Auth {
             users: TtlCache::new(),
             secrets: TtlCache::new(),
             grants: TtlCache::new(),
+            user_grants: TtlCache::new(),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
             ),
@@ -174,6 +177,16 @@ impl Auth {
         self.users.clear();
         self.secrets.clear();
         self.grants.clear();
+        self.user_grants.clear();
+    }
+
+    /// Records the experiment of a run or logged model just created.
+    pub fn remember_owner(&self, of: ExperimentOf, experiment_id: String) {
+        let mut owners = self.owners.lock().expect("owner cache");
+        if owners.len() >= MAX_CACHED {
+            owners.clear();
+        }
+        owners.insert(of, experiment_id);
     }
 
     /// Drops the caches whenever the store reports another replica's change.
@@ -416,7 +429,14 @@ impl Auth {
         if caller.is_admin {
             return Ok(None);
         }
-        let grants = store.user_grants(caller.user_id).await?;
+        let grants = match self.user_grants.get(&caller.user_id) {
+            Some(grants) => grants,
+            None => {
+                let grants = store.user_grants(caller.user_id).await?;
+                self.user_grants.put(caller.user_id, grants.clone());
+                grants
+            }
+        };
         let keyed = grants.iter().filter_map(|grant| kind(&grant.resource).map(|key| (key, grant.permission)));
         Ok(Some(Visibility::from_grants(self.settings.default_permission, keyed)))
     }

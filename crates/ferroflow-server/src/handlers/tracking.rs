@@ -14,7 +14,7 @@ use ferroflow_core::types::{
 };
 use ferroflow_core::validation;
 use ferroflow_core::Error;
-use ferroflow_store::auth::Resource;
+use ferroflow_store::auth::{ExperimentOf, Resource};
 use ferroflow_store::{
     BulkIntervalQuery, CreateExperiment, CreateRun, LogBatch, MetricHistoryQuery, SearchExperiments, SearchRuns,
     UpdateRun,
@@ -396,6 +396,10 @@ pub async fn create_run(State(app): State<AppState>, rpc: Rpc<CreateRunMessage>)
             tags,
         })
         .await?;
+    if let Some(auth) = &app.auth {
+        // The run's next calls are checked through its experiment: known now, not read later.
+        auth.remember_owner(ExperimentOf::Run(run.info.run_id.clone()), run.info.experiment_id.clone());
+    }
     // A new run has no outputs yet; MLflow omits the key on create.
     let mut body = json!({ "run": run });
     if run.outputs.model_outputs.is_empty() {
