@@ -53,6 +53,30 @@ export function useLoad<T>(
   return [value, error, () => setTick((t) => t + 1)];
 }
 
+/**
+ * Runs one user action at a time: clears the last error and notice, runs `f`, then shows
+ * `done` and calls `afterwards` (a reload), or keeps the error. Resolves to whether it
+ * succeeded.
+ */
+export function useAction(afterwards: () => void) {
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState('');
+  const act = async (f: () => Promise<unknown>, done: string) => {
+    setError(null);
+    setNotice('');
+    try {
+      await f();
+      setNotice(done);
+      afterwards();
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    }
+  };
+  return { act, error, setError, notice, setNotice };
+}
+
 export function StatusBadge(props: { status: string }) {
   return <span class={`status status-${props.status.toLowerCase()}`}>{props.status}</span>;
 }

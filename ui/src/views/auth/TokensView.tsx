@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { createToken, listTokens, revokeToken } from '../../api/client';
 import { parseExpiryDays } from '../../auth/tokens';
 import { ErrorBox, useLoad } from '../../components/common';
-import { formatTime } from '../../format';
+import { TokenTable } from './TokenTable';
 
 export function TokensView() {
   const [tokens, loadError, reload] = useLoad(() => listTokens(), []);
@@ -106,37 +106,8 @@ export function TokensView() {
         </p>
       )}
       <ErrorBox error={error ?? loadError} />
-      {tokens && tokens.length === 0 && <p class="muted">No tokens.</p>}
-      {tokens && tokens.length > 0 && (
-        <table class="grid" aria-label="tokens">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-token={t.name}>
-                <td>{t.name}</td>
-                <td>{formatTime(t.created_at)}</td>
-                <td>{t.expires_at ? formatTime(t.expires_at) : 'never'}</td>
-                <td>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`revoke token ${t.name}`}
-                    onClick={() => revoke(t.id, t.name)}
-                  >
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {tokens && (
+        <TokenTable tokens={tokens} label="tokens" onRevoke={(t) => revoke(t.id, t.name)} />
       )}
     </section>
   );

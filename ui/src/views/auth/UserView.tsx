@@ -10,10 +10,10 @@ import {
 } from '../../api/client';
 import type { PermissionLevel, ResourceType } from '../../api/types';
 import { grantRows, resourceHref } from '../../auth/grants';
-import { ErrorBox, useLoad } from '../../components/common';
+import { ErrorBox, useAction, useLoad } from '../../components/common';
 import { LevelSelect } from '../../components/PermissionsPanel';
-import { formatTime } from '../../format';
 import { Link } from '../../router';
+import { TokenTable } from './TokenTable';
 
 const TYPE_LABEL: Record<ResourceType, string> = {
   experiment: 'experiment',
@@ -30,24 +30,10 @@ export function UserView(props: { username: string }) {
     reloadUser();
     reloadTokens();
   };
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState('');
   const [type, setType] = useState<ResourceType>('experiment');
   const [id, setId] = useState('');
   const [level, setLevel] = useState<PermissionLevel>('READ');
-  const act = async (f: () => Promise<unknown>, done: string) => {
-    setError(null);
-    setNotice('');
-    try {
-      await f();
-      setNotice(done);
-      reload();
-      return true;
-    } catch (e) {
-      setError(e);
-      return false;
-    }
-  };
+  const { act, error, notice } = useAction(reload);
   const rows = grantRows(user);
   return (
     <section>
@@ -150,39 +136,12 @@ export function UserView(props: { username: string }) {
         </button>
       </form>
       <h2>Access tokens</h2>
-      {tokens && tokens.length === 0 && <p class="muted">No tokens.</p>}
-      {tokens && tokens.length > 0 && (
-        <table class="grid" aria-label="user tokens">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-token={t.name}>
-                <td>{t.name}</td>
-                <td>{formatTime(t.created_at)}</td>
-                <td>{t.expires_at ? formatTime(t.expires_at) : 'never'}</td>
-                <td>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`revoke token ${t.name}`}
-                    onClick={() =>
-                      act(() => revokeToken(t.id, props.username), `Token ${t.name} revoked.`)
-                    }
-                  >
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {tokens && (
+        <TokenTable
+          tokens={tokens}
+          label="user tokens"
+          onRevoke={(t) => act(() => revokeToken(t.id, props.username), `Token ${t.name} revoked.`)}
+        />
       )}
     </section>
   );

@@ -4,32 +4,18 @@ import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { createUser, deleteUser, listUsers, updateAdmin, updatePassword } from '../../api/client';
 import type { UserSummary } from '../../api/types';
 import { currentUser } from '../../auth/session';
-import { ErrorBox, useLoad } from '../../components/common';
+import { ErrorBox, useAction, useLoad } from '../../components/common';
 import { Link } from '../../router';
 
 export function UsersView() {
   const me = currentUser.value;
   const [users, loadError, reload] = useLoad(listUsers, []);
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [resetting, setResetting] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
 
-  const act = async (f: () => Promise<unknown>, done: string) => {
-    setError(null);
-    setNotice('');
-    try {
-      await f();
-      setNotice(done);
-      reload();
-      return true;
-    } catch (e) {
-      setError(e);
-      return false;
-    }
-  };
+  const { act, error, notice } = useAction(reload);
 
   if (!me?.is_admin)
     return (

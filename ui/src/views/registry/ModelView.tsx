@@ -13,7 +13,7 @@ import {
 import type { ModelVersion } from '../../api/types';
 import { type ModelActions, modelActions } from '../../auth/permissions';
 import { authMode, useMyPermission } from '../../auth/session';
-import { ErrorBox, useLoad } from '../../components/common';
+import { ErrorBox, useAction, useLoad } from '../../components/common';
 import { PermissionsPanel } from '../../components/PermissionsPanel';
 import { TagsEditor } from '../../components/TagsEditor';
 import { formatTime } from '../../format';
@@ -30,24 +30,18 @@ export function ModelView(props: { name: string }) {
     () => searchModelVersions(props.name),
     [props.name],
   );
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [message, setMessage] = useState('');
   const [alias, setAliasName] = useState('');
   const [aliasVersion, setAliasVersion] = useState('');
   const can = modelActions(useMyPermission({ name: props.name }));
 
-  const act = async (f: () => Promise<unknown>, done: string) => {
-    setActionError(null);
-    setMessage('');
-    try {
-      await f();
-      setMessage(done);
-      reloadModel();
-      reloadVersions();
-    } catch (e) {
-      setActionError(e);
-    }
-  };
+  const {
+    act,
+    error: actionError,
+    notice: message,
+  } = useAction(() => {
+    reloadModel();
+    reloadVersions();
+  });
   const sorted = [...(versions ?? [])].sort((a, b) => Number(b.version) - Number(a.version));
   const aliasesOf = (v: ModelVersion) =>
     (model?.aliases ?? []).filter((a) => a.version === v.version).map((a) => a.alias);
