@@ -10,6 +10,7 @@ import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './net.mjs';
+import { watchProblems } from './problems.mjs';
 
 const ADMIN = { username: 'admin', password: 'e2e-admin-pw-1' };
 const BOB = { username: 'bob', password: 'bob-pw-2' };
@@ -100,15 +101,7 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
       });
     context = await getBrowser().newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('dialog', (d) => {
-      problems.push(`dialog: ${d.message()}`);
-      d.dismiss();
-    });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()))
-        problems.push(`console: ${m.text()}`);
-    });
+    watchProblems(page, problems);
   }
 
   const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });

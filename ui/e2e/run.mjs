@@ -17,6 +17,7 @@ import { chromium } from 'playwright-core';
 import { authTests } from './auth.mjs';
 import { chartTests } from './charts.mjs';
 import { freePort } from './net.mjs';
+import { watchProblems } from './problems.mjs';
 import { runPageTests } from './run-page.mjs';
 import { runsTableTests } from './runs-table.mjs';
 
@@ -87,15 +88,7 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    d.dismiss();
-  });
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()))
-      problems.push(`console: ${m.text()}`);
-  });
+  watchProblems(page, problems);
   const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
   const runNames = async () =>
     page.$$eval(
