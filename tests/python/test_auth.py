@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -437,6 +438,8 @@ def test_nothing_of_b_leaks_to_a_reader_of_a(server, as_user, tmp_path):
 
     creds = (name, password)
     base = server.url
+    own_experiment = user.create_experiment(f"own-{uuid.uuid4().hex}")
+    own_run = user.create_run(own_experiment).info.run_id
     raw = {
         "bulk interval": requests.get(
             base + "/api/2.0/mlflow/metrics/get-history-bulk-interval",
@@ -466,6 +469,25 @@ def test_nothing_of_b_leaks_to_a_reader_of_a(server, as_user, tmp_path):
             base + f"/api/2.0/mlflow-artifacts/presigned/{exp_b}/{run_b}/artifacts/secret.txt", auth=creds
         ),
         "ui download": requests.get(base + "/get-artifact", params={"run_id": run_b, "path": "secret.txt"}, auth=creds),
+        # An empty run_id beside B's run_uuid: the guard reads fields as the handler does.
+        "ui download, empty run_id": requests.get(
+            base + "/get-artifact", params={"run_id": "", "run_uuid": run_b, "path": "secret.txt"}, auth=creds
+        ),
+        # The UI's upload names its run in the query string; a body naming one's own run is no key.
+        "ui upload into B": requests.post(
+            base + "/ajax-api/2.0/mlflow/upload-artifact",
+            params={"run_uuid": run_b, "path": "planted.json"},
+            data=json.dumps({"run_id": own_run, "run_uuid": own_run}),
+            auth=creds,
+        ),
+        "camelCase log into B": requests.post(
+            base + "/api/2.0/mlflow/runs/log-metric",
+            json={"runId": run_b, "key": "k", "value": 1.0, "timestamp": 0},
+            auth=creds,
+        ),
+        "nonexistent run": requests.get(
+            base + "/api/2.0/mlflow/runs/get", params={"run_id": "0" * 32}, auth=creds
+        ),
         "datasets": requests.post(
             base + "/ajax-api/2.0/mlflow/experiments/search-datasets", json={"experiment_ids": [exp_b]}, auth=creds
         ),

@@ -307,7 +307,7 @@ pub(crate) fn require_json_content_type(headers: &axum::http::HeaderMap) -> Resu
 /// Whether `body` is a JSON object none of whose keys (at any depth) holds an ASCII
 /// capital letter, so no key needs renaming. A cheap scan of the raw bytes that may say
 /// "no" to valid input (then the general path runs) but never "yes" to a camelCase key.
-fn is_plain_object(body: &[u8]) -> bool {
+pub(crate) fn is_plain_object(body: &[u8]) -> bool {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return false;
     }

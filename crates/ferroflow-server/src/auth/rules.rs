@@ -57,6 +57,9 @@ pub enum Locate {
     ExperimentName,
     /// The run of the `run_id` (or `run_uuid`) field.
     Run,
+    /// The run of the query string's `run_uuid`, whatever the body holds (the UI's
+    /// upload, whose body is the file).
+    RunInQuery,
     /// Every run of the `run_ids` and `run_id` fields.
     Runs,
     /// The logged model of the path's `{model_id}`.
@@ -212,7 +215,7 @@ async fn admit(guard: &Guard, request: Request) -> Result<Request, ApiError> {
         }
     }
     let (mut request, fields) =
-        if rule.needs_fields() { read_fields(request).await? } else { (request, Fields::default()) };
+        if rule.needs_fields() { read_fields(request, rule).await? } else { (request, Fields::default()) };
     if !caller.is_admin {
         let path_params = match rule {
             Rule::Experiment(_, Locate::LoggedModelInPath | Locate::ArtifactPath) => request
@@ -246,9 +249,11 @@ struct Fields {
     resource_id: Option<Value>,
 }
 
-/// A field's text: a string, or a number written as one.
+/// A field's text: a string, or a number written as one. An empty string is no value,
+/// as the handlers read it.
 fn text(value: &Option<Value>) -> Option<String> {
     match value.as_ref()? {
+        Value::String(text) if text.is_empty() => None,
         Value::String(text) => Some(text.clone()),
         Value::Number(number) => Some(number.to_string()),
         Value::Array(items) if items.len() == 1 => text(&Some(items[0].clone())),
@@ -269,9 +274,13 @@ fn required(value: &Option<Value>, name: &str) -> Result<String, ApiError> {
     text(value).ok_or_else(|| ApiError::invalid(format!("Missing value for required parameter '{name}'.")))
 }
 
-async fn read_fields(request: Request) -> Result<(Request, Fields), ApiError> {
-    let is_get = request.method() == Method::GET;
+async fn read_fields(request: Request, rule: Rule) -> Result<(Request, Fields), ApiError> {
     let query = request.uri().query().unwrap_or("").to_string();
+    if matches!(rule, Rule::Experiment(_, Locate::RunInQuery)) {
+        let value = wire::request_fields(true, &query, request.uri().path(), &[])?;
+        return Ok((request, serde_json::from_value(value).unwrap_or_default()));
+    }
+    let is_get = request.method() == Method::GET;
     let path = request.uri().path().to_string();
     let (parts, body) = request.into_parts();
     let bytes: Bytes = if is_get {
@@ -284,8 +293,10 @@ async fn read_fields(request: Request) -> Result<(Request, Fields), ApiError> {
             )))
         })?
     };
-    // The fast path: a plain JSON object, whose other fields are skipped unread.
-    let fast = (!is_get && !bytes.is_empty()).then(|| serde_json::from_slice::<Fields>(&bytes).ok()).flatten();
+    // The fast path: a JSON object whose keys need no renaming (as `Rpc` takes it), whose
+    // other fields are skipped unread.
+    let fast =
+        (!is_get && wire::is_plain_object(&bytes)).then(|| serde_json::from_slice::<Fields>(&bytes).ok()).flatten();
     let fields = match fast {
         Some(fields) => fields,
         None => {
@@ -335,9 +346,8 @@ async fn authorize(
                 }
             }
             for of in owners {
-                if let Some(id) = auth.experiment_of(store, of).await? {
-                    direct.push(id);
-                }
+                // A source that names nothing on this server is refused, as elsewhere.
+                direct.push(auth.experiment_of(store, of).await?.ok_or_else(permission_denied)?);
             }
             for experiment_id in direct {
                 auth.require(store, caller, &Resource::Experiment(experiment_id), Action::Read).await?;
@@ -380,8 +390,9 @@ fn source_owner(source: &str) -> Option<SourceOwner> {
     rest.split('/').next().filter(|id| !id.is_empty()).map(|id| SourceOwner::Experiment(id.to_string()))
 }
 
-/// The experiments a request touches; empty when the thing it names does not exist (the
-/// handler then answers as it would: 404).
+/// The experiments a request touches. A run, logged model or experiment name that
+/// names nothing is refused (403) rather than passed on: the guard then never waves
+/// through a request whose handler might read its target another way.
 async fn experiments(
     guard: &Guard,
     locate: Locate,
@@ -390,24 +401,28 @@ async fn experiments(
 ) -> Result<Vec<String>, ApiError> {
     let store = guard.app.store.as_ref();
     let auth = &guard.auth;
-    let found = |of| async { auth.experiment_of(store, of).await };
+    let found = |of| async { auth.experiment_of(store, of).await?.ok_or_else(permission_denied) };
     Ok(match locate {
         Locate::ExperimentId => vec![text(&fields.experiment_id).unwrap_or_else(|| "0".to_string())],
         Locate::ExperimentIds => texts(&fields.experiment_ids),
         Locate::ExperimentName => {
             let name = required(&fields.experiment_name, "experiment_name")?;
-            found(ExperimentOf::ExperimentName(name)).await?.into_iter().collect()
+            vec![found(ExperimentOf::ExperimentName(name)).await?]
         }
         Locate::Run => {
             let run_id = text(&fields.run_id)
                 .or_else(|| text(&fields.run_uuid))
                 .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'run_id'."))?;
-            found(ExperimentOf::Run(run_id)).await?.into_iter().collect()
+            vec![found(ExperimentOf::Run(run_id)).await?]
+        }
+        Locate::RunInQuery => {
+            let run_id = required(&fields.run_uuid, "run_uuid")?;
+            vec![found(ExperimentOf::Run(run_id)).await?]
         }
         Locate::Runs => {
             let mut ids = Vec::new();
             for run_id in texts(&fields.run_ids).into_iter().chain(texts(&fields.run_id)) {
-                ids.extend(found(ExperimentOf::Run(run_id)).await?);
+                ids.push(found(ExperimentOf::Run(run_id)).await?);
             }
             ids.sort();
             ids.dedup();
@@ -419,7 +434,7 @@ async fn experiments(
                 _ => text(&fields.model_id),
             }
             .ok_or_else(|| ApiError::invalid("Missing value for required parameter 'model_id'."))?;
-            found(ExperimentOf::LoggedModel(model_id)).await?.into_iter().collect()
+            vec![found(ExperimentOf::LoggedModel(model_id)).await?]
         }
         Locate::ArtifactPath | Locate::ArtifactPathField => {
             let raw = match locate {

@@ -39,7 +39,11 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/get-artifact", Rule::Experiment(Action::Read, Locate::Run), get_artifact)
         .get("/model-versions/get-artifact", Rule::Model(Action::Read), get_model_version_artifact)
-        .post("/ajax-api/2.0/mlflow/upload-artifact", Rule::Experiment(Action::Update, Locate::Run), upload_artifact)
+        .post(
+            "/ajax-api/2.0/mlflow/upload-artifact",
+            Rule::Experiment(Action::Update, Locate::RunInQuery),
+            upload_artifact,
+        )
         .get(
             "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
             Rule::Experiment(Action::Read, Locate::LoggedModelInPath),
