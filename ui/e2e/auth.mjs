@@ -5,17 +5,16 @@
 // admin), and drive their own browser context (its own cookies): the login flow, signing
 // out, what a READ-only user sees, an admin creating a user, a grant and a token, and CSRF.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './net.mjs';
+import { startFerroflow } from './net.mjs';
 import { watchProblems } from './problems.mjs';
 
 const ADMIN = { username: 'admin', password: 'e2e-admin-pw-1' };
 const BOB = { username: 'bob', password: 'bob-pw-2' };
 
-export function authTests({ test, bin, out, waitUp, getBrowser }) {
+export function authTests({ test, bin, out, getBrowser }) {
   const data = mkdtempSync(join(tmpdir(), 'ferroflow-ui-e2e-auth-'));
   let server;
   let base;
@@ -46,28 +45,13 @@ export function authTests({ test, bin, out, waitUp, getBrowser }) {
   };
 
   async function start() {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(
+    ({ base, server } = await startFerroflow({
       bin,
-      [
-        'server',
-        '--auth',
-        '--auth-default-permission',
-        'NO_PERMISSIONS',
-        '--port',
-        String(port),
-        '--backend-store-uri',
-        `sqlite:///${join(data, 'ff.db')}`,
-        '--artifacts-destination',
-        join(data, 'artifacts'),
-      ],
-      {
-        env: { ...process.env, FERROFLOW_ADMIN_PASSWORD: ADMIN.password },
-        stdio: ['ignore', 'ignore', openSync(join(out, 'ferroflow-auth.log'), 'w')],
-      },
-    );
-    await waitUp(base, server);
+      data,
+      log: join(out, 'ferroflow-auth.log'),
+      args: ['--auth', '--auth-default-permission', 'NO_PERMISSIONS'],
+      env: { ...process.env, FERROFLOW_ADMIN_PASSWORD: ADMIN.password },
+    }));
     // bob may read experiment A and model M; nothing else is his (the default is
     // NO_PERMISSIONS), and experiment B is the admin's only.
     await ok('POST', '/api/2.0/mlflow/users/create', BOB);

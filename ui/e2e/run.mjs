@@ -8,15 +8,15 @@
 //   E2E_ONLY        run only the tests whose name matches this regular expression
 // Screenshots go to ui/test-results/.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { authTests } from './auth.mjs';
 import { chartTests } from './charts.mjs';
-import { freePort } from './net.mjs';
+import { startFerroflow } from './net.mjs';
 import { watchProblems } from './problems.mjs';
 import { runPageTests } from './run-page.mjs';
 import { runsTableTests } from './runs-table.mjs';
@@ -29,42 +29,17 @@ const python = process.env.MLFLOW_PYTHON ?? join(repo, '.venv/mlflow3/bin/python
 const out = join(here, '../test-results');
 mkdirSync(out, { recursive: true });
 
-async function waitUp(url, child) {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`ferroflow exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('ferroflow did not start');
-}
-
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 
 const data = mkdtempSync(join(tmpdir(), 'ferroflow-ui-e2e-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(
-  bin,
-  [
-    'server',
-    '--port',
-    String(port),
-    '--backend-store-uri',
-    `sqlite:///${join(data, 'ff.db')}`,
-    '--artifacts-destination',
-    join(data, 'artifacts'),
-  ],
-  { stdio: ['ignore', 'ignore', openSync(join(out, 'ferroflow.log'), 'w')] },
-);
+let base;
+let server;
 let browser;
 let closeAuth;
 let failed = 0;
 try {
-  await waitUp(base, server);
+  ({ base, server } = await startFerroflow({ bin, data, log: join(out, 'ferroflow.log') }));
   const seedFile = join(data, 'seed.json');
   execFileSync(python, [join(here, 'seed.py'), seedFile], {
     env: { ...process.env, MLFLOW_TRACKING_URI: base, GIT_PYTHON_REFRESH: 'quiet' },
@@ -345,7 +320,7 @@ try {
   chartTests({ test, page, base, seed, shot });
   runsTableTests({ test, page, base, seed, shot, problems });
   // Its own ferroflow with --auth, and its own browser context.
-  closeAuth = authTests({ test, bin, out, waitUp, getBrowser: () => browser });
+  closeAuth = authTests({ test, bin, out, getBrowser: () => browser });
 
   const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : undefined;
   if (only) tests.splice(0, tests.length, ...tests.filter((t) => only.test(t.name)));
@@ -366,7 +341,7 @@ try {
 } finally {
   await closeAuth?.();
   await browser?.close();
-  server.kill('SIGTERM');
+  server?.kill('SIGTERM');
   rmSync(data, { recursive: true, force: true });
 }
 console.log(
